@@ -1,0 +1,69 @@
+"""The ``routerlab`` command line.
+
+Each subcommand lives in its own module under ``harness/cli/`` exposing
+``register(subparsers)``, which adds an ``argparse`` sub-parser and sets
+``func=<callable(args) -> int>``. Modules are imported only to build the parser; they must
+keep heavy imports (torch, mlflow, sentence-transformers) inside the functions they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from harness.errors import RouterlabError
+
+# Subcommand modules, in help order. A module listed here that does not exist yet is skipped.
+SUBCOMMAND_MODULES = (
+    "harness.cli.data",  # routerlab data fetch|check
+    "harness.cli.evaluate",  # routerlab evaluate
+    "harness.cli.labels",  # routerlab labels se|accuracy|arena
+    "harness.cli.models",  # routerlab models install|serve
+    "harness.cli.run",  # routerlab run STUDY
+    "harness.cli.tune",  # routerlab tune
+    "harness.cli.report",  # routerlab report
+    "harness.cli.plugins",  # routerlab plugins (list registries)
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="routerlab", description="Benchmark harness for LLM routers."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except RouterlabError as exc:
+        print(f"routerlab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("routerlab: interrupted; finished work is kept and a rerun resumes", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The four plugin registries and the built-ins they start with.
+
+Built-ins are registered as lazy ``"module:attr"`` targets so that ``routerlab --help`` or
+listing names imports neither torch nor sentence-transformers. Third-party distributions
+add entries through the entry-point groups named below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness.records import Benchmark
+from harness.registry import Registry
+from routers.base import Router, validate_router_class
+
+
+def _validate_label_source(name: str, cls: object) -> None:
+    from harness.labels.base import validate_label_source_class
+
+    validate_label_source_class(name, cls)
+
+
+def _validate_benchmark(name: str, loader: object) -> None:
+    if not callable(loader):
+        raise TypeError(f"benchmark loader {loader!r} is not callable (want f(data_dir) -> Benchmark)")
+
+
+def _validate_judge(name: str, cls: object) -> None:
+    from judges.base import validate_judge_class
+
+    validate_judge_class(name, cls)
+
+
+ROUTERS: Registry[type[Router]] = Registry(
+    "router", "routerlab.routers", validate=validate_router_class
+)
+LABEL_SOURCES: Registry[Any] = Registry(
+    "label source", "routerlab.label_sources", validate=_validate_label_source
+)
+BENCHMARKS: Registry[Callable[[Path], Benchmark]] = Registry(
+    "benchmark", "routerlab.benchmarks", validate=_validate_benchmark
+)
+JUDGES: Registry[Any] = Registry("judge", "routerlab.judges", validate=_validate_judge)
+
+# Built-ins (lazy). Each module named here must exist; tests check every name loads.
+ROUTERS.register("random", target="routers.random:RandomRouter")
+ROUTERS.register("sw_ranking", target="routers.sw_ranking:SWRankingRouter")
+ROUTERS.register("mf", target="routers.mf:MFRouter")
+ROUTERS.register("knn", target="routers.knn:KNNRouter")
+ROUTERS.register("mlp", target="routers.mlp:MLPRouter")
+
+LABEL_SOURCES.register("accuracy", target="harness.labels.accuracy:AccuracyLabels")
+LABEL_SOURCES.register("arena", target="harness.labels.arena:ArenaLabels")
+LABEL_SOURCES.register("se", target="harness.labels.se.source:SELabels")
+
+BENCHMARKS.register("gsm8k", target="harness.benchmarks.routellm:load_gsm8k")
+BENCHMARKS.register("mmlu", target="harness.benchmarks.routellm:load_mmlu")
+BENCHMARKS.register("mt_bench", target="harness.benchmarks.routellm:load_mt_bench")
+
+JUDGES.register("best_of_three", target="judges.best_of_three:BestOfThreeJudge")
