@@ -1,0 +1,217 @@
+"""``routerlab evaluate``: a router's CPT/APGR on one or more benchmarks, logged to MLflow.
+
+Examples::
+
+    routerlab evaluate --benchmark gsm8k --router random
+    routerlab evaluate --benchmark all --router oracle --json
+    routerlab evaluate --benchmark mine.csv --router scores --scores-file scores.csv
+    routerlab evaluate --benchmark mt_bench --router knn --labels se --router-param k=1
+    routerlab evaluate --benchmark all --system confidence-mlp --grid routellm
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+BENCHMARK_HELP = (
+    "gsm8k, mmlu, mt_bench (or a plugin name), 'all' (the paper's three), or a custom "
+    "benchmark file (.csv/.jsonl/.parquet); repeat or comma-separate for several"
+)
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a router on benchmarks (CPT, APGR, bootstrap CIs; MLflow run)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--benchmark", "-b", action="append", required=True, help=BENCHMARK_HELP)
+    who = p.add_mutually_exclusive_group()
+    who.add_argument(
+        "--router", "-r", default=None,
+        help="random | oracle | scores | a registered router (needs --labels); default random",
+    )
+    who.add_argument("--system", "-s", help="a named system from baselines (label source + router)")
+    p.add_argument("--labels", "-l", help="label source for a trained router (se, accuracy, arena)")
+    p.add_argument("--router-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="router hyper-parameter (repeatable)")
+    p.add_argument("--label-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="label-source hyper-parameter (repeatable)")
+    p.add_argument("--scores-file", type=Path,
+                   help="for --router scores: file with columns id|prompt and score")
+    p.add_argument("--seed", type=int, default=0, help="router and bootstrap seed (default 0)")
+    p.add_argument("--grid", choices=("exact", "routellm"), default="exact",
+                   help="exact curve (default) or RouteLLM's 10-quantile thresholds")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (0: no CIs)")
+    p.add_argument("--weak-model", help="weak model name for a custom benchmark file")
+    p.add_argument("--strong-model", help="strong model name for a custom benchmark file")
+    p.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
+    p.add_argument("--experiment", default=None, help="MLflow experiment (default routerlab)")
+    p.add_argument("--run-name", help="MLflow run name (parent run when several benchmarks)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    p.set_defaults(func=run)
+
+
+def parse_key_values(items: list[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as a dict; values parsed as YAML scalars (1, 0.5, true, text)."""
+    import yaml
+
+    from harness.errors import ConfigError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{flag} {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def expand_benchmarks(values: list[str]) -> list[str]:
+    from harness.benchmarks import PAPER_BENCHMARKS
+
+    out: list[str] = []
+    for value in values:
+        for part in value.split(",") if not Path(value).exists() else [value]:
+            part = part.strip()
+            if not part:
+                continue
+            for name in PAPER_BENCHMARKS if part == "all" else (part,):
+                if name not in out:
+                    out.append(name)
+    return out
+
+
+def _fmt_score(value: float, accuracy: bool) -> str:
+    return f"{100 * value:.2f}%" if accuracy else f"{value:.3f}"
+
+
+def _fmt_ci(m: dict[str, float], key: str) -> str:
+    lo, hi = m.get(f"{key}_lo", math.nan), m.get(f"{key}_hi", math.nan)
+    if math.isnan(lo):
+        return f"{m[key]:.1f}"
+    return f"{m[key]:.1f} [{lo:.1f}, {hi:.1f}]"
+
+
+def format_table(results: list[Any]) -> str:
+    """The readable summary: one row per evaluation."""
+    import numpy as np
+
+    headers = ["benchmark", "n", "weak", "strong", "oracle", "CPT(20%)", "CPT(50%)", "CPT(80%)",
+               "APGR", "oracle CPT(50%)"]
+    rows = []
+    for r in results:
+        m = r.metrics
+        b = r.benchmark
+        # 0/1 outcomes are accuracies: show them in percent, as the paper does.
+        accuracy = bool(np.isin(np.concatenate([b.weak_score, b.strong_score]), (0.0, 1.0)).all())
+        rows.append([
+            b.name, str(len(b)), _fmt_score(m["weak"], accuracy), _fmt_score(m["strong"], accuracy),
+            _fmt_score(m["oracle"], accuracy), _fmt_ci(m, "cpt_20"), _fmt_ci(m, "cpt_50"),
+            _fmt_ci(m, "cpt_80"), f"{m['apgr']:.3f}", f"{m['oracle_cpt_50']:.1f}",
+        ])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from harness.benchmarks import load_benchmark
+    from harness.errors import ConfigError
+    from harness.evaluation import evaluate_scores, scores_for, system_scores
+    from harness.tracking import DEFAULT_EXPERIMENT, parent_run
+
+    router = args.router or ("random" if not args.system else None)
+    if args.system and (args.labels or args.router_param or args.label_param):
+        raise ConfigError("--system fixes labels and router; drop --labels/--router-param/--label-param")
+    if router in ("random", "oracle", "scores") and args.labels:
+        raise ConfigError(f"--router {router} uses no labels; drop --labels")
+    if args.n_boot < 0:
+        raise ConfigError("--n-boot must be 0 or more")
+    router_params = parse_key_values(args.router_param, "--router-param")
+    label_params = parse_key_values(args.label_param, "--label-param")
+    names = expand_benchmarks(args.benchmark)
+    if not names:
+        raise ConfigError("--benchmark: nothing to evaluate")
+    system = args.system or (
+        f"{router}+{args.labels}" if args.labels else (
+            f"scores:{Path(args.scores_file).stem}" if router == "scores" and args.scores_file
+            else str(router)
+        )
+    )
+    experiment = args.experiment or DEFAULT_EXPERIMENT
+    log = not args.no_mlflow
+
+    def evaluate_one(name: str) -> Any:
+        bench = load_benchmark(name, args.data_dir, weak_model=args.weak_model,
+                               strong_model=args.strong_model)
+        if args.system:
+            routed = system_scores(args.system, bench, seed=args.seed, data_dir=args.data_dir)
+        else:
+            routed = scores_for(
+                str(router), bench, seed=args.seed, router_params=router_params,
+                labels=args.labels, label_params=label_params, scores_file=args.scores_file,
+                data_dir=args.data_dir,
+            )
+        params = dict(routed.params)
+        for key, value in routed.info.items():
+            if isinstance(value, (str, int, float, bool)):
+                params[f"info.{key}"] = value
+        return evaluate_scores(
+            routed.benchmark, routed.scores, system=system, params=params, seed=args.seed,
+            log_to_mlflow=log, grid=args.grid, n_boot=args.n_boot, experiment=experiment,
+            run_name=args.run_name if len(names) == 1 else None, progress=True,
+        )
+
+    results = []
+    parent_id = None
+    bar = tqdm(names, desc="evaluate", unit="benchmark", disable=None if len(names) > 1 else True)
+    if log and len(names) > 1:
+        with parent_run(
+            args.run_name or f"{system} · {'+'.join(names)}",
+            {"system": system, "router": router or "", "labels": args.labels or "",
+             "benchmarks": names, "seed": args.seed, "grid": args.grid},
+            experiment=experiment,
+            tags={"routerlab.system": system},
+        ) as parent_id:
+            for name in bar:
+                results.append(evaluate_one(name))
+    else:
+        for name in bar:
+            results.append(evaluate_one(name))
+
+    if args.json:
+        summary = {
+            "system": system,
+            "grid": args.grid,
+            "seed": args.seed,
+            "mlflow_parent_run_id": parent_id,
+            "results": [r.summary() for r in results],
+        }
+        json.dump(summary, sys.stdout, indent=2, allow_nan=False)
+        print()
+    else:
+        print(f"system: {system}   grid: {args.grid}   seed: {args.seed}   "
+              f"CPT in % of strong calls [95% bootstrap CI, {args.n_boot} resamples]")
+        print(format_table(results))
+        if log:
+            from harness.tracking import tracking_uri
+
+            ids = ", ".join(str(r.run_id) for r in results)
+            where = f"parent {parent_id}; " if parent_id else ""
+            print(f"MLflow: {where}runs {ids} in experiment {experiment!r} at {tracking_uri()}")
+    return 0

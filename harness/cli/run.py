@@ -1,0 +1,58 @@
+"""``routerlab run STUDY``: every combination of a study file, as child MLflow runs, resumable.
+
+Examples::
+
+    routerlab run studies/paper.toml          # the paper's grid (a rerun skips finished cells)
+    routerlab run smoke                       # a shipped study by name
+    routerlab run studies/paper.toml --list   # print the combinations and their keys
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="run a study file (grid of label sources × routers × benchmarks) into MLflow",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("study", help="a study file (TOML/YAML) or the name of one in studies/")
+    p.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
+    p.add_argument("--list", action="store_true", help="list the combinations and exit")
+    p.add_argument("--no-judge", action="store_true", help="skip the study's [judge] step")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from studies.spec import load_study
+
+    study = load_study(args.study)
+    combos = list(study.combinations())
+    if args.list:
+        for c in combos:
+            print(f"{c.key}  {c.describe()}")
+        print(f"{len(combos)} combinations")
+        return 0
+
+    from studies.runner import run_study
+
+    outcome = run_study(study, data_dir=args.data_dir)
+    print(
+        f"study {study.name}: {outcome.total} combinations, {outcome.skipped} already finished, "
+        f"{len(outcome.ran)} run now, {len(outcome.failed)} failed ({outcome.seconds:.0f} s); "
+        f"MLflow parent run {outcome.parent_run_id}"
+    )
+    for what, why in outcome.failed:
+        print(f"  failed: {what}: {why}")
+    if study.judge is not None and not args.no_judge:
+        from studies.judging import run_study_judge
+
+        summary = run_study_judge(study, data_dir=args.data_dir)
+        print(summary)
+    print(f"next: routerlab report --study {study.name}")
+    return 1 if outcome.failed else 0

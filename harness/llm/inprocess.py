@@ -1,0 +1,113 @@
+"""In-process llama.cpp backend with fast token log-probabilities.
+
+llama-cpp-python's own ``logprobs`` (also behind its server) log-softmaxes its whole
+``n_ctx x vocab`` score buffer and sorts the vocabulary in Python for every token, about 10x
+slower than generating. Here each sampled token's log-prob is read from the logits row that
+produced it (one numpy log-softmax per token), which is what SE labelling needs. With
+``temperature=1, top_k=0, top_p=1, min_p=0`` and no repeat penalty the sampler draws from
+exactly that softmax, so the log-probs are those of the sampling distribution.
+
+One model object serves one request at a time (llama.cpp contexts are not thread-safe); the
+client serialises calls to it with a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_MODELS: dict[tuple[str, int, int], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _log_softmax_at(row: np.ndarray, token: int) -> float:
+    m = float(row.max())
+    return float(row[token] - m - np.log(np.exp(row - m, dtype=np.float64).sum()))
+
+
+class LlamaInProcess:
+    """Chat completions from a GGUF file in this process."""
+
+    def __init__(self, model_path: str | Path, *, n_ctx: int = 2048, n_threads: int | None = None) -> None:
+        import os
+
+        self.model_path = str(model_path)
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or max(1, min(os.cpu_count() or 1, 8))
+        self.lock = threading.Lock()
+        self._llm: Any = None
+        self._formatter: Any = None
+
+    def _load(self) -> Any:
+        if self._llm is None:
+            key = (self.model_path, self.n_ctx, self.n_threads)
+            with _MODELS_LOCK:
+                if key not in _MODELS:
+                    from llama_cpp import Llama
+
+                    # logits_all keeps one logits row per position: the fast log-prob path.
+                    _MODELS[key] = Llama(model_path=self.model_path, n_ctx=self.n_ctx,
+                                         n_threads=self.n_threads, logits_all=True, verbose=False)
+                self._llm = _MODELS[key]
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            llm = self._llm
+            eos = llm.token_eos()
+            bos = llm.token_bos()
+            self._formatter = Jinja2ChatFormatter(
+                template=llm.metadata["tokenizer.chat_template"],
+                eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
+                bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
+                stop_token_ids=[eos],
+            )
+        return self._llm
+
+    def chat(
+        self, messages: list[dict[str, str]], *, temperature: float, max_tokens: int, seed: int,
+        logprobs: bool, stop: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """One chat completion: dict with text, token_logprobs, usage and finish_reason."""
+        import llama_cpp
+
+        with self.lock:
+            llm = self._load()
+            formatted = self._formatter(messages=messages)
+            prompt_tokens = llm.tokenize(formatted.prompt.encode("utf-8"),
+                                         add_bos=not formatted.added_special, special=True)
+            if len(prompt_tokens) + max_tokens > self.n_ctx:
+                raise ValueError(f"prompt of {len(prompt_tokens)} tokens + max_tokens {max_tokens} "
+                                 f"exceeds n_ctx {self.n_ctx}")
+            stops = [s for s in [*(formatted.stop if isinstance(formatted.stop, list) else
+                                   [formatted.stop] if formatted.stop else []), *(stop or [])] if s]
+            llm.set_seed(int(seed) & 0x7FFFFFFF)
+            out_tokens: list[int] = []
+            lps: list[float] = []
+            finish = "length"
+            text = ""
+            vocab = llm._model.vocab
+            for token in llm.generate(prompt_tokens, temp=temperature, top_k=0 if temperature > 0 else 1,
+                                      top_p=1.0, min_p=0.0, typical_p=1.0, repeat_penalty=1.0):
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    finish = "stop"
+                    break
+                if logprobs:
+                    lps.append(_log_softmax_at(llm.scores[llm.n_tokens - 1], int(token)))
+                out_tokens.append(int(token))
+                text = llm.detokenize(out_tokens, prev_tokens=prompt_tokens).decode("utf-8", errors="ignore")
+                hit = next((s for s in stops if s in text), None)
+                if hit is not None:
+                    text = text[: text.index(hit)]
+                    finish = "stop"
+                    break
+                if len(out_tokens) >= max_tokens:
+                    break
+            return {
+                "text": text,
+                "token_logprobs": lps if logprobs else None,
+                "prompt_tokens": len(prompt_tokens),
+                "completion_tokens": len(out_tokens),
+                "finish_reason": finish,
+            }

@@ -1,0 +1,260 @@
+"""From a label source and a router to scores on a benchmark.
+
+``router_scores`` runs the seam the whole grid shares:
+
+1. labels: a :class:`~harness.records.LabelSet` (or a label-source name + params, loaded
+   from the data dir) → training prompts and targets y = P(strong wins)
+   (:meth:`LabelSet.targets`: 1 strong won, 0 weak won, 0.5 tie);
+2. embeddings of training and benchmark prompts (:func:`harness.embeddings.embed`, cached
+   on disk);
+3. decontamination, RouteLLM's rule: a benchmark prompt whose cosine similarity to any
+   training prompt is ≥ ``decontaminate`` (0.95) is dropped, and the count is reported;
+4. fit the router, score the kept benchmark prompts.
+
+Folds by question. When the label records carry a ``group`` (the arena votes: the MT-Bench
+question id) that is also a benchmark group (MT-Bench's ``groups``), labels and benchmark
+share prompts. Then every benchmark question is scored by a router fitted on the labels of
+*other* questions only (leave-one-question-out by default, or ``n_folds`` folds of whole
+questions), and decontamination compares each question with its own fold's training prompts.
+Benchmark prompts whose group has no labels are scored by a router fitted on all labels.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.embeddings import DEFAULT_MODEL, embed
+from harness.errors import ConfigError, DataError
+from harness.records import Benchmark, LabelSet
+from routers.base import Router
+
+logger = logging.getLogger(__name__)
+
+DECONTAMINATION_THRESHOLD = 0.95  # RouteLLM's rule
+
+
+@dataclass
+class ScoredBenchmark:
+    """Router scores on a benchmark, with the benchmark actually scored.
+
+    Attributes:
+        scores: P(strong wins) per prompt of ``benchmark`` (higher → strong model).
+        benchmark: the input benchmark minus the prompts dropped as near-duplicates of
+            training prompts.
+        n_dropped: how many prompts decontamination dropped.
+        info: flat, loggable facts (label source, sizes, folds, embedding model, timings).
+        dropped_ids: prompt ids of the dropped prompts.
+    """
+
+    scores: np.ndarray
+    benchmark: Benchmark
+    n_dropped: int
+    info: dict[str, Any] = field(default_factory=dict)
+    dropped_ids: list[str] = field(default_factory=list)
+
+
+def build_router(router: str | Router, params: dict[str, Any] | None, seed: int) -> Router:
+    """A fresh router from a registry name or an instance, with ``params`` applied.
+
+    ``seed`` becomes the router's ``seed`` hyper-parameter unless ``params`` sets one.
+    """
+    from harness.plugins import ROUTERS
+    from harness.registry import RegistryError
+
+    params = dict(params or {})
+    if isinstance(router, Router):
+        instance = router.clone()
+    else:
+        try:
+            cls = ROUTERS.get(router)
+        except RegistryError as exc:
+            raise ConfigError(str(exc)) from None
+        instance = cls()
+    if "seed" in instance.param_names() and "seed" not in params:
+        params["seed"] = seed
+    try:
+        instance.set_params(**params)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return instance
+
+
+def load_labels(
+    labels: LabelSet | str, params: dict[str, Any] | None, data_dir: Path
+) -> LabelSet:
+    """A label set as given, or loaded by label-source name with ``params``."""
+    if isinstance(labels, LabelSet):
+        return labels
+    from harness.plugins import LABEL_SOURCES
+    from harness.registry import RegistryError
+
+    try:
+        cls = LABEL_SOURCES.get(labels)
+    except RegistryError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        source = cls(**dict(params or {}))
+    except TypeError as exc:
+        raise ConfigError(f"label source {labels!r}: {exc}") from None
+    return source.load(data_dir)
+
+
+def max_similarity(queries: np.ndarray, train: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """Per query row, the largest cosine similarity to any training row (-1 if none)."""
+    out = np.full(queries.shape[0], -1.0, dtype=np.float32)
+    if train.shape[0] == 0 or queries.shape[1] == 0:
+        return out
+    for start in range(0, queries.shape[0], chunk):
+        out[start : start + chunk] = (queries[start : start + chunk] @ train.T).max(axis=1)
+    return out
+
+
+def _folds(
+    bench_groups: list[str], label_groups: np.ndarray, n_folds: int | None, seed: int
+) -> list[tuple[set[str], np.ndarray]]:
+    """(held-out groups, benchmark row mask) per fold; groups without labels fold last."""
+    shared = sorted(set(bench_groups) & set(label_groups.tolist()))
+    groups_arr = np.asarray(bench_groups)
+    if n_folds is None or n_folds >= len(shared):
+        blocks = [[g] for g in shared]
+    else:
+        if n_folds < 2:
+            raise ConfigError(f"n_folds must be >= 2 or None (one fold per question), got {n_folds}")
+        order = np.random.default_rng(seed).permutation(len(shared))
+        blocks = [[shared[i] for i in order[k::n_folds]] for k in range(n_folds)]
+    folds = [(set(b), np.isin(groups_arr, b)) for b in blocks]
+    rest = ~np.isin(groups_arr, shared)
+    if rest.any():
+        folds.append((set(), rest))
+    return folds
+
+
+def router_scores(
+    router: str | Router,
+    router_params: dict[str, Any] | None,
+    labels: LabelSet | str,
+    label_params: dict[str, Any] | None,
+    benchmark: Benchmark,
+    *,
+    seed: int = 0,
+    data_dir: Path | None = None,
+    embedding_model: str = DEFAULT_MODEL,
+    decontaminate: float | None = DECONTAMINATION_THRESHOLD,
+    n_folds: int | None = None,
+    show_progress: bool = True,
+) -> ScoredBenchmark:
+    """Fit ``router`` on ``labels`` and score ``benchmark`` (module docstring).
+
+    Args:
+        router: registry name or an (unfitted) instance; ``router_params`` override its
+            hyper-parameters.
+        labels: a LabelSet or a label-source name loaded with ``label_params``.
+        benchmark: the benchmark to score.
+        seed: the router's seed (where it has one) and the fold shuffle.
+        data_dir: data directory for label sources (default ``harness.paths.data_dir()``).
+        embedding_model: sentence-transformers model for query embeddings.
+        decontaminate: cosine threshold for dropping benchmark prompts; None = keep all.
+        n_folds: with shared prompts, the number of question folds (None = one per question).
+    """
+    from harness import paths
+
+    data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
+    template = build_router(router, router_params, seed)
+    label_set = load_labels(labels, label_params, data_dir)
+    records, y = label_set.targets()
+    if len(records) == 0:
+        raise DataError(
+            f"label source {label_set.source!r} gave no comparison between the strong tier "
+            f"{sorted(label_set.strong_models)} and the weak tier {sorted(label_set.weak_models)}"
+        )
+    train_prompts = records["prompt"].astype(str).tolist()
+    info: dict[str, Any] = {
+        "router": type(template).__name__,
+        "label_source": label_set.source,
+        "n_train": len(records),
+        "n_train_unique_prompts": len(set(train_prompts)),
+        "train_strong_wins": int((y == 1.0).sum()),
+        "train_weak_wins": int((y == 0.0).sum()),
+        "train_ties": int((y == 0.5).sum()),
+        "benchmark": benchmark.name,
+        "n_benchmark_in": len(benchmark),
+    }
+    info.update({f"labels.{k}": v for k, v in label_set.meta.items()
+                 if isinstance(v, str | int | float | bool)})
+
+    if template.needs_embeddings:
+        X_train = embed(train_prompts, embedding_model, show_progress=show_progress)
+        X_bench = embed(list(benchmark.prompts), embedding_model, show_progress=show_progress)
+        info["embedding_model"] = embedding_model
+    else:
+        X_train = np.zeros((len(train_prompts), 0), dtype=np.float32)
+        X_bench = np.zeros((len(benchmark), 0), dtype=np.float32)
+
+    label_groups = (
+        records["group"].astype(str).to_numpy() if "group" in records.columns else None
+    )
+    shared = (
+        label_groups is not None
+        and benchmark.groups is not None
+        and bool(set(benchmark.groups) & set(label_groups.tolist()))
+    )
+    if shared:
+        assert label_groups is not None and benchmark.groups is not None
+        folds = _folds([str(g) for g in benchmark.groups], label_groups, n_folds, seed)
+        info["folds"] = "by_group"
+    else:
+        folds = [(set(), np.ones(len(benchmark), dtype=bool))]
+        info["folds"] = "none"
+    info["n_folds"] = len(folds)
+
+    scores = np.full(len(benchmark), np.nan)
+    keep = np.ones(len(benchmark), dtype=bool)
+    fit_seconds = score_seconds = 0.0
+    for held_out, rows in folds:
+        train_mask = (
+            ~np.isin(label_groups, list(held_out)) if held_out and label_groups is not None
+            else np.ones(len(records), dtype=bool)
+        )
+        if not train_mask.any():
+            raise DataError(f"fold holding out groups {sorted(held_out)} leaves no training labels")
+        idx = np.flatnonzero(rows)
+        if decontaminate is not None and template.needs_embeddings:
+            sims = max_similarity(X_bench[idx], X_train[train_mask])
+            keep[idx[sims >= decontaminate]] = False
+        idx = idx[keep[idx]]
+        if idx.size == 0:
+            continue
+        model = template.clone()
+        t0 = time.perf_counter()
+        model.fit(X_train[train_mask], y[train_mask])
+        t1 = time.perf_counter()
+        scores[idx] = model.score(X_bench[idx])
+        score_seconds += time.perf_counter() - t1
+        fit_seconds += t1 - t0
+
+    n_dropped = int((~keep).sum())
+    dropped_ids = [benchmark.prompt_ids[i] for i in np.flatnonzero(~keep)]
+    kept = benchmark.subset(keep)
+    kept.meta["dropped_similar_to_training"] = n_dropped
+    info.update(
+        n_dropped=n_dropped,
+        n_benchmark=len(kept),
+        decontamination_threshold=decontaminate if decontaminate is not None else "off",
+        fit_seconds=round(fit_seconds, 3),
+        score_seconds=round(score_seconds, 3),
+    )
+    if n_dropped:
+        logger.info(
+            "decontamination dropped %d of %d %s prompts (cosine >= %s to a training prompt)",
+            n_dropped, len(benchmark), benchmark.name, decontaminate,
+        )
+    return ScoredBenchmark(
+        scores=scores[keep], benchmark=kept, n_dropped=n_dropped, info=info,
+        dropped_ids=dropped_ids,
+    )

@@ -1,0 +1,104 @@
+"""The paper's Table 3 judge: which of three systems' responses is best (ties allowed).
+
+Protocol (appendix A.2 of the paper): the judge sees the question, the ground-truth answer
+and the three routing systems' responses, in an order shuffled per question (seeded; see
+:func:`judges.protocol.shuffled_order`), and answers with the label(s) of the best
+response(s). Replies are parsed by :func:`judges.parsing.parse_reply`; positions are mapped
+back to systems, and Score(i) = 100 · S_i / T.
+
+Every call goes through the cached LLM layer (:mod:`harness.llm`), greedy
+(temperature 0) with a fixed seed, so a rerun or a resumed run repeats no call. Any
+endpoint works: a local model of the pack (``qwen-1.5b``: in process; ``server:qwen-1.5b``:
+llama.cpp's OpenAI-compatible server), or a name declared in an endpoint config file
+(e.g. o1 through OpenAI when the user has a key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from judges.base import Judge, JudgeItem, JudgeResult, Verdict
+from judges.protocol import build_prompt, judge_scores, shuffled_order, verdict_from_reply
+
+# (prompt) -> reply; the default asks the endpoint through harness.llm.
+Ask = Callable[[Sequence[str]], list[str]]
+
+
+class BestOfThreeJudge(Judge):
+    """LLM-as-a-judge over three systems' responses (the paper's Table 3).
+
+    Args:
+        endpoint: the judge model: a local model name, ``server:<local model>``, or an
+            endpoint declared in ``endpoints_file``.
+        endpoints_file: endpoint config (TOML/YAML) for non-local judges; None for local.
+        seed: seeds the per-question shuffle and the model's sampling.
+        max_tokens: reply budget; the answer is a label, so a few tokens suffice
+            (a longer budget only lets small models ramble).
+        temperature: 0 = greedy.
+    """
+
+    def __init__(
+        self,
+        endpoint: str = "qwen-1.5b",
+        endpoints_file: str | None = None,
+        seed: int = 0,
+        max_tokens: int = 16,
+        temperature: float = 0.0,
+    ) -> None:
+        self.endpoint = endpoint
+        self.endpoints_file = endpoints_file
+        self.seed = seed
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+
+    def describe(self) -> dict[str, Any]:
+        return {"judge": "best_of_three", "endpoint": self.endpoint, "seed": self.seed,
+                "max_tokens": self.max_tokens, "temperature": self.temperature}
+
+    def judge(self, items: Sequence[JudgeItem], ask: Ask | None = None,
+              progress: bool = True) -> JudgeResult:
+        """Judge every item; ``ask`` replaces the LLM call (pure-logic tests only)."""
+        if not items:
+            return JudgeResult([], {}, 0, 0, self.describe())
+        systems = tuple(items[0].responses)
+        if len(systems) != 3:
+            raise ValueError(f"best-of-three needs exactly 3 systems, got {systems}")
+        orders = [shuffled_order(it.question_id, systems, self.seed) for it in items]
+        prompts = [build_prompt(it, order) for it, order in zip(items, orders, strict=True)]
+        replies = (ask or self._ask_llm)(prompts) if ask is not None else self._ask_llm(prompts, progress)
+        verdicts: list[Verdict] = [
+            verdict_from_reply(it.question_id, order, reply)
+            for it, order, reply in zip(items, orders, replies, strict=True)
+        ]
+        return JudgeResult(
+            verdicts=verdicts,
+            scores=judge_scores(verdicts, systems),
+            n_questions=len(verdicts),
+            n_unparseable=sum(not v.parsed for v in verdicts),
+            judge=self.describe(),
+        )
+
+    def _ask_llm(self, prompts: Sequence[str], progress: bool = True) -> list[str]:
+        from harness.llm import LLMClient
+        from harness.llm.endpoints import resolve_endpoint
+
+        endpoint = resolve_endpoint(
+            self.endpoint, Path(self.endpoints_file) if self.endpoints_file else None
+        )
+        client = LLMClient(endpoint)
+        try:
+            results = client.complete_many(
+                [[{"role": "user", "content": p}] for p in prompts],
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+                seed=self.seed,
+                progress=progress,
+                desc="judge",
+            )
+        finally:
+            close = getattr(client, "close", None)
+            if close is not None:
+                close()
+        return [r.text for r in results]

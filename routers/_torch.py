@@ -1,0 +1,82 @@
+"""A small, seeded torch training loop shared by the MLP and matrix-factorisation routers.
+
+Both models map a batch of query embeddings to logits; the loss is cross-entropy against soft
+targets (a tie under ``ties="both"`` is the target 0.5). Everything random (initialisation,
+shuffling, input noise) draws from generators seeded with the router's ``seed``, inside
+``torch.random.fork_rng`` so fitting a router never changes the caller's global RNG state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+def train(
+    build: Callable[[], Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    loss: str,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    seed: int,
+    input_noise: float = 0.0,
+) -> Any:
+    """Build a module with ``build()`` under ``seed`` and fit it with Adam.
+
+    Args:
+        loss: "bce" (module returns one logit per row, P(strong) = σ(logit)) or "softmax"
+            (module returns two logits per row, [weak, strong]).
+        input_noise: std of Gaussian noise added to the embeddings during training
+            (RouteLLM's MF trick to stabilise training).
+    """
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        module = build()
+    gen = torch.Generator().manual_seed(int(seed) + 1)
+    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+    yt = torch.from_numpy(np.asarray(y, dtype=np.float32))
+    opt = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
+    n = Xt.shape[0]
+    module.train()
+    for _ in range(int(epochs)):
+        perm = torch.randperm(n, generator=gen)
+        for start in range(0, n, int(batch_size)):
+            idx = perm[start : start + int(batch_size)]
+            xb, yb = Xt[idx], yt[idx]
+            if input_noise > 0:
+                xb = xb + input_noise * torch.randn(xb.shape, generator=gen)
+            out = module(xb)
+            if loss == "bce":
+                batch_loss = torch.nn.functional.binary_cross_entropy_with_logits(out, yb)
+            else:
+                soft = torch.stack([1.0 - yb, yb], dim=1)
+                batch_loss = -(soft * torch.log_softmax(out, dim=1)).sum(dim=1).mean()
+            opt.zero_grad()
+            batch_loss.backward()
+            opt.step()
+    module.eval()
+    return module
+
+
+def predict(module: Any, X: np.ndarray, *, loss: str, batch_size: int = 8192) -> np.ndarray:
+    """P(strong wins) for each row of ``X`` from a module trained by :func:`train`."""
+    import torch
+
+    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+    parts = []
+    with torch.inference_mode():
+        for start in range(0, Xt.shape[0], batch_size):
+            out = module(Xt[start : start + batch_size])
+            p = torch.sigmoid(out) if loss == "bce" else torch.softmax(out, dim=1)[:, 1]
+            parts.append(p.double().numpy())
+    if not parts:
+        return np.zeros(0)
+    return np.clip(np.concatenate(parts), 0.0, 1.0)

@@ -1,0 +1,111 @@
+"""Matrix-factorisation router: bilinear Bradley–Terry (RouteLLM; the paper's eq. 9).
+
+Each model M has a learned embedding v_M (L2-normalised); the query embedding is projected,
+u = W ε, and the model's score on the query is s(M, q) = wᵀ (v_M ⊙ u). Then
+
+    P(M_w beats M_l | q) = σ(s(M_w, q) − s(M_l, q)),
+
+trained with binary cross-entropy, Adam and Gaussian noise on the query embeddings, as in
+RouteLLM's ``train_matrix_factorization.py`` (dim 128, lr 3e-4, weight decay 1e-5, noise
+0.1, batch 64). The two models here are the strong and the weak tier; the score is
+P(strong beats weak | q). RouteLLM trains MF on battles with a winner only, so ties are
+dropped by default (``ties="both"`` keeps them as the soft target 0.5).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from routers._fitting import apply_ties, check_targets, check_X, prior
+from routers.base import Choice, FloatRange, IntRange, ParamSpec, Router
+
+WEAK, STRONG = 0, 1
+
+
+def _build_module(text_dim: int, dim: int) -> Any:
+    import torch
+
+    class BilinearBT(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.models = torch.nn.Embedding(2, dim)  # v_weak, v_strong
+            self.text_proj = torch.nn.Linear(text_dim, dim, bias=False)  # W
+            self.classifier = torch.nn.Linear(dim, 1, bias=False)  # w
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            v = torch.nn.functional.normalize(self.models.weight, p=2, dim=1)
+            u = self.text_proj(x)
+            s_strong = self.classifier(v[STRONG] * u).squeeze(-1)
+            s_weak = self.classifier(v[WEAK] * u).squeeze(-1)
+            return s_strong - s_weak  # logit of P(strong beats weak | q)
+
+    return BilinearBT()
+
+
+class MFRouter(Router):
+    """Bilinear Bradley–Terry over (strong, weak) model embeddings and projected queries.
+
+    Args:
+        dim: size of the model embeddings and of the query projection.
+        epochs, batch_size, lr, weight_decay: Adam training schedule.
+        noise: std of Gaussian noise added to query embeddings while training.
+        ties: "drop" (RouteLLM MF) or "both" (a tie is the soft target 0.5).
+        seed: seeds initialisation, shuffling and noise; same seed, same scores.
+    """
+
+    search_space: ClassVar[dict[str, ParamSpec]] = {
+        "dim": IntRange(16, 256, log=True),
+        "epochs": IntRange(5, 200, log=True),
+        "lr": FloatRange(1e-4, 1e-2, log=True),
+        "weight_decay": FloatRange(1e-7, 1e-3, log=True),
+        "noise": FloatRange(0.0, 0.3),
+        "ties": Choice(("drop", "both")),
+    }
+
+    def __init__(
+        self,
+        dim: int = 128,
+        epochs: int = 100,
+        batch_size: int = 64,
+        lr: float = 3e-4,
+        weight_decay: float = 1e-5,
+        noise: float = 0.1,
+        ties: str = "drop",
+        seed: int = 0,
+    ) -> None:
+        self.dim = dim
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.noise = noise
+        self.ties = ties
+        self.seed = seed
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> MFRouter:
+        from routers._torch import train
+
+        Xc = check_X(X)
+        yc = check_targets(Xc, y)
+        Xc, yc = apply_ties(Xc, yc, self.ties)
+        self.prior_ = prior(yc)
+        self.module_: Any = None
+        if Xc.shape[0] == 0:
+            return self
+        text_dim, dim = Xc.shape[1], int(self.dim)
+        self.module_ = train(
+            lambda: _build_module(text_dim, dim), Xc, yc, loss="bce", epochs=self.epochs,
+            batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+            seed=self.seed, input_noise=float(self.noise),
+        )
+        return self
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        from routers._torch import predict
+
+        Xq = check_X(X)
+        if self.module_ is None:
+            return np.full(Xq.shape[0], self.prior_)
+        return predict(self.module_, Xq, loss="bce")

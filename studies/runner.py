@@ -1,0 +1,311 @@
+"""Running a study: every combination once, as a child MLflow run, resumable.
+
+``run_study`` opens (or re-opens) the study's parent run and evaluates each combination of
+:meth:`studies.spec.Study.combinations` that has no finished run yet: a finished run carries
+the tag ``routerlab.key`` (the combination's config hash) and ``routerlab.complete = 1``,
+written last, so a run interrupted half-way is redone and a finished one is skipped.
+
+Per combination: labels (loaded once per label source and params, subsampled for
+``train_fraction``) → :func:`harness.pipeline.router_scores` (embeddings, decontamination,
+fit, score) → :func:`harness.evaluation.evaluate_scores` (curve, CPT, CIs, MLflow) → the
+USD cost at CPT(50 %) / CPT(80 %) (:mod:`harness.cost`), logged into the same run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness import paths
+from harness.records import Benchmark, LabelSet
+from studies.spec import Combination, Study
+
+log = logging.getLogger(__name__)
+
+TAG = "routerlab."
+
+
+@dataclass
+class StudyOutcome:
+    """What a study run did."""
+
+    study: str
+    parent_run_id: str | None
+    total: int
+    skipped: int
+    ran: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def finished_keys(study: str) -> set[str]:
+    """Keys of the study's combinations that have a complete evaluation run."""
+    from harness.tracking import find_runs
+
+    runs = find_runs(
+        filter=f"tags.`{TAG}study` = '{study}' and tags.`{TAG}complete` = '1' "
+        "and attributes.status = 'FINISHED'"
+    )
+    return {r.data.tags[f"{TAG}key"] for r in runs if f"{TAG}key" in r.data.tags}
+
+
+def _existing_parent(study: str) -> str | None:
+    from harness.tracking import find_runs
+
+    runs = find_runs(filter={f"{TAG}study": study, f"{TAG}kind": "parent"})
+    return runs[0].info.run_id if runs else None
+
+
+def subsample_labels(labels: LabelSet, fraction: float, seed: int) -> LabelSet:
+    """A seeded share of the label records (Figure 1's training-set sizes)."""
+    if fraction >= 1.0:
+        return labels
+    n = len(labels.records)
+    k = max(1, int(round(fraction * n)))
+    idx = np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
+    meta = {**labels.meta, "train_fraction": fraction}
+    return LabelSet(
+        labels.records.iloc[idx].reset_index(drop=True),
+        labels.strong_models,
+        labels.weak_models,
+        labels.source,
+        meta,
+    )
+
+
+class _Loader:
+    """Benchmarks, label sets and prompt costs, each loaded once per study run."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._benchmarks: dict[str, Benchmark] = {}
+        self._labels: dict[str, LabelSet] = {}
+        self._costs: dict[str, Any] = {}
+
+    def benchmark(self, name: str) -> Benchmark:
+        if name not in self._benchmarks:
+            from harness.benchmarks import load_benchmark
+
+            self._benchmarks[name] = load_benchmark(name, self.data_dir)
+        return self._benchmarks[name]
+
+    def labels(self, source: str, params: dict[str, Any]) -> LabelSet:
+        key = f"{source}:{sorted(params.items())}"
+        if key not in self._labels:
+            from harness.plugins import LABEL_SOURCES
+
+            self._labels[key] = LABEL_SOURCES.get(source)(**params).load(self.data_dir)
+        return self._labels[key]
+
+    def prompt_costs(self, benchmark: Benchmark) -> Any:
+        """Per-prompt USD of the full benchmark (subset later by prompt id)."""
+        from harness import cost
+
+        if benchmark.name not in self._costs:
+            full = self.benchmark(benchmark.name)
+            if full.name == "mt_bench":
+                from harness.benchmarks.routellm import load_mt_bench_turns
+
+                costs = cost.mt_bench_prompt_costs(full, load_mt_bench_turns(self.data_dir))
+            else:
+                costs = cost.prompt_costs(full)
+            index = {pid: i for i, pid in enumerate(full.prompt_ids)}
+            self._costs[benchmark.name] = (costs, index)
+        return self._costs[benchmark.name]
+
+
+def score_combination(
+    combo: Combination, loader: _Loader
+) -> tuple[Benchmark, np.ndarray, dict[str, Any]]:
+    """Scores of one combination on its benchmark, the (decontaminated) benchmark, and info."""
+    from harness.pipeline import router_scores
+
+    benchmark = loader.benchmark(combo.benchmark)
+    labels: LabelSet | None = None
+    if combo.labels is not None:
+        labels = subsample_labels(
+            loader.labels(combo.labels, combo.label_params), combo.train_fraction, combo.seed
+        )
+    started = time.perf_counter()
+    if labels is None:  # label-free routers (random): H1's evaluate-time path
+        from harness.evaluation import scores_for
+
+        routed = scores_for(combo.router, benchmark, seed=combo.seed,
+                            router_params=combo.router_params, data_dir=loader.data_dir)
+        info = {"pipeline_seconds": time.perf_counter() - started}
+        return routed.benchmark, np.asarray(routed.scores, dtype=float), info
+    scored = router_scores(
+        combo.router,
+        combo.router_params,
+        labels,
+        combo.label_params,
+        benchmark,
+        seed=combo.seed,
+        data_dir=loader.data_dir,
+        show_progress=False,
+    )
+    info = dict(getattr(scored, "info", {}) or {})
+    info.setdefault("pipeline_seconds", time.perf_counter() - started)
+    if labels is not None:
+        info.setdefault("n_train", len(labels.records))
+    return scored.benchmark, np.asarray(scored.scores, dtype=float), info
+
+
+def _router_seconds_per_query(info: dict[str, Any], n: int) -> float:
+    """The router's own time per query: its scoring time when the pipeline reports one."""
+    for key in ("score_seconds", "router_score_seconds"):
+        if key in info and n:
+            return float(info[key]) / n
+    return 0.0
+
+
+def cost_metrics(
+    benchmark: Benchmark, scores: np.ndarray, metrics: dict[str, float], info: dict[str, Any],
+    loader: _Loader, seed: int,
+) -> tuple[dict[str, float], str]:
+    """USD at CPT(50/80 %), all-weak/all-strong, and the router's compute per 1k queries."""
+    from harness import cost
+
+    full_costs, index = loader.prompt_costs(benchmark)
+    rows = np.array([index[pid] for pid in benchmark.prompt_ids], dtype=int)
+    costs = cost.PromptCosts(full_costs.weak_usd[rows], full_costs.strong_usd[rows], full_costs.methods)
+    prices = cost.load_prices()
+    per_query = _router_seconds_per_query(info, len(benchmark))
+    out: dict[str, float] = {
+        "usd_all_weak": float(costs.weak_usd.sum()),
+        "usd_all_strong": float(costs.strong_usd.sum()),
+        "router_usd_per_1k": 1000 * cost.router_compute_usd_per_query(per_query, prices),
+        "router_ms_per_query": 1000 * per_query,
+    }
+    for pct in (50, 80):
+        share = metrics.get(f"cpt_{pct}", float("nan")) / 100.0
+        if np.isnan(share):
+            continue
+        sc = cost.system_cost_at_share(
+            costs, scores, share, system="", pct=pct, seed=seed,
+            router_seconds_per_query=per_query, prices=prices,
+        )
+        out[f"usd_cpt_{pct}"] = sc.llm_usd
+        out[f"usd_total_cpt_{pct}"] = sc.total_usd
+    method = "; ".join(f"{m}: {d}" for m, d in sorted(costs.methods.items()))
+    return out, method
+
+
+def scores_key(benchmark: Benchmark) -> str:
+    return hashlib.sha256("\n".join(benchmark.prompt_ids).encode()).hexdigest()[:12]
+
+
+def run_combination(combo: Combination, study: Study, loader: _Loader) -> str:
+    """Evaluate one combination as a child run; returns the MLflow run id."""
+    import mlflow
+    import pandas as pd
+
+    from harness.evaluation import evaluate_scores
+
+    benchmark, scores, info = score_combination(combo, loader)
+    tags = {
+        f"{TAG}study": study.name,
+        f"{TAG}key": combo.key,
+        f"{TAG}system": combo.system,
+        f"{TAG}router": combo.router,
+        f"{TAG}label_source": combo.labels or "none",
+        f"{TAG}benchmark": combo.benchmark,
+        f"{TAG}train_fraction": f"{combo.train_fraction:g}",
+        f"{TAG}seed": str(combo.seed),
+    }
+    params: dict[str, Any] = {
+        "router": combo.router,
+        "router_params": combo.router_params,
+        "label_source": combo.labels or "none",
+        "label_params": combo.label_params,
+        "benchmark": combo.benchmark,
+        "train_fraction": combo.train_fraction,
+        "weak_model": benchmark.weak_model,
+        "strong_model": benchmark.strong_model,
+        "study": study.name,
+        "key": combo.key,
+    }
+    result = evaluate_scores(
+        benchmark, scores, system=combo.system, params=params, seed=combo.seed,
+        extra_tags=tags, grid=combo.curve_grid, n_boot=combo.n_boot,
+    )
+    run_id = str(result.run_id)
+    client = mlflow.MlflowClient()
+    extra, method = cost_metrics(benchmark, scores, dict(result.metrics), info, loader, combo.seed)
+    for name in ("n_train", "n_dropped", "pipeline_seconds", "score_seconds", "fit_seconds"):
+        if name in info:
+            try:
+                extra[name] = float(info[name])
+            except (TypeError, ValueError):
+                pass
+    extra["train_size"] = float(info.get("n_train", 0))
+    for name, value in extra.items():
+        client.log_metric(run_id, name, value)
+    client.log_param(run_id, "cost_method", method[:6000])
+    # Per-prompt scores, so cost and judge tables can be rebuilt from the run alone.
+    frame = pd.DataFrame({"prompt_id": benchmark.prompt_ids, "score": scores})
+    client.log_text(run_id, frame.to_csv(index=False), "scores.csv")
+    client.set_tag(run_id, f"{TAG}complete", "1")
+    return run_id
+
+
+def run_study(
+    study: Study,
+    *,
+    data_dir: Path | None = None,
+    progress: bool = True,
+    on_done: Callable[[Combination, str], None] | None = None,
+) -> StudyOutcome:
+    """Run every unfinished combination of ``study``; see the module docstring."""
+    import mlflow
+    from tqdm import tqdm
+
+    from harness.tracking import _setup, experiment_id, parent_run
+
+    started = time.perf_counter()
+    data_dir = data_dir or paths.data_dir()
+    combos = list(study.combinations())
+    done = finished_keys(study.name)
+    todo = [c for c in combos if c.key not in done]
+    outcome = StudyOutcome(study.name, None, len(combos), len(combos) - len(todo))
+    log.info("study %s: %d combinations, %d finished before, %d to run",
+             study.name, len(combos), outcome.skipped, len(todo))
+    if not todo:
+        outcome.parent_run_id = _existing_parent(study.name)
+        outcome.seconds = time.perf_counter() - started
+        return outcome
+    loader = _Loader(data_dir)
+    params = {"study": study.name, "file": str(study.path or ""), "combinations": len(combos)}
+    existing = _existing_parent(study.name)
+    if existing is not None:
+        _setup()
+        experiment_id()
+        ctx: Any = mlflow.start_run(run_id=existing)
+    else:
+        ctx = parent_run(f"study:{study.name}", params, tags={f"{TAG}study": study.name})
+    with ctx as parent:
+        outcome.parent_run_id = parent if isinstance(parent, str) else parent.info.run_id
+        bar = tqdm(todo, desc=f"study {study.name}", unit="run", disable=not progress)
+        for combo in bar:
+            bar.set_postfix_str(combo.describe()[:60])
+            try:
+                run_id = run_combination(combo, study, loader)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # one broken cell must not cost the rest of the grid
+                log.error("%s failed: %s: %s", combo.describe(), type(exc).__name__, exc)
+                log.debug("traceback", exc_info=True)
+                outcome.failed.append((combo.describe(), f"{type(exc).__name__}: {exc}"))
+                continue
+            outcome.ran.append(run_id)
+            if on_done is not None:
+                on_done(combo, run_id)
+    outcome.seconds = time.perf_counter() - started
+    return outcome

@@ -1,0 +1,312 @@
+"""Study files: which label sources, routers, benchmarks, seeds and tuning budget to run.
+
+A study is a TOML (or YAML) file. Every field has a default except ``name``::
+
+    name = "paper"
+    benchmarks = ["mt_bench", "gsm8k", "mmlu"]   # registry names or custom benchmark files
+    seeds = [0]
+    curve_grid = "exact"                          # or "routellm" (10 quantile thresholds)
+    n_boot = 1000                                 # bootstrap resamples for the CPT CIs
+    train_fractions = [1.0]                       # Figure 1: share of the labels used to train
+
+    [model_pair]                                  # checked against each benchmark's pair
+    strong = "gpt-4-1106-preview"
+    weak = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+
+    [[grid]]                                      # every label source × every router
+    labels = ["se", "accuracy", "arena"]
+    routers = ["sw_ranking", "mf", "knn", "mlp"]
+    # train_fractions = [0.25, 0.5, 1.0]          # per block, overrides the study's
+
+    [[systems]]                                   # single systems (label-free routers)
+    router = "random"
+
+    [label_params.se]                             # keyword arguments per label source
+    tau = 0.1
+    [router_params.knn]                           # keyword arguments per router
+    k = 1
+
+    [tuning]                                      # read by ``routerlab tune``
+    trials = 20
+    objective = "cpt_50"                          # "cpt_50", "cpt_80", "weighted" or "multi"
+    weights = { cpt_50 = 0.5, cpt_80 = 0.5 }      # for "weighted"
+    validation_fraction = 0.5
+    split_seed = 0
+
+    [judge]                                       # Table 3, run after the grid (optional)
+    benchmark = "gsm8k"
+    endpoint = "qwen-1.5b"
+    limit = 300
+
+A combination is (benchmark, label source + params, router + params, seed, train fraction,
+curve grid); its key is a hash of that config, so a rerun finds finished combinations by key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+STUDIES_DIR = Path(__file__).resolve().parent
+OBJECTIVES = ("cpt_50", "cpt_80", "weighted", "multi")
+
+
+@dataclass(frozen=True)
+class Combination:
+    """One cell of a study: a routing system evaluated on one benchmark with one seed."""
+
+    benchmark: str
+    router: str
+    labels: str | None
+    router_params: dict[str, Any]
+    label_params: dict[str, Any]
+    seed: int
+    train_fraction: float = 1.0
+    curve_grid: str = "exact"
+    n_boot: int = 1000
+
+    def config(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def key(self) -> str:
+        """A stable hash of the combination's config (16 hex digits)."""
+        blob = json.dumps(self.config(), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def system(self) -> str:
+        """The display name of the routing system (paper's naming)."""
+        return system_name(self.labels, self.router)
+
+    def describe(self) -> str:
+        frac = "" if self.train_fraction == 1.0 else f" train={self.train_fraction:g}"
+        labels = f"{self.labels} × " if self.labels else ""
+        return f"{labels}{self.router} on {self.benchmark} (seed {self.seed}{frac})"
+
+
+# The paper's names for the label sources (its systems are label source × router).
+SYSTEM_NAMES = {"se": "Confidence", "accuracy": "TO-Router", "arena": "RouteLLM"}
+
+
+def system_name(labels: str | None, router: str) -> str:
+    if labels is None:
+        return router.replace("_", " ").title() if router != "random" else "Random"
+    return SYSTEM_NAMES.get(labels, labels)
+
+
+@dataclass(frozen=True)
+class TuningSpec:
+    trials: int = 20
+    objective: str = "cpt_50"
+    weights: dict[str, float] = field(default_factory=lambda: {"cpt_50": 0.5, "cpt_80": 0.5})
+    validation_fraction: float = 0.5
+    split_seed: int = 0
+
+
+@dataclass(frozen=True)
+class JudgeSpec:
+    benchmark: str = "gsm8k"
+    judge: str = "best_of_three"
+    endpoint: str = "qwen-1.5b"
+    limit: int | None = 300
+    pcts: tuple[float, ...] = (50.0, 80.0)
+    seed: int = 0
+    systems: tuple[str, ...] = ("TO-Router", "RouteLLM", "Confidence")
+    from_study: str | None = None
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    path: Path | None
+    benchmarks: tuple[str, ...]
+    seeds: tuple[int, ...]
+    grid: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[float, ...] | None], ...]
+    systems: tuple[tuple[str, str | None], ...]
+    label_params: dict[str, dict[str, Any]]
+    router_params: dict[str, dict[str, Any]]
+    train_fractions: tuple[float, ...] = (1.0,)
+    curve_grid: str = "exact"
+    n_boot: int = 1000
+    model_pair: dict[str, str] = field(default_factory=dict)
+    tuning: TuningSpec = field(default_factory=TuningSpec)
+    judge: JudgeSpec | None = None
+    description: str = ""
+
+    def combinations(self) -> Iterator[Combination]:
+        """Every combination, in a stable order (benchmark-major, so data loads once)."""
+        pairs: list[tuple[str, str | None, tuple[float, ...]]] = []
+        for labels, routers, block_fractions in self.grid:
+            fractions = block_fractions or self.train_fractions
+            pairs.extend((r, lab, fractions) for lab in labels for r in routers)
+        pairs.extend((router, labels, self.train_fractions) for router, labels in self.systems)
+        seen: set[str] = set()
+        for benchmark in self.benchmarks:
+            for router, labels, block in pairs:
+                fractions = block if labels is not None else (1.0,)
+                for fraction in fractions:
+                    for seed in self.seeds:
+                        combo = Combination(
+                            benchmark=benchmark,
+                            router=router,
+                            labels=labels,
+                            router_params=dict(self.router_params.get(router, {})),
+                            label_params=dict(self.label_params.get(labels, {})) if labels else {},
+                            seed=seed,
+                            train_fraction=fraction,
+                            curve_grid=self.curve_grid,
+                            n_boot=self.n_boot,
+                        )
+                        if combo.key not in seen:
+                            seen.add(combo.key)
+                            yield combo
+
+
+def resolve_study_path(name_or_path: str | Path) -> Path:
+    """A study file by path, or by name in the shipped ``studies/`` folder."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for suffix in (".toml", ".yaml", ".yml"):
+        candidate = STUDIES_DIR / f"{name_or_path}{suffix}"
+        if candidate.is_file():
+            return candidate
+    shipped = sorted(p.stem for p in STUDIES_DIR.glob("*.toml"))
+    raise ConfigError(
+        f"study file {name_or_path} not found; give a path or one of: {', '.join(shipped)}"
+    )
+
+
+def load_study(name_or_path: str | Path) -> Study:
+    """Read and check a study file; errors name the file and the field."""
+    path = resolve_study_path(name_or_path)
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            raw = yaml.safe_load(path.read_text()) or {}
+        else:
+            raw = tomllib.loads(path.read_text())
+    except Exception as exc:
+        raise ConfigError(f"study file {path} cannot be parsed: {exc}") from exc
+    return parse_study(raw, path)
+
+
+def _list(raw: dict[str, Any], key: str, path: Path | None, default: list[Any]) -> list[Any]:
+    value = raw.get(key, default)
+    if isinstance(value, (str, int, float)):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"study file {path}: field {key!r} must be a non-empty list")
+    return value
+
+
+def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
+    """Build a :class:`Study` from parsed TOML/YAML, checking names against the registries."""
+    from harness.plugins import LABEL_SOURCES, ROUTERS
+
+    if "name" not in raw:
+        raise ConfigError(f"study file {path}: field 'name' is required (e.g. name = \"paper\")")
+    known = {"name", "description", "benchmarks", "seeds", "curve_grid", "n_boot",
+             "train_fractions", "model_pair", "grid", "systems", "label_params",
+             "router_params", "tuning", "judge"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"study file {path}: unknown field(s) {unknown}; known: {sorted(known)}")
+
+    grid: list[tuple[tuple[str, ...], tuple[str, ...], tuple[float, ...] | None]] = []
+    for i, block in enumerate(raw.get("grid", [])):
+        labels = tuple(_list(block, "labels", path, []))
+        routers = tuple(_list(block, "routers", path, []))
+        block_fractions = None
+        if "train_fractions" in block:
+            block_fractions = tuple(float(f) for f in _list(block, "train_fractions", path, []))
+            if any(not 0 < f <= 1 for f in block_fractions):
+                raise ConfigError(f"study file {path}: grid[{i}].train_fractions must lie in (0, 1]")
+        grid.append((labels, routers, block_fractions))
+        for name in labels:
+            _check_name(LABEL_SOURCES.names(), name, f"grid[{i}].labels", path)
+        for name in routers:
+            _check_name(ROUTERS.names(), name, f"grid[{i}].routers", path)
+    systems: list[tuple[str, str | None]] = []
+    for i, block in enumerate(raw.get("systems", [])):
+        if "router" not in block:
+            raise ConfigError(f"study file {path}: systems[{i}] needs a 'router'")
+        _check_name(ROUTERS.names(), block["router"], f"systems[{i}].router", path)
+        if block.get("labels") is not None:
+            _check_name(LABEL_SOURCES.names(), block["labels"], f"systems[{i}].labels", path)
+        systems.append((block["router"], block.get("labels")))
+    if not grid and not systems:
+        raise ConfigError(f"study file {path}: give at least one [[grid]] or [[systems]] block")
+
+    curve_grid = raw.get("curve_grid", "exact")
+    if curve_grid not in ("exact", "routellm"):
+        raise ConfigError(f"study file {path}: curve_grid must be 'exact' or 'routellm'")
+    fractions = tuple(float(f) for f in _list(raw, "train_fractions", path, [1.0]))
+    if any(not 0 < f <= 1 for f in fractions):
+        raise ConfigError(f"study file {path}: train_fractions must lie in (0, 1]")
+
+    tuning_raw = dict(raw.get("tuning", {}))
+    try:
+        tuning = TuningSpec(**tuning_raw)
+    except TypeError as exc:
+        raise ConfigError(f"study file {path}: [tuning] {exc}") from exc
+    if tuning.objective not in OBJECTIVES:
+        raise ConfigError(
+            f"study file {path}: tuning.objective {tuning.objective!r}; use one of {OBJECTIVES}"
+        )
+    if not 0 < tuning.validation_fraction < 1:
+        raise ConfigError(f"study file {path}: tuning.validation_fraction must lie in (0, 1)")
+
+    judge = None
+    if "judge" in raw:
+        judge_raw = dict(raw["judge"])
+        for key in ("pcts", "systems"):
+            if key in judge_raw:
+                judge_raw[key] = tuple(judge_raw[key])
+        try:
+            judge = JudgeSpec(**judge_raw)
+        except TypeError as exc:
+            raise ConfigError(f"study file {path}: [judge] {exc}") from exc
+
+    return Study(
+        name=str(raw["name"]),
+        path=path,
+        description=str(raw.get("description", "")),
+        benchmarks=tuple(str(b) for b in _list(raw, "benchmarks", path, [])),
+        seeds=tuple(int(s) for s in _list(raw, "seeds", path, [0])),
+        grid=tuple(grid),
+        systems=tuple(systems),
+        label_params={k: dict(v) for k, v in raw.get("label_params", {}).items()},
+        router_params={k: dict(v) for k, v in raw.get("router_params", {}).items()},
+        train_fractions=fractions,
+        curve_grid=curve_grid,
+        n_boot=int(raw.get("n_boot", 1000)),
+        model_pair=dict(raw.get("model_pair", {})),
+        tuning=tuning,
+        judge=judge,
+    )
+
+
+def _check_name(known: list[str], name: str, field_name: str, path: Path | None) -> None:
+    if name not in known:
+        import difflib
+
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"study file {path}: {field_name} names unknown {name!r} (known: {', '.join(known)}){hint}"
+        )

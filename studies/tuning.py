@@ -1,0 +1,340 @@
+"""Optuna tuning of τ (SE labels) and router hyper-parameters on a validation split.
+
+* The search space is read from the router's and the label source's ``search_space``
+  (:class:`routers.base.FloatRange` / ``IntRange`` / ``Choice``); parameters are named
+  ``router.<name>`` and ``labels.<name>`` in the Optuna study.
+* The benchmark's prompts are split once, seeded, into a validation and a test part
+  (:func:`split_benchmark`). Split keys are the prompt texts (so a text that occurs twice,
+  as in MMLU, lands on one side) — for MT-Bench the question, so both turns of a question
+  stay together. Trials see only the validation part; the chosen parameters are evaluated
+  once on the test part, and both figures are logged.
+* The objective is CPT(50 %) (``cpt_50``), CPT(80 %), a weighted sum of the two
+  (``weighted``), or both at once (``multi``: a Pareto front; the reported choice is the
+  front's member with the smallest weighted sum).
+* Storage by URL (:func:`harness.paths.optuna_storage_url`: sqlite by default, PostgreSQL
+  for several workers). Every trial is logged as an MLflow run (tags ``routerlab.kind =
+  trial``, ``routerlab.optuna_study``, ``routerlab.trial``) by :class:`MLflowTrialLogger`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import ConfigError
+from harness.records import Benchmark, LabelSet
+from routers.base import Choice, FloatRange, IntRange, ParamSpec
+
+log = logging.getLogger(__name__)
+TAG = "routerlab."
+
+
+# -- split -------------------------------------------------------------------------------------
+def split_keys(benchmark: Benchmark) -> list[str]:
+    """The key that decides a prompt's side: its question group for MT-Bench, else its text."""
+    if benchmark.name.startswith("mt_bench") and benchmark.groups is not None:
+        return list(benchmark.groups)
+    return list(benchmark.prompts)
+
+
+def validation_mask(benchmark: Benchmark, fraction: float, seed: int) -> np.ndarray:
+    """True for validation prompts: a seeded hash of the split key below ``fraction``.
+
+    A hash rather than a permutation, so a prompt's side does not depend on which other
+    prompts the benchmark holds (decontamination can drop some).
+    """
+    def side(key: str) -> float:
+        digest = hashlib.sha256(f"{seed}\x00{key}".encode()).digest()
+        return int.from_bytes(digest[:8], "little") / 2**64
+
+    mask = np.array([side(k) < fraction for k in split_keys(benchmark)], dtype=bool)
+    if mask.all() or not mask.any():
+        raise ConfigError(
+            f"tuning split of {benchmark.name!r} ({len(benchmark)} prompts) left one side "
+            "empty; change tuning.validation_fraction or tuning.split_seed"
+        )
+    return mask
+
+
+def split_benchmark(benchmark: Benchmark, fraction: float, seed: int) -> tuple[Benchmark, Benchmark]:
+    """(validation, test) parts of ``benchmark``; no split key is on both sides."""
+    mask = validation_mask(benchmark, fraction, seed)
+    val, test = benchmark.subset(mask), benchmark.subset(~mask)
+    val.name = test.name = benchmark.name
+    return val, test
+
+
+# -- search space ------------------------------------------------------------------------------
+def suggest(trial: Any, name: str, spec: ParamSpec) -> Any:
+    """One Optuna suggestion for a declared range."""
+    if isinstance(spec, FloatRange):
+        return trial.suggest_float(name, spec.low, spec.high, log=spec.log)
+    if isinstance(spec, IntRange):
+        return trial.suggest_int(name, spec.low, spec.high, log=spec.log)
+    if isinstance(spec, Choice):
+        return trial.suggest_categorical(name, list(spec.choices))
+    raise TypeError(f"unknown search-space entry {name!r}: {spec!r}")
+
+
+def search_space(router: str, labels: str | None) -> dict[str, ParamSpec]:
+    """``router.<p>`` and ``labels.<p>`` → range, from the plugins' declared search spaces."""
+    from harness.plugins import LABEL_SOURCES, ROUTERS
+
+    space: dict[str, ParamSpec] = {
+        f"router.{k}": v for k, v in ROUTERS.get(router).search_space.items()
+    }
+    if labels is not None:
+        space.update(
+            {f"labels.{k}": v for k, v in getattr(LABEL_SOURCES.get(labels), "search_space", {}).items()}
+        )
+    if not space:
+        raise ConfigError(
+            f"nothing to tune: router {router!r}"
+            + (f" and label source {labels!r}" if labels else "")
+            + " declare no search_space"
+        )
+    return space
+
+
+def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Optuna's flat params → (router params, label params)."""
+    router = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith("router.")}
+    labels = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith("labels.")}
+    return router, labels
+
+
+# -- objective ---------------------------------------------------------------------------------
+def objective_values(metrics: dict[str, float], objective: str, weights: dict[str, float]) -> list[float]:
+    """The value(s) to minimise for ``objective`` from a metrics dict."""
+    if objective in ("cpt_50", "cpt_80"):
+        return [metrics[objective]]
+    if objective == "weighted":
+        return [weighted(metrics, weights)]
+    if objective == "multi":
+        return [metrics["cpt_50"], metrics["cpt_80"]]
+    raise ConfigError(f"unknown tuning objective {objective!r}; use cpt_50, cpt_80, weighted or multi")
+
+
+def weighted(metrics: dict[str, float], weights: dict[str, float]) -> float:
+    total = sum(weights.values())
+    return sum(w * metrics[k] for k, w in weights.items()) / total
+
+
+# -- MLflow logging of trials ----------------------------------------------------------------
+class MLflowTrialLogger:
+    """An Optuna callback that logs each finished trial as one MLflow run.
+
+    Equivalent to optuna-integration's ``MLflowCallback`` (not a dependency here), but the
+    run is a child of the tuning command's parent run and carries the study's tags, so the
+    reports find trials by study. Safe with several worker processes: each logs only the
+    trials it ran.
+    """
+
+    def __init__(self, parent_run_id: str | None, tags: dict[str, str]) -> None:
+        self.parent_run_id = parent_run_id
+        self.tags = tags
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+        from harness.tracking import _setup, experiment_id, flatten_params
+
+        client = _setup()
+        tags = {
+            **self.tags,
+            f"{TAG}kind": "trial",
+            f"{TAG}optuna_study": study.study_name,
+            f"{TAG}trial": str(trial.number),
+            f"{TAG}trial_state": trial.state.name,
+            MLFLOW_RUN_NAME: f"{study.study_name} trial {trial.number}",
+        }
+        if self.parent_run_id:
+            tags[MLFLOW_PARENT_RUN_ID] = self.parent_run_id
+        run = client.create_run(experiment_id(client=client), tags=tags)
+        run_id = run.info.run_id
+        for k, v in flatten_params(trial.params).items():
+            client.log_param(run_id, k, v)
+        values = trial.values or []
+        names = ["value"] if len(values) == 1 else [f"value_{i}" for i in range(len(values))]
+        for name, value in zip(names, values, strict=True):
+            client.log_metric(run_id, name, float(value))
+        for k, v in trial.user_attrs.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                client.log_metric(run_id, k, float(v))
+        status = "FINISHED" if trial.state.name == "COMPLETE" else "FAILED"
+        client.set_terminated(run_id, status=status)
+
+
+# -- the tuning run ----------------------------------------------------------------------------
+@dataclass
+class TuneSpec:
+    """What to tune: one (labels, router, benchmark) system and the budget."""
+
+    router: str
+    labels: str | None
+    benchmark: str
+    trials: int = 20
+    objective: str = "cpt_50"
+    weights: dict[str, float] = field(default_factory=lambda: {"cpt_50": 0.5, "cpt_80": 0.5})
+    validation_fraction: float = 0.5
+    split_seed: int = 0
+    seed: int = 0
+    router_params: dict[str, Any] = field(default_factory=dict)
+    label_params: dict[str, Any] = field(default_factory=dict)
+    study_name: str | None = None
+    storage: str | None = None
+    study_tag: str = "tune"
+    evaluate_test: bool = True
+    n_boot: int = 200
+
+    def optuna_study_name(self) -> str:
+        if self.study_name:
+            return self.study_name
+        labels = self.labels or "none"
+        return f"{self.study_tag}:{labels}:{self.router}:{self.benchmark}:{self.objective}:split{self.split_seed}"
+
+
+@dataclass
+class TuneOutcome:
+    study_name: str
+    storage: str
+    n_trials: int
+    best_params: dict[str, Any]
+    validation: dict[str, float]
+    test: dict[str, float] | None
+    test_run_id: str | None
+
+
+Scorer = Callable[[dict[str, Any], dict[str, Any], Benchmark], np.ndarray]
+
+
+def make_scorer(spec: TuneSpec, data_dir: Path) -> Scorer:
+    """(router params, label params, benchmark part) → scores, with labels loaded once per params."""
+    from harness.pipeline import router_scores
+    from harness.plugins import LABEL_SOURCES
+
+    cache: dict[str, LabelSet] = {}
+
+    def score(router_params: dict[str, Any], label_params: dict[str, Any], part: Benchmark) -> np.ndarray:
+        labels: LabelSet | None = None
+        if spec.labels is not None:
+            key = repr(sorted(label_params.items()))
+            if key not in cache:
+                cache[key] = LABEL_SOURCES.get(spec.labels)(**label_params).load(data_dir)
+            labels = cache[key]
+        scored = router_scores(
+            spec.router, router_params, labels,  # type: ignore[arg-type]
+            label_params, part, seed=spec.seed, data_dir=data_dir,
+        )
+        # The pipeline may drop contaminated prompts: the scores belong to what it kept.
+        score.last_benchmark = scored.benchmark  # type: ignore[attr-defined]
+        return np.asarray(scored.scores, dtype=float)
+
+    return score
+
+
+def tune(spec: TuneSpec, *, data_dir: Path | None = None, scorer: Scorer | None = None,
+         progress: bool = True) -> TuneOutcome:
+    """Run ``spec.trials`` trials in this process (joining the shared study), then test once."""
+    import optuna
+
+    from harness import metrics as M
+    from harness import paths
+    from harness.benchmarks import load_benchmark
+    from harness.evaluation import evaluate_scores
+    from harness.tracking import parent_run
+
+    if spec.objective not in ("cpt_50", "cpt_80", "weighted", "multi"):
+        raise ConfigError(f"unknown tuning objective {spec.objective!r}; use cpt_50, cpt_80, weighted or multi")
+    data_dir = data_dir or paths.data_dir()
+    storage = spec.storage or paths.optuna_storage_url()
+    benchmark = load_benchmark(spec.benchmark, data_dir)
+    val, test = split_benchmark(benchmark, spec.validation_fraction, spec.split_seed)
+    space = search_space(spec.router, spec.labels)
+    score = scorer or make_scorer(spec, data_dir)
+
+    def evaluate(router_params: dict[str, Any], label_params: dict[str, Any], part: Benchmark) -> tuple[dict[str, float], Benchmark, np.ndarray]:
+        s = score(router_params, label_params, part)
+        kept = getattr(score, "last_benchmark", part)
+        curve = M.call_performance_curve(s, kept.weak_score, kept.strong_score)
+        return {"cpt_50": M.cpt(curve, 50), "cpt_80": M.cpt(curve, 80), "apgr": M.apgr(curve)}, kept, s
+
+    def objective(trial: Any) -> float | list[float]:
+        params = {name: suggest(trial, name, rng) for name, rng in space.items()}
+        router_params, label_params = split_params(params)
+        metrics, _, _ = evaluate({**spec.router_params, **router_params},
+                                 {**spec.label_params, **label_params}, val)
+        for k, v in metrics.items():
+            trial.set_user_attr(k, v)
+        values = objective_values(metrics, spec.objective, spec.weights)
+        return values if spec.objective == "multi" else values[0]
+
+    name = spec.optuna_study_name()
+    directions = ["minimize", "minimize"] if spec.objective == "multi" else ["minimize"]
+    tags = {
+        f"{TAG}study": spec.study_tag,
+        f"{TAG}router": spec.router,
+        f"{TAG}label_source": spec.labels or "none",
+        f"{TAG}benchmark": spec.benchmark,
+    }
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=None)  # workers must not draw identical trials
+    study = optuna.create_study(
+        study_name=name, storage=storage, directions=directions, sampler=sampler, load_if_exists=True
+    )
+    study.set_user_attr("validation_fraction", spec.validation_fraction)
+    study.set_user_attr("split_seed", spec.split_seed)
+    params_to_log = {
+        "optuna_study": name, "objective": spec.objective, "trials": spec.trials,
+        "validation_fraction": spec.validation_fraction, "split_seed": spec.split_seed,
+        "router": spec.router, "label_source": spec.labels or "none", "benchmark": spec.benchmark,
+        "n_validation": len(val), "n_test": len(test), "storage_kind": storage.split(":", 1)[0],
+    }
+    with parent_run(f"tune {name}", params_to_log, tags={**tags, f"{TAG}kind": "tuning"}) as parent_id:
+        logger = MLflowTrialLogger(parent_id, tags)
+        study.optimize(objective, n_trials=spec.trials, callbacks=[logger],
+                       show_progress_bar=progress, catch=(ValueError,))
+        best = _best_trial(study, spec)
+        router_best, labels_best = split_params(best.params)
+        router_params = {**spec.router_params, **router_best}
+        label_params = {**spec.label_params, **labels_best}
+        validation = {k: float(v) for k, v in best.user_attrs.items() if isinstance(v, (int, float))}
+        test_metrics: dict[str, float] | None = None
+        test_run: str | None = None
+        if spec.evaluate_test:
+            s = score(router_params, label_params, test)
+            kept = getattr(score, "last_benchmark", test)
+            result = evaluate_scores(
+                kept, s, system=f"{spec.labels or 'none'} × {spec.router} (tuned)",
+                params={"router": spec.router, "router_params": router_params,
+                        "label_source": spec.labels or "none", "label_params": label_params,
+                        "split": "test", "optuna_study": name},
+                seed=spec.seed, n_boot=spec.n_boot,
+                extra_tags={**tags, f"{TAG}split": "test", f"{TAG}optuna_study": name,
+                            f"{TAG}kind": "tuned_test"},
+            )
+            test_metrics = dict(result.metrics)
+            test_run = result.run_id
+        import mlflow
+
+        mlflow.log_metrics({f"val_{k}": v for k, v in validation.items() if math.isfinite(v)})
+        if test_metrics:
+            mlflow.log_metrics({f"test_{k}": test_metrics[k] for k in ("cpt_50", "cpt_80", "apgr")
+                                if k in test_metrics and math.isfinite(test_metrics[k])})
+        mlflow.log_params({f"best.{k}": v for k, v in best.params.items()})
+    return TuneOutcome(name, storage, len(study.trials), dict(best.params), validation,
+                       test_metrics, test_run)
+
+
+def _best_trial(study: Any, spec: TuneSpec) -> Any:
+    if spec.objective != "multi":
+        return study.best_trial
+    front = study.best_trials
+    return min(front, key=lambda t: weighted({"cpt_50": t.values[0], "cpt_80": t.values[1]}, spec.weights))

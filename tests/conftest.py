@@ -1,0 +1,45 @@
+"""Shared fixtures. Tests run against the real data directory (ROUTERLAB_DATA_DIR, default
+``../shared/data`` beside the checkout) and real local stores in temporary folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _resolve_data_dir() -> Path:
+    env = os.environ.get("ROUTERLAB_DATA_DIR")
+    return Path(env).expanduser() if env else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The benchmark data; a missing directory is an error, not a skip."""
+    path = _resolve_data_dir()
+    if not (path / "routellm").is_dir():
+        pytest.fail(
+            f"benchmark data not found in {path}: set ROUTERLAB_DATA_DIR or run "
+            "`routerlab data fetch` (the README's test command does this)"
+        )
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own MLflow store, Optuna storage and run-state folder.
+
+    The embedding/model cache (ROUTERLAB_CACHE_DIR) is shared across tests on purpose: it
+    holds the local model files and embeddings that are expensive to rebuild.
+    """
+    home = tmp_path / "routerlab_home"
+    monkeypatch.setenv("ROUTERLAB_HOME", str(home))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    monkeypatch.delenv("ROUTERLAB_OPTUNA_STORAGE", raising=False)
+    monkeypatch.setenv("ROUTERLAB_DATA_DIR", str(_resolve_data_dir()))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    home.mkdir(parents=True, exist_ok=True)

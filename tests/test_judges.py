@@ -1,0 +1,119 @@
+"""Pure-logic tests of the best-of-three judge: reply parsing, shuffling, scoring."""
+
+from __future__ import annotations
+
+import pytest
+
+from judges.base import Judge, JudgeItem, validate_judge_class
+from judges.parsing import parse_reply
+from judges.protocol import (
+    PROMPT_TEMPLATE,
+    build_prompt,
+    judge_scores,
+    shuffled_order,
+    verdict_from_reply,
+)
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("LLM 1", {1}),
+        ("LLM 2.", {2}),
+        ("LLM 1 and LLM 3", {1, 3}),
+        ("llm1, llm 3", {1, 3}),
+        ("LLMs 1 and 3", {1, 3}),
+        ("LLM 1 & LLM 2", {1, 2}),
+        ("'LLM 3'", {3}),
+        ("**LLM 2**", {2}),
+        ("Response 2", {2}),
+        ("2", {2}),
+        ("1 and 3", {1, 3}),
+        ("All three", {1, 2, 3}),
+        ("LLM 1, LLM 2, and LLM 3", {1, 2, 3}),
+        ("LLM-2", {2}),
+        ("The best response is LLM 3 because LLM 1 made an arithmetic error.", {3}),
+        ("LLM 2. LLM 1 forgot to convert units.", {2}),
+        ("LLM 1: correct and precise", {1}),
+        ("\n\nLLM 3\n", {3}),
+        ("Selected: LLM 1 and LLM 2", {1, 2}),
+    ],
+)
+def test_parse_reply_reads_the_named_responses(reply: str, expected: set[int]) -> None:
+    assert parse_reply(reply) == frozenset(expected)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["", "I cannot decide.", "LLM 4", "LLM 0", "The answer is 18", "None of them is correct"],
+)
+def test_parse_reply_returns_none_when_no_valid_response_is_named(reply: str) -> None:
+    assert parse_reply(reply) is None
+
+
+def test_out_of_range_numbers_are_ignored_but_valid_ones_kept() -> None:
+    assert parse_reply("LLM 3 and LLM 7") == frozenset({3})
+
+
+def test_shuffle_is_seeded_per_question_and_a_permutation() -> None:
+    systems = ("a", "b", "c")
+    first = shuffled_order("q1", systems, seed=0)
+    assert sorted(first) == sorted(systems)
+    assert shuffled_order("q1", systems, seed=0) == first
+    orders = {shuffled_order(f"q{i}", systems, seed=0) for i in range(60)}
+    # 60 questions over 6 permutations: every order occurs, so no system keeps position 1.
+    assert len(orders) == 6
+    assert {shuffled_order(f"q{i}", systems, seed=1) for i in range(10)} != {
+        shuffled_order(f"q{i}", systems, seed=0) for i in range(10)
+    }
+
+
+def test_prompt_is_the_papers_template_in_shuffled_order() -> None:
+    item = JudgeItem("q", "What is 2+2?", "4", {"a": "resp A", "b": "resp B", "c": "resp C"})
+    prompt = build_prompt(item, ("c", "a", "b"))
+    assert prompt.startswith("You are an evaluator for math problem solutions.")
+    assert "Question: What is 2+2?\nGround Truth Answer:4\n" in prompt
+    assert "LLM 1 Response: resp C\nLLM 2 Response: resp A\nLLM 3 Response: resp B\n" in prompt
+    assert prompt.endswith("'LLM 1 and LLM 3'.")
+    assert PROMPT_TEMPLATE.count("{}") == 5
+
+
+def test_verdict_unshuffles_positions_to_systems() -> None:
+    order = ("conf", "to", "routellm")
+    v = verdict_from_reply("q", order, "LLM 1 and LLM 3")
+    assert v.parsed and v.best == frozenset({"conf", "routellm"})
+    bad = verdict_from_reply("q", order, "no idea")
+    assert not bad.parsed and bad.best == frozenset()
+
+
+def test_scores_are_100_times_wins_over_parsed_questions() -> None:
+    systems = ("a", "b", "c")
+    order = ("a", "b", "c")
+    verdicts = [
+        verdict_from_reply("1", order, "LLM 1"),
+        verdict_from_reply("2", order, "LLM 1 and LLM 2"),
+        verdict_from_reply("3", order, "LLM 3"),
+        verdict_from_reply("4", order, "All three"),
+        verdict_from_reply("5", order, "unparseable"),
+    ]
+    scores = judge_scores(verdicts, systems)
+    assert scores == {"a": 75.0, "b": 50.0, "c": 50.0}
+
+
+def test_validate_judge_class_rejects_broken_judges() -> None:
+    class NoJudge(Judge):
+        pass
+
+    class VarKw(Judge):
+        def __init__(self, **kw: object) -> None:
+            pass
+
+        def judge(self, items):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+    with pytest.raises(TypeError, match="does not implement"):
+        validate_judge_class("x", NoJudge)
+    with pytest.raises(TypeError, match="kwargs"):
+        validate_judge_class("x", VarKw)
+    with pytest.raises(TypeError, match="not a subclass"):
+        validate_judge_class("x", object)

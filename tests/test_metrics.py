@@ -1,0 +1,218 @@
+"""Curves, CPT, APGR/AUC, oracle, RouteLLM grid and bootstrap: by hand and on the real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness import metrics as M
+from harness.benchmarks import load_benchmark
+from routers.random import RandomRouter
+
+# -- hand-computed tiny benchmarks ---------------------------------------------------------------
+
+
+def test_curve_with_ties_by_hand() -> None:
+    # Prompts 0 and 1 tie (0.9): they move to the strong model together.
+    scores = np.array([0.9, 0.9, 0.5, 0.1])
+    weak = np.array([0.0, 1.0, 0.0, 1.0])
+    strong = np.array([1.0, 0.0, 1.0, 1.0])
+    c = M.call_performance_curve(scores, weak, strong)
+    np.testing.assert_allclose(c.share, [0.0, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(c.quality, [0.5, 0.5, 0.75, 0.75])
+    np.testing.assert_allclose(c.threshold, [np.inf, 0.9, 0.5, 0.1])
+    assert (c.weak, c.strong) == (0.5, 0.75)
+    # CPT(20): target 0.55, first reached on the segment (0.5, 0.5) -> (0.75, 0.75).
+    assert M.cpt(c, 20) == pytest.approx(55.0)
+    assert M.cpt(c, 20, interpolate=False) == pytest.approx(75.0)
+    assert M.cpt(c, 100) == pytest.approx(75.0)
+    assert M.cpt(c, 0) == 0.0
+    # AUC by trapezoids: 0.5*0.5 + 0.25*0.625 + 0.25*0.75
+    assert M.auc(c) == pytest.approx(0.25 + 0.15625 + 0.1875)
+    assert M.apgr(c) == pytest.approx((0.59375 - 0.5) / 0.25)
+
+
+def test_non_monotone_curve_uses_first_crossing() -> None:
+    # gains in score order: +1, -1, +1, 0 -> quality .5, .75, .5, .75, .75 (dips after 25 %)
+    scores = np.array([4.0, 3.0, 2.0, 1.0])
+    weak = np.array([0.0, 1.0, 0.0, 1.0])
+    strong = np.array([1.0, 0.0, 1.0, 1.0])
+    c = M.call_performance_curve(scores, weak, strong)
+    np.testing.assert_allclose(c.quality, [0.5, 0.75, 0.5, 0.75, 0.75])
+    assert M.cpt(c, 50) == pytest.approx(12.5)
+    assert M.cpt(c, 50, interpolate=False) == pytest.approx(25.0)
+    assert M.cpt(c, 100) == pytest.approx(25.0)
+
+
+def test_all_equal_scores_is_the_random_line() -> None:
+    weak = np.array([1.0, 0.0, 0.0, 1.0, 0.0])
+    strong = np.array([1.0, 1.0, 0.0, 1.0, 1.0])
+    c = M.call_performance_curve(np.full(5, 0.3), weak, strong)
+    np.testing.assert_allclose(c.share, [0.0, 1.0])
+    np.testing.assert_allclose(c.quality, [0.4, 0.8])
+    for p in (20, 50, 80):
+        assert M.cpt(c, p) == pytest.approx(p)
+        assert M.cpt(c, p, interpolate=False) == pytest.approx(100.0)
+    assert M.apgr(c) == pytest.approx(0.5)
+    line = M.random_curve(0.4, 0.8)
+    assert M.cpt(line, 37) == pytest.approx(37)
+
+
+def test_strong_not_better_gives_zero_cpt_and_nan_apgr() -> None:
+    same = np.array([1.0, 0.0, 1.0])
+    c = M.call_performance_curve([0.1, 0.2, 0.3], same, same)
+    assert M.cpt(c, 50) == 0.0
+    assert np.isnan(M.apgr(c))
+    worse = M.call_performance_curve([0.1, 0.2, 0.3], np.ones(3), np.zeros(3))
+    assert M.cpt(worse, 80) == 0.0
+
+
+def test_bad_inputs() -> None:
+    with pytest.raises(ValueError):
+        M.call_performance_curve([0.1, np.nan], np.zeros(2), np.ones(2))
+    with pytest.raises(ValueError):
+        M.call_performance_curve([0.1], np.zeros(2), np.ones(2))
+    with pytest.raises(ValueError):
+        M.call_performance_curve([], np.zeros(0), np.zeros(0))
+    c = M.call_performance_curve([0.1, 0.2], np.zeros(2), np.ones(2))
+    with pytest.raises(ValueError):
+        M.cpt(c, 120)
+
+
+def test_oracle_is_the_floor() -> None:
+    rng = np.random.default_rng(3)
+    weak = rng.integers(0, 2, 300).astype(float)
+    strong = rng.integers(0, 2, 300).astype(float)
+    strong[:60] = 1.0
+    oracle = M.call_performance_curve(M.oracle_scores(weak, strong), weak, strong)
+    assert oracle.quality.max() == pytest.approx(M.oracle_quality(weak, strong))
+    for seed in range(20):
+        c = M.call_performance_curve(np.random.default_rng(seed).random(300), weak, strong)
+        for p in (20, 50, 80):
+            assert M.cpt(oracle, p) <= M.cpt(c, p) + 1e-9
+
+
+# -- RouteLLM's grid ---------------------------------------------------------------------------
+
+
+def routellm_reference(scores: np.ndarray, weak: np.ndarray, strong: np.ndarray) -> pd.DataFrame:
+    """RouteLLM's evaluate loop (benchmarks.py + evaluate.py), rewritten in pandas."""
+    _, thresholds = pd.qcut(scores, 10, retbins=True)
+    rows = []
+    for i, threshold in enumerate(thresholds):
+        selection = scores >= threshold if i != len(thresholds) - 1 else scores > threshold
+        results = np.where(selection, strong, weak)
+        rows.append({"strong_percentage": selection.sum() / len(scores) * 100,
+                     "accuracy": results.sum() / len(results) * 100})
+    return pd.DataFrame(rows).sort_values(by=["strong_percentage"])
+
+
+def test_routellm_grid_matches_routellm_code() -> None:
+    rng = np.random.default_rng(7)
+    n = 503
+    scores = rng.random(n)
+    weak = rng.integers(0, 2, n).astype(float)
+    strong = np.maximum(weak, rng.integers(0, 2, n)).astype(float)
+    ref = routellm_reference(scores, weak, strong)
+    c = M.call_performance_curve(scores, weak, strong, grid="routellm")
+    assert len(c) == 11
+    np.testing.assert_allclose(c.share * 100, ref["strong_percentage"].to_numpy())
+    np.testing.assert_allclose(c.quality * 100, ref["accuracy"].to_numpy())
+    w, s = weak.mean() * 100, strong.mean() * 100
+    for p in (20, 50, 80):
+        expected = np.interp(p / 100 * (s - w) + w, ref["accuracy"], ref["strong_percentage"])
+        assert M.cpt(c, p) == pytest.approx(expected, abs=1e-9)
+    auc_ref = np.trapezoid(ref["accuracy"], ref["strong_percentage"] / 100)
+    assert M.auc(c) * 100 == pytest.approx(auc_ref)
+    assert M.apgr(c) == pytest.approx((auc_ref - w) / (s - w))
+
+
+# -- bootstrap -------------------------------------------------------------------------------------
+
+
+def test_bootstrap_matches_a_naive_loop() -> None:
+    rng = np.random.default_rng(11)
+    n = 157
+    scores = np.round(rng.random(n), 1)  # many ties
+    weak = rng.integers(0, 2, n).astype(float)
+    strong = np.maximum(weak, rng.integers(0, 2, n)).astype(float)
+    res = M.bootstrap(scores, weak, strong, n_boot=40, seed=5, chunk_size=7)
+    counts = M._resample_counts(np.random.default_rng(5), n, 40)
+    for r in range(40):
+        idx = np.repeat(np.arange(n), counts[r])
+        c = M.call_performance_curve(scores[idx], weak[idx], strong[idx])
+        expected = [M.cpt(c, p) for p in (20, 50, 80)]
+        np.testing.assert_allclose(res.cpt[r], expected, atol=1e-9)
+        assert res.apgr[r] == pytest.approx(M.apgr(c))
+    # Chunking does not change the draws.
+    again = M.bootstrap(scores, weak, strong, n_boot=40, seed=5, chunk_size=40)
+    np.testing.assert_array_equal(res.cpt, again.cpt)
+
+
+def test_bootstrap_ci_is_seeded_and_contains_estimate(data_dir: Path) -> None:
+    b = load_benchmark("gsm8k", data_dir)
+    scores = RandomRouter(seed=1).score(np.zeros((len(b), 0)))
+    ci1 = M.bootstrap_cpt_ci(scores, b.weak_score, b.strong_score, n_boot=300, seed=42)
+    ci2 = M.bootstrap_cpt_ci(scores, b.weak_score, b.strong_score, n_boot=300, seed=42)
+    ci3 = M.bootstrap_cpt_ci(scores, b.weak_score, b.strong_score, n_boot=300, seed=43)
+    assert ci1 == ci2
+    assert ci1 != ci3
+    c = M.call_performance_curve(scores, b.weak_score, b.strong_score)
+    for p, (lo, hi) in ci1.items():
+        assert lo < M.cpt(c, p) < hi
+        assert hi - lo < 20
+
+
+def test_routellm_grid_bootstrap_runs() -> None:
+    rng = np.random.default_rng(0)
+    weak = rng.integers(0, 2, 200).astype(float)
+    strong = np.maximum(weak, rng.integers(0, 2, 200)).astype(float)
+    scores = rng.random(200)
+    res = M.bootstrap(scores, weak, strong, n_boot=30, seed=1, grid="routellm")
+    assert res.cpt.shape == (30, 3)
+    lo, hi = res.cpt_ci(50)
+    assert 0 <= lo <= hi <= 100
+
+
+# -- the checks on the shared data ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["gsm8k", "mmlu"])
+def test_random_router_cpt_is_x(name: str, data_dir: Path) -> None:
+    b = load_benchmark(name, data_dir)
+    cpts = []
+    for seed in range(20):  # one draw scatters by ~3 points on GSM8K; the mean of 20 by <1
+        scores = RandomRouter(seed=seed).score(np.zeros((len(b), 0)))
+        c = M.call_performance_curve(scores, b.weak_score, b.strong_score)
+        cpts.append([M.cpt(c, 50), M.cpt(c, 80)])
+    cpt50, cpt80 = np.mean(cpts, axis=0)
+    assert abs(cpt50 - 50) <= 3
+    assert abs(cpt80 - 80) <= 3
+
+
+@pytest.mark.parametrize(("name", "limit"), [("gsm8k", 12.0), ("mmlu", 7.0)])
+def test_oracle_cpt50(name: str, limit: float, data_dir: Path) -> None:
+    b = load_benchmark(name, data_dir)
+    c = M.call_performance_curve(
+        M.oracle_scores(b.weak_score, b.strong_score), b.weak_score, b.strong_score
+    )
+    assert 0 < M.cpt(c, 50) < limit
+
+
+def test_summarize_keys_and_values(data_dir: Path) -> None:
+    b = load_benchmark("mt_bench", data_dir)
+    scores = RandomRouter(seed=0).score(np.zeros((len(b), 0)))
+    m = M.summarize(scores, b, n_boot=100, seed=0)
+    for key in ("cpt_20", "cpt_50", "cpt_80", "cpt_50_lo", "cpt_50_hi", "apgr", "apgr_lo",
+                "auc", "weak", "strong", "oracle", "oracle_cpt_50", "n"):
+        assert key in m
+    assert m["n"] == 72
+    assert m["weak"] == pytest.approx(8.28125)
+    assert m["oracle"] >= m["strong"]
+    assert m["oracle_cpt_50"] <= m["cpt_50"]
+    r = M.summarize(scores, b, grid="routellm", n_boot=50, seed=0)
+    assert r["n_points"] == 11
+    assert r["oracle_cpt_50"] == pytest.approx(m["oracle_cpt_50"])  # oracle: exact grid
