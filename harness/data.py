@@ -247,8 +247,12 @@ def iter_fetch(
                 _place(entry, dest, functools.partial(shutil.copyfile, src))
             else:
                 _place(entry, dest, functools.partial(_download, entry.url, timeout=timeout))
-        except (OSError, DataError) as exc:
+        except DataError as exc:
             yield FetchResult(rel, "failed", str(exc))
+            continue
+        except OSError as exc:  # network or disk; say where from
+            where = from_dir / rel if from_dir is not None else entry.url
+            yield FetchResult(rel, "failed", f"{exc} ({where})")
             continue
         yield FetchResult(rel, "fetched")
 

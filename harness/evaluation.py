@@ -66,7 +66,10 @@ class EvaluationResult:
             "mlflow_run_id": self.run_id,
         }
         for key, value in self.metrics.items():
-            out[key] = None if math.isnan(value) else (int(value) if key in ("n", "n_points", "n_boot") else value)
+            if math.isnan(value):
+                out[key] = None
+            else:
+                out[key] = int(value) if key in ("n", "n_points", "n_boot") else value
         return out
 
 
@@ -272,7 +275,8 @@ def scores_for(
 
         r = RandomRouter(seed=int(router_params.get("seed", seed)))
         scores = r.score(np.zeros((len(benchmark), 0)))
-        return RoutedScores(scores, benchmark, {"router": "random", "router_params": r.get_params()})
+        params = {"router": "random", "router_params": r.get_params()}
+        return RoutedScores(scores, benchmark, params)
     if router == "oracle":
         scores = M.oracle_scores(benchmark.weak_score, benchmark.strong_score)
         return RoutedScores(scores, benchmark, {"router": "oracle"})
@@ -320,41 +324,35 @@ def scores_for(
 def system_scores(
     name: str, benchmark: Benchmark, *, seed: int = 0, data_dir: Path | None = None
 ) -> RoutedScores:
-    """Scores of the named system (``baselines.get_system``) on ``benchmark``."""
+    """Scores of the named system (``baselines.get_system(name).run``) on ``benchmark``."""
     baselines = _import_optional("baselines", "get_system", what=f"system {name!r}")
     from harness import paths
 
     system = baselines.get_system(name)
     root = data_dir if data_dir is not None else paths.data_dir()
-    router = getattr(system, "router", None)
-    router_name = router if isinstance(router, str) else getattr(router, "name", str(router))
+    labels = getattr(system, "labels", None)
     params: dict[str, Any] = {
-        "router": router_name,
+        "router": str(getattr(system, "router", name)),
         "router_params": dict(getattr(system, "router_params", {}) or {}),
-        "label_source": str(getattr(system, "labels", getattr(system, "label_source", "none"))),
+        "label_source": str(labels) if labels else "none",
         "label_params": dict(getattr(system, "label_params", {}) or {}),
     }
-    if hasattr(system, "router_scores"):
-        scored = system.router_scores(benchmark, seed=seed, data_dir=root)
-    else:
-        pipeline = _import_optional("harness.pipeline", "router_scores", what=f"system {name!r}")
-        scored = pipeline.router_scores(
-            system.router,
-            params["router_params"],
-            getattr(system, "labels", None) or getattr(system, "label_source", None),
-            params["label_params"],
-            benchmark,
-            seed=seed,
-            data_dir=root,
-        )
+    if getattr(system, "family", None):
+        params["family"] = system.family
+    run = getattr(system, "run", None) or getattr(system, "router_scores", None)
+    if run is None:
+        raise ConfigError(f"system {name!r} has no run(benchmark, seed=, data_dir=) method")
+    scored = run(benchmark, seed=seed, data_dir=root)
     return _from_scored(scored, benchmark, params)
 
 
 def _from_scored(scored: Any, benchmark: Benchmark, params: dict[str, Any]) -> RoutedScores:
     scores = np.asarray(getattr(scored, "scores", scored), dtype=float)
-    bench = getattr(scored, "benchmark", None) or benchmark
+    bench = getattr(scored, "benchmark", None)
     info = dict(getattr(scored, "info", {}) or {})
-    return RoutedScores(scores, bench, params, info)
+    if getattr(scored, "n_dropped", None) is not None:
+        info["n_dropped"] = int(scored.n_dropped)
+    return RoutedScores(scores, bench if bench is not None else benchmark, params, info)
 
 
 def _import_optional(module_name: str, attr: str, *, what: str) -> Any:

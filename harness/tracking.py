@@ -56,6 +56,17 @@ def tracking_uri() -> str:
     return paths.mlflow_tracking_uri()
 
 
+def display_uri(uri: str | None = None) -> str:
+    """The tracking URI with any user:password part masked, for printing."""
+    uri = uri or tracking_uri()
+    parsed = urlparse(uri)
+    if parsed.password or parsed.username:
+        host = parsed.hostname or ""
+        port = f":{parsed.port}" if parsed.port else ""
+        return parsed._replace(netloc=f"***@{host}{port}").geturl()
+    return uri
+
+
 def _setup() -> MlflowClient:
     import mlflow
     from mlflow.tracking import MlflowClient
@@ -67,6 +78,11 @@ def _setup() -> MlflowClient:
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     return MlflowClient(tracking_uri=uri)
+
+
+def client() -> MlflowClient:
+    """An MlflowClient on :func:`tracking_uri` (and the fluent API pointed there too)."""
+    return _setup()
 
 
 def _artifact_location(uri: str) -> str | None:

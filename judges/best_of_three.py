@@ -52,6 +52,7 @@ class BestOfThreeJudge(Judge):
         self.seed = seed
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.last_usage: Any = None  # the LLM client's usage counter of the last judge() call
 
     def describe(self) -> dict[str, Any]:
         return {"judge": "best_of_three", "endpoint": self.endpoint, "seed": self.seed,
@@ -67,7 +68,7 @@ class BestOfThreeJudge(Judge):
             raise ValueError(f"best-of-three needs exactly 3 systems, got {systems}")
         orders = [shuffled_order(it.question_id, systems, self.seed) for it in items]
         prompts = [build_prompt(it, order) for it, order in zip(items, orders, strict=True)]
-        replies = (ask or self._ask_llm)(prompts) if ask is not None else self._ask_llm(prompts, progress)
+        replies = ask(prompts) if ask is not None else self._ask_llm(prompts, progress)
         verdicts: list[Verdict] = [
             verdict_from_reply(it.question_id, order, reply)
             for it, order, reply in zip(items, orders, replies, strict=True)
@@ -81,24 +82,18 @@ class BestOfThreeJudge(Judge):
         )
 
     def _ask_llm(self, prompts: Sequence[str], progress: bool = True) -> list[str]:
-        from harness.llm import LLMClient
+        from harness.llm.client import LLMClient, Request
         from harness.llm.endpoints import resolve_endpoint
 
         endpoint = resolve_endpoint(
             self.endpoint, Path(self.endpoints_file) if self.endpoints_file else None
         )
         client = LLMClient(endpoint)
-        try:
-            results = client.complete_many(
-                [[{"role": "user", "content": p}] for p in prompts],
-                temperature=self.temperature,
-                max_tokens=self.max_tokens,
-                seed=self.seed,
-                progress=progress,
-                desc="judge",
-            )
-        finally:
-            close = getattr(client, "close", None)
-            if close is not None:
-                close()
+        requests = [
+            Request.make([{"role": "user", "content": p}], temperature=self.temperature,
+                         max_tokens=self.max_tokens, seed=self.seed)
+            for p in prompts
+        ]
+        results = client.run_many(requests, desc=f"judge ({endpoint.name})", progress=progress)
+        self.last_usage = client.usage
         return [r.text for r in results]

@@ -74,7 +74,7 @@ def best_runs(runs: pd.DataFrame, systems: Sequence[str] = SYSTEM_ORDER) -> pd.D
 def figure2(best: pd.DataFrame, curves: Mapping[str, pd.DataFrame],
             oracle: Mapping[str, pd.DataFrame]) -> Any | None:
     """Call–performance curves; ``curves``/``oracle`` map run id → curve table."""
-    if best.empty:
+    if best.empty or not any(run_id in curves for run_id in best["run_id"]):
         return None
     plt = _pyplot()
     benchmarks = [b for b in ("mt_bench", "gsm8k", "mmlu") if b in set(best["benchmark"])]
@@ -82,7 +82,8 @@ def figure2(best: pd.DataFrame, curves: Mapping[str, pd.DataFrame],
     fig, axes = plt.subplots(1, len(benchmarks), figsize=(4.2 * len(benchmarks), 3.6), squeeze=False)
     for ax, bench in zip(axes[0], benchmarks, strict=True):
         sel = best[best["benchmark"] == bench]
-        weak, strong = float(sel["weak"].iloc[0]), float(sel["strong"].iloc[0])
+        weak = float(sel["weak"].iloc[0]) if "weak" in sel else float("nan")
+        strong = float(sel["strong"].iloc[0]) if "strong" in sel else float("nan")
         for _, run in sel.iterrows():
             curve = curves.get(run["run_id"])
             if curve is None:

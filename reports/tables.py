@@ -115,8 +115,9 @@ def cpt_table(
                 if paper_section:
                     row.append(Cell(published[i] if published else None))
         rows.append(row)
-    numeric = [j for j, c in enumerate(columns) if c.group]
-    rows = rank_columns(rows, numeric)
+    # Rank only our columns: the paper's rows shown here are a subset of its table.
+    ours = [j for j, c in enumerate(columns) if c.label.endswith("ours")]
+    rows = rank_columns(rows, ours)
     oracle = [Cell(text="Oracle"), Cell(text="–")]
     for b in benchmarks:
         sel = ev[ev["benchmark"] == b]
@@ -128,7 +129,7 @@ def cpt_table(
         rows.append(oracle)
     notes = [
         "CPT(x%): share of calls to the strong model (%) needed to reach x% of the strong-weak "
-        "gap; lower is better. Bold: best, underlined: second (per column).",
+        "gap; lower is better. Bold: best, underlined: second (per column of ours).",
         "'ours' from tracked MLflow runs with bootstrap 95% CI in brackets; 'paper' = values "
         "published in arXiv 2502.11021 (reference, not recomputed).",
     ]
@@ -189,7 +190,8 @@ def judge_table(runs: pd.DataFrame) -> Table | None:
             row.append(Cell(_num(run.get(f"score_{pct}_{s}"))))
             row.append(Cell(paper.get(s, [None, None])[i]))
         rows.append(row)
-    rows = rank_columns(rows, [j for j, c in enumerate(columns) if c.group], lower_is_better=False)
+    rows = rank_columns(rows, [j for j, c in enumerate(columns) if c.label == "ours"],
+                        lower_is_better=False)
     judge_model = run.get("judge_model") or run.get("param.judge_model") or "?"
     n = {pct: _num(run.get(f"n_questions_{pct}")) for pct in PCTS}
     bad = {pct: _num(run.get(f"n_unparseable_{pct}")) for pct in PCTS}
@@ -270,7 +272,7 @@ def mt_bench_cost_table(runs: pd.DataFrame) -> Table | None:
             Cell(text=system), Cell(text=router_title(router)),
             Cell(float(by_router.min()), prefix="$"), Cell(paper.get(system), prefix="$"),
         ])
-    rows = rank_columns(rows, [2, 3])
+    rows = rank_columns(rows, [2])
     columns = [Column("", "System"), Column("", "Best router"),
                Column("USD at CPT(80%)", "ours"), Column("USD at CPT(80%)", "paper")]
     return Table(

@@ -286,9 +286,8 @@ def tune(spec: TuneSpec, *, data_dir: Path | None = None, scorer: Scorer | None 
     }
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=None)  # workers must not draw identical trials
-    study = optuna.create_study(
-        study_name=name, storage=storage, directions=directions, sampler=sampler, load_if_exists=True
-    )
+    study = _create_or_load_study(name, storage, directions, sampler)
+    _init_mlflow_store()
     study.set_user_attr("validation_fraction", spec.validation_fraction)
     study.set_user_attr("split_seed", spec.split_seed)
     params_to_log = {
@@ -331,6 +330,49 @@ def tune(spec: TuneSpec, *, data_dir: Path | None = None, scorer: Scorer | None 
         mlflow.log_params({f"best.{k}": v for k, v in best.params.items()})
     return TuneOutcome(name, storage, len(study.trials), dict(best.params), validation,
                        test_metrics, test_run)
+
+
+def _create_or_load_study(name: str, storage: str, directions: list[str], sampler: Any) -> Any:
+    """Join the shared study, creating it (and the storage's tables) if this worker is first.
+
+    Two workers starting at once on an empty database both try to create Optuna's tables
+    and the study; the loser gets an integrity error from the database. It waits a moment
+    and tries again, by then finding both.
+    """
+    import random
+    import time
+
+    import optuna
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    for attempt in range(6):
+        try:
+            return optuna.create_study(study_name=name, storage=storage, directions=directions,
+                                       sampler=sampler, load_if_exists=True)
+        except (IntegrityError, ProgrammingError, OperationalError) as exc:
+            if attempt == 5:
+                raise ConfigError(f"Optuna storage {storage.split('@')[-1]}: {exc}") from None
+            log.info("storage busy (another worker is creating it); retrying")
+            time.sleep(0.5 + random.random())
+    raise AssertionError("unreachable")
+
+
+def _init_mlflow_store() -> None:
+    """Open the MLflow store once, retrying while another worker runs its first migration."""
+    import random
+    import time
+
+    from harness.tracking import experiment_id
+
+    for attempt in range(6):
+        try:
+            experiment_id()
+            return
+        except Exception as exc:  # sqlite "table already exists" while another process migrates
+            if attempt == 5:
+                raise
+            log.info("MLflow store busy (%s); retrying", type(exc).__name__)
+            time.sleep(0.5 + random.random())
 
 
 def _best_trial(study: Any, spec: TuneSpec) -> Any:

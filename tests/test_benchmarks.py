@@ -161,7 +161,10 @@ def test_custom_benchmark_errors(tmp_path: Path, content: str, match: str) -> No
 
 
 def test_custom_nan_outcome_in_jsonl_and_parquet(tmp_path: Path) -> None:
-    rows = [{"prompt": "a", "weak": 1.0, "strong": None}, {"prompt": "b", "weak": 0.0, "strong": 1.0}]
+    rows = [
+        {"prompt": "a", "weak": 1.0, "strong": None},
+        {"prompt": "b", "weak": 0.0, "strong": 1.0},
+    ]
     jl = tmp_path / "x.jsonl"
     jl.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     with pytest.raises(DataError, match="'strong' is empty at row 0"):

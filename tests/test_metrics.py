@@ -140,9 +140,11 @@ def test_bootstrap_matches_a_naive_loop() -> None:
     weak = rng.integers(0, 2, n).astype(float)
     strong = np.maximum(weak, rng.integers(0, 2, n)).astype(float)
     res = M.bootstrap(scores, weak, strong, n_boot=40, seed=5, chunk_size=7)
+    # Resamples are drawn over ranks of the descending-score order.
     counts = M._resample_counts(np.random.default_rng(5), n, 40)
+    by_rank = np.argsort(-scores, kind="stable")
     for r in range(40):
-        idx = np.repeat(np.arange(n), counts[r])
+        idx = np.repeat(by_rank, counts[r])
         c = M.call_performance_curve(scores[idx], weak[idx], strong[idx])
         expected = [M.cpt(c, p) for p in (20, 50, 80)]
         np.testing.assert_allclose(res.cpt[r], expected, atol=1e-9)

@@ -167,7 +167,9 @@ def load_custom_benchmark(
         ids = df["id"].astype(str)
         if df["id"].isna().any() or ids.duplicated().any():
             row = int(np.flatnonzero((df["id"].isna() | ids.duplicated()).to_numpy())[0])
-            raise DataError(f"{path}: column 'id' is empty or repeated at row {row}; ids must be unique")
+            raise DataError(
+                f"{path}: column 'id' is empty or repeated at row {row}; ids must be unique"
+            )
         prompt_ids = ids.tolist()
     else:
         prompt_ids = [str(i) for i in range(len(df))]

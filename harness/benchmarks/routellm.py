@@ -205,18 +205,23 @@ def load_mt_bench_turns(data_dir: Path | None = None) -> pd.DataFrame:
     questions, judgements, _ = _mt_bench_frames(root, {})
     turn_text = questions.set_index("question_id")[["turn1", "turn2"]]
     rows = []
-    for r in judgements.itertuples(index=False):
-        qid = int(r.question_id)
-        turn = int(r.turn)
+    for qid, turn, model, user_prompt, score in zip(
+        judgements["question_id"].astype(int).tolist(),
+        judgements["turn"].astype(int).tolist(),
+        judgements["model"].tolist(),
+        judgements["user_prompt"].astype(str).tolist(),
+        judgements["score"].astype(float).tolist(),
+        strict=True,
+    ):
         rows.append(
             {
                 "prompt_id": str(qid),
                 "question_id": qid,
                 "turn": turn,
-                "model": r.model,
+                "model": model,
                 "prompt": turn_text.at[qid, f"turn{turn}"],
-                "response": _answer_text(str(r.user_prompt), turn),
-                "score": float(r.score),
+                "response": _answer_text(user_prompt, turn),
+                "score": score,
             }
         )
     return pd.DataFrame(rows).sort_values(["question_id", "model", "turn"]).reset_index(drop=True)

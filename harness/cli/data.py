@@ -17,7 +17,9 @@ def register(subparsers: Any) -> None:
                               description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    f = sub.add_parser("fetch", help="download (or copy with --from) the data files, sha256-checked")
+    f = sub.add_parser(
+        "fetch", help="download (or copy with --from) the data files, sha256-checked"
+    )
     f.add_argument("--from", dest="from_dir", type=Path,
                    help="copy from this local mirror (laid out like the data directory)")
     f.add_argument("--data-dir", type=Path, help="target (default $ROUTERLAB_DATA_DIR)")
@@ -28,6 +30,8 @@ def register(subparsers: Any) -> None:
     c.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
     c.add_argument("--all", dest="list_all", action="store_true",
                    help="list every file, not only problems")
+    c.add_argument("--quiet", "-q", action="store_true",
+                   help="print nothing; only the exit status says (0 ok, 1 missing/corrupt)")
     c.set_defaults(func=run_check)
 
 
@@ -53,8 +57,10 @@ def run_fetch(args: argparse.Namespace) -> int:
     source = f"from {args.from_dir}" if args.from_dir else "from pinned GitHub URLs"
     print(f"{total} files in {root} ({source}): {counts['present']} already present, "
           f"{counts['fetched']} fetched, {counts['failed']} failed")
-    for r in failures:
+    for r in failures[:5]:
         print(f"  FAILED {r.path}: {r.detail}")
+    if len(failures) > 5:
+        print(f"  ... and {len(failures) - 5} more")
     if failures:
         raise DataError(f"{len(failures)} file(s) could not be fetched (listed above); "
                         "check the network or the mirror and rerun `routerlab data fetch`")
@@ -67,6 +73,8 @@ def run_check(args: argparse.Namespace) -> int:
     root = args.data_dir or paths.data_dir()
     statuses = data.check(root)
     bad = [s for s in statuses if s.state != "ok"]
+    if args.quiet:
+        return 1 if bad else 0
     for s in statuses if args.list_all else bad:
         print(f"{s.state:8s} {s.path} {s.detail}".rstrip())
     print(f"{len(statuses) - len(bad)}/{len(statuses)} data files ok in {root}")

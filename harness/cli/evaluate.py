@@ -137,7 +137,9 @@ def run(args: argparse.Namespace) -> int:
 
     router = args.router or ("random" if not args.system else None)
     if args.system and (args.labels or args.router_param or args.label_param):
-        raise ConfigError("--system fixes labels and router; drop --labels/--router-param/--label-param")
+        raise ConfigError(
+            "--system fixes labels and router; drop --labels/--router-param/--label-param"
+        )
     if router in ("random", "oracle", "scores") and args.labels:
         raise ConfigError(f"--router {router} uses no labels; drop --labels")
     if args.n_boot < 0:
@@ -209,9 +211,9 @@ def run(args: argparse.Namespace) -> int:
               f"CPT in % of strong calls [95% bootstrap CI, {args.n_boot} resamples]")
         print(format_table(results))
         if log:
-            from harness.tracking import tracking_uri
+            from harness.tracking import display_uri
 
             ids = ", ".join(str(r.run_id) for r in results)
             where = f"parent {parent_id}; " if parent_id else ""
-            print(f"MLflow: {where}runs {ids} in experiment {experiment!r} at {tracking_uri()}")
+            print(f"MLflow: {where}runs {ids} in experiment {experiment!r} at {display_uri()}")
     return 0

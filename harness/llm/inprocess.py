@@ -7,8 +7,10 @@ produced it (one numpy log-softmax per token), which is what SE labelling needs.
 ``temperature=1, top_k=0, top_p=1, min_p=0`` and no repeat penalty the sampler draws from
 exactly that softmax, so the log-probs are those of the sampling distribution.
 
-One model object serves one request at a time (llama.cpp contexts are not thread-safe); the
-client serialises calls to it with a lock.
+One model object serves one request at a time (llama.cpp contexts are not thread-safe), so
+each :class:`LlamaInProcess` holds its own context behind a lock; two of them (say the strong
+model and the same model as NLI judge) run in parallel threads, sharing the mmapped weights.
+llama.cpp releases the GIL while it computes.
 """
 
 from __future__ import annotations
@@ -18,9 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-_MODELS: dict[tuple[str, int, int], Any] = {}
-_MODELS_LOCK = threading.Lock()
 
 
 def _log_softmax_at(row: np.ndarray, token: int) -> float:
@@ -43,16 +42,12 @@ class LlamaInProcess:
 
     def _load(self) -> Any:
         if self._llm is None:
-            key = (self.model_path, self.n_ctx, self.n_threads)
-            with _MODELS_LOCK:
-                if key not in _MODELS:
-                    from llama_cpp import Llama
-
-                    # logits_all keeps one logits row per position: the fast log-prob path.
-                    _MODELS[key] = Llama(model_path=self.model_path, n_ctx=self.n_ctx,
-                                         n_threads=self.n_threads, logits_all=True, verbose=False)
-                self._llm = _MODELS[key]
+            from llama_cpp import Llama
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            # logits_all keeps one logits row per position: the fast log-prob path.
+            self._llm = Llama(model_path=self.model_path, n_ctx=self.n_ctx,
+                              n_threads=self.n_threads, logits_all=True, verbose=False)
 
             llm = self._llm
             eos = llm.token_eos()

@@ -1,0 +1,169 @@
+"""The SE label pipeline: prompts → samples of both models → clusters → SE per prompt.
+
+Work streams: the weak and the strong model each draw their samples in their own thread
+(one request at a time per model), and the main thread clusters prompt i as soon as both
+models are done with it, so with local models the two generators and the NLI judge keep up
+to three cores busy. Every LLM call goes through the cache: an interrupted run resumes
+where it stopped, and a finished one re-runs from the cache in seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from harness.labels.se.clustering import cluster_answers
+from harness.labels.se.entropy import discrete_semantic_entropy, semantic_entropy
+from harness.labels.se.nli import NLIBackend
+from harness.labels.se.sampling import (
+    SamplingConfig,
+    greedy_request,
+    sample_log_likelihoods,
+    sample_requests,
+)
+from harness.llm.client import Completion, LLMClient
+from harness.training_data import prompt_sha256
+
+log = logging.getLogger(__name__)
+
+SE_COLUMNS: tuple[str, ...] = (
+    "dataset", "row_id", "prompt_sha256", "model_a", "model_b", "se_a", "se_b",
+    "se_discrete_a", "se_discrete_b", "n_clusters_a", "n_clusters_b", "n_samples",
+    "response_a", "response_b", "nli_calls",
+)
+RESPONSE_COLUMNS: tuple[str, ...] = ("dataset", "row_id", "prompt_sha256", "model", "response")
+
+
+@dataclass
+class ModelSE:
+    """One model on one prompt: greedy answer, samples, clusters and SE values."""
+
+    greedy: str
+    samples: list[str]
+    cluster_ids: list[int]
+    se: float  # eq. 1-2 when log-probs exist, else the discrete SE
+    se_discrete: float
+    nli_calls: int
+
+
+@dataclass
+class PipelineStats:
+    wall_s: float = 0.0
+    prompts_done: int = 0
+    prompts_total: int = 0
+    stopped_early: bool = False
+    tokens: dict[str, dict[str, int]] = field(default_factory=dict)
+    nli_calls: int = 0
+
+
+def _generate(client: LLMClient, dataset: str, prompt: str, cfg: SamplingConfig) -> tuple[Completion, list[Completion]]:
+    greedy = client.call(greedy_request(dataset, prompt, cfg))
+    samples = [client.call(r) for r in sample_requests(dataset, prompt, cfg)]
+    return greedy, samples
+
+
+def model_se(question: str, greedy: Completion, samples: list[Completion], nli: NLIBackend) -> ModelSE:
+    """Cluster one model's samples and compute its SE for one prompt."""
+    texts = [s.text.strip() for s in samples]
+    result = cluster_answers(question, texts, nli)
+    lls = sample_log_likelihoods(samples)
+    discrete = discrete_semantic_entropy(result.ids)
+    se = semantic_entropy(result.ids, lls) if lls is not None else discrete
+    return ModelSE(greedy=greedy.text.strip(), samples=texts, cluster_ids=result.ids, se=se,
+                   se_discrete=discrete, nli_calls=result.nli_calls)
+
+
+def run_se_pipeline(
+    prompts: pd.DataFrame,
+    *,
+    weak: LLMClient,
+    strong: LLMClient,
+    nli: NLIBackend,
+    sampling: SamplingConfig,
+    time_budget_s: float | None = None,
+    progress: bool = True,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, PipelineStats]:
+    """SE values for every prompt (rows in the order of ``prompts``).
+
+    Args:
+        prompts: training prompts with columns dataset, row_id, prompt.
+        weak / strong: clients of the two models (model_a = weak, model_b = strong).
+        nli: the entailment backend for clustering.
+        sampling: K, temperature, answer lengths, seed.
+        time_budget_s: stop taking new prompts after this many seconds; the prompts finished
+            by then are returned (a rerun with a larger budget continues from the cache).
+
+    Returns:
+        (se table with :data:`SE_COLUMNS`, greedy responses with :data:`RESPONSE_COLUMNS`,
+        stats: wall time, tokens per model, NLI calls, whether it stopped early).
+    """
+    from tqdm.auto import tqdm
+
+    start = time.monotonic()
+    stats = PipelineStats(prompts_total=len(prompts))
+    rows: list[dict[str, Any]] = []
+    responses: list[dict[str, Any]] = []
+    items = list(prompts[["dataset", "row_id", "prompt"]].itertuples(index=False, name=None))
+    with ThreadPoolExecutor(1, thread_name_prefix="weak") as wpool, \
+            ThreadPoolExecutor(1, thread_name_prefix="strong") as spool:
+        wf: list[Future] = [wpool.submit(_generate, weak, d, p, sampling) for d, _, p in items]
+        sf: list[Future] = [spool.submit(_generate, strong, d, p, sampling) for d, _, p in items]
+        bar = tqdm(total=len(items), desc="SE labels", unit="prompt", disable=not progress)
+        try:
+            for i, (dataset, row_id, prompt) in enumerate(items):
+                if time_budget_s is not None and time.monotonic() - start > time_budget_s:
+                    stats.stopped_early = True
+                    break
+                wg, ws = wf[i].result()
+                sg, ss = sf[i].result()
+                a = model_se(prompt, wg, ws, nli)
+                b = model_se(prompt, sg, ss, nli)
+                sha = prompt_sha256(prompt)
+                row = {
+                    "dataset": dataset, "row_id": str(row_id), "prompt_sha256": sha,
+                    "model_a": weak.endpoint.name, "model_b": strong.endpoint.name,
+                    "se_a": a.se, "se_b": b.se, "se_discrete_a": a.se_discrete,
+                    "se_discrete_b": b.se_discrete, "n_clusters_a": len(set(a.cluster_ids)),
+                    "n_clusters_b": len(set(b.cluster_ids)), "n_samples": sampling.k,
+                    "response_a": a.greedy, "response_b": b.greedy,
+                    "nli_calls": a.nli_calls + b.nli_calls,
+                }
+                rows.append(row)
+                for model, ans in ((weak.endpoint.name, a.greedy), (strong.endpoint.name, b.greedy)):
+                    responses.append({"dataset": dataset, "row_id": str(row_id),
+                                      "prompt_sha256": sha, "model": model, "response": ans})
+                stats.nli_calls += row["nli_calls"]
+                if on_row is not None:
+                    on_row(row)
+                bar.update(1)
+                bar.set_postfix(
+                    tok_weak=weak.usage.prompt_tokens + weak.usage.completion_tokens,
+                    tok_strong=strong.usage.prompt_tokens + strong.usage.completion_tokens,
+                    hits=weak.usage.cache_hits + strong.usage.cache_hits,
+                    nli=stats.nli_calls, refresh=False)
+        finally:
+            bar.close()
+            for f in wf + sf:
+                f.cancel()
+    stats.wall_s = time.monotonic() - start
+    stats.prompts_done = len(rows)
+    for c in (weak, strong):
+        stats.tokens[c.endpoint.name] = {
+            "prompt_tokens": c.usage.prompt_tokens, "completion_tokens": c.usage.completion_tokens,
+            "calls": c.usage.calls, "cache_hits": c.usage.cache_hits}
+    judge = getattr(nli, "client", None)
+    if judge is not None:
+        stats.tokens[f"nli:{judge.endpoint.name}"] = {
+            "prompt_tokens": judge.usage.prompt_tokens,
+            "completion_tokens": judge.usage.completion_tokens,
+            "calls": judge.usage.calls, "cache_hits": judge.usage.cache_hits}
+    se = pd.DataFrame(rows, columns=list(SE_COLUMNS))
+    resp = pd.DataFrame(responses, columns=list(RESPONSE_COLUMNS))
+    return se, resp, stats

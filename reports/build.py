@@ -1,0 +1,159 @@
+"""Write a study's report: Markdown, LaTeX and HTML tables plus PNG figures.
+
+Everything is read from tracked MLflow runs (:mod:`reports.runs`); files are written to a
+temporary name and renamed, so an interrupted report never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reports import figures, tables
+from reports.render import Table, html_page, to_html, to_latex, to_markdown
+from reports.runs import load_runs
+
+log = logging.getLogger(__name__)
+
+PAPER_BENCHMARKS = ("mt_bench", "gsm8k", "mmlu")
+
+
+@dataclass
+class Report:
+    """What a report holds before it is written."""
+
+    study: str | None
+    tables: dict[str, Table] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    n_runs: int = 0
+
+
+def _atomic_write(path: Path, data: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_report(runs: pd.DataFrame, *, study: str | None = None,
+                 judge_runs: pd.DataFrame | None = None,
+                 curves: dict[str, pd.DataFrame] | None = None,
+                 oracle_curves: dict[str, pd.DataFrame] | None = None) -> Report:
+    """All tables and figures from a runs frame (pure: no I/O besides matplotlib)."""
+    report = Report(study=study, n_runs=int((runs["kind"] == "evaluation").sum()) if len(runs) else 0)
+    if report.n_runs == 0:
+        return report
+    present = set(runs.loc[runs["kind"] == "evaluation", "benchmark"].dropna())
+    paper = [b for b in PAPER_BENCHMARKS if b in present]
+    if paper:
+        report.tables["table1"] = tables.table1(runs, benchmarks=paper)
+    for other in sorted(present - set(PAPER_BENCHMARKS)):
+        report.tables[f"table2_{other}"] = tables.table2(runs, other)
+    judge = tables.judge_table(judge_runs if judge_runs is not None else runs)
+    if judge is not None:
+        report.tables["table3"] = judge
+    cost = tables.cost_table(runs)
+    if cost is not None:
+        report.tables["cost"] = cost
+    mt_cost = tables.mt_bench_cost_table(runs)
+    if mt_cost is not None:
+        report.tables["cost_mt_bench"] = mt_cost
+    fig1 = figures.figure1(runs)
+    if fig1 is not None:
+        report.figures["figure1"] = fig1
+    best = figures.best_runs(runs[runs["benchmark"].isin(paper)] if paper else runs)
+    fig2 = figures.figure2(best, curves or {}, oracle_curves or {})
+    if fig2 is not None:
+        report.figures["figure2"] = fig2
+    return report
+
+
+def load_curves(run_ids: list[str]) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """The ``curve.csv`` and ``oracle_curve.csv`` artifacts of the given runs."""
+    import io
+
+    import mlflow
+
+    # One artifact per call: MLflow's per-download progress bar would only be noise here.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    curves: dict[str, pd.DataFrame] = {}
+    oracle: dict[str, pd.DataFrame] = {}
+    for run_id in run_ids:
+        for name, store in (("curve.csv", curves), ("oracle_curve.csv", oracle)):
+            try:
+                text = mlflow.artifacts.load_text(f"runs:/{run_id}/{name}")
+            except Exception as exc:  # an artifact store that lost a file: skip that curve
+                log.warning("run %s has no %s (%s); its curve is left out", run_id, name, exc)
+                continue
+            store[run_id] = pd.read_csv(io.StringIO(text))
+    return curves, oracle
+
+
+def write_report(study: str | None, out_dir: Path, *, judge_study: str | None = None) -> list[Path]:
+    """Read the runs of ``study``, build every table and figure, write them to ``out_dir``."""
+    from harness.errors import ConfigError
+
+    runs = load_runs(study)
+    if (runs["kind"] == "evaluation").sum() == 0 if len(runs) else True:
+        raise ConfigError(
+            f"no finished evaluation runs for study {study!r} in the MLflow store; run "
+            f"`routerlab run studies/{study or 'paper'}.toml` first (or check MLFLOW_TRACKING_URI)"
+        )
+    judge_runs = runs
+    if not (runs["kind"] == "judge").any():
+        # Table 3 takes hours with a local judge; it may live in its own study.
+        judge_runs = load_runs(judge_study) if judge_study else load_runs(None)
+    best = figures.best_runs(runs[runs["benchmark"].isin(PAPER_BENCHMARKS)])
+    curves, oracle = load_curves(best["run_id"].tolist() if len(best) else [])
+    report = build_report(runs, study=study, judge_runs=judge_runs, curves=curves,
+                          oracle_curves=oracle)
+    return write_files(report, out_dir)
+
+
+def write_files(report: Report, out_dir: Path) -> list[Path]:
+    """report.md, report.tex, report.html, one file set per table, and the PNG figures."""
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+    title = f"routerlab report: study {report.study or '(all)'}"
+    md = [f"# {title}", "", f"{report.n_runs} evaluation runs, read from MLflow.", ""]
+    tex = [f"% {title} (needs \\usepackage{{booktabs}})"]
+    html_parts: list[str] = []
+    for name, table in report.tables.items():
+        md += [to_markdown(table), ""]
+        tex += [to_latex(table)]
+        html_parts.append(to_html(table))
+        for suffix, text in (("md", to_markdown(table)), ("tex", to_latex(table)),
+                             ("html", to_html(table))):
+            path = out_dir / "tables" / f"{name}.{suffix}"
+            _atomic_write(path, text)
+            written.append(path)
+    for name, fig in report.figures.items():
+        import io
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=130)
+        path = out_dir / f"{name}.png"
+        _atomic_write(path, buf.getvalue())
+        written.append(path)
+        md += [f"![{name}]({name}.png)", ""]
+        html_parts.append(f'<p><img src="{name}.png" alt="{name}" style="max-width:100%"></p>')
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    for path, text in ((out_dir / "report.md", "\n".join(md)),
+                       (out_dir / "report.tex", "\n".join(tex)),
+                       (out_dir / "report.html", html_page(title, html_parts))):
+        _atomic_write(path, text)
+        written.append(path)
+    return written

@@ -1,0 +1,185 @@
+"""Table 3: the judge compares the routing systems' responses at CPT(50 %) and CPT(80 %).
+
+For each system (TO-Router, RouteLLM, Confidence) the best router on the judge benchmark
+(lowest CPT at that target, among the study's finished runs) is taken with its logged
+per-prompt scores. At the share of strong calls that gives its CPT, the prompts with the
+highest scores go to the strong model (:func:`harness.cost.strong_mask_at_share`), so each
+system's response to a question is the strong or the weak model's response from the
+benchmark. The judge then sees question, gold answer and the three responses.
+
+The result is logged as one MLflow run (tag ``routerlab.kind = judge``) holding
+``score_<pct>_<system>``, ``n_questions_<pct>``, ``n_unparseable_<pct>`` and, as an
+artifact, every verdict with the raw reply.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import ConfigError, DataError
+from harness.records import Benchmark
+from judges.base import JudgeItem, JudgeResult
+from studies.spec import JudgeSpec, Study
+
+log = logging.getLogger(__name__)
+TAG = "routerlab."
+
+
+def gsm8k_gold_answers(data_dir: Path) -> dict[str, str]:
+    """GSM8K test question → its final answer (the number after ``####``)."""
+    path = Path(data_dir) / "routellm" / "gsm8k" / "test.jsonl"
+    if not path.is_file():
+        raise DataError(f"{path} is missing; run `routerlab data fetch` (gold answers for the judge)")
+    gold: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            answer = str(row["answer"])
+            final = answer.split("####")[-1].strip() if "####" in answer else answer.strip()
+            gold[str(row["question"]).strip()] = final
+    return gold
+
+
+def routed_responses(benchmark: Benchmark, scores: np.ndarray, share: float, seed: int) -> list[str]:
+    """Each prompt's response when a share ``share`` of prompts (highest scores) go strong."""
+    from harness.cost import strong_mask_at_share
+
+    if benchmark.weak_response is None or benchmark.strong_response is None:
+        raise DataError(f"benchmark {benchmark.name!r} has no response texts; the judge needs them")
+    mask = strong_mask_at_share(scores, share, seed=seed)
+    return [s if m else w for m, w, s in
+            zip(mask, benchmark.weak_response, benchmark.strong_response, strict=True)]
+
+
+def judge_items(
+    benchmark: Benchmark,
+    system_scores: dict[str, tuple[np.ndarray, float]],
+    gold: dict[str, str],
+    *,
+    seed: int,
+    limit: int | None,
+) -> list[JudgeItem]:
+    """Judge items of the first ``limit`` questions; ``system_scores``: name → (scores, CPT %)."""
+    responses = {name: routed_responses(benchmark, s, cpt / 100.0, seed)
+                 for name, (s, cpt) in system_scores.items()}
+    items = []
+    for i, (pid, prompt) in enumerate(zip(benchmark.prompt_ids, benchmark.prompts, strict=True)):
+        if prompt.strip() not in gold:
+            continue
+        items.append(JudgeItem(pid, prompt, gold[prompt.strip()],
+                               {name: r[i] for name, r in responses.items()}))
+        if limit is not None and len(items) >= limit:
+            break
+    return items
+
+
+def _scores_artifact(run_id: str) -> pd.DataFrame:
+    import mlflow
+
+    text = mlflow.artifacts.load_text(f"runs:/{run_id}/scores.csv")
+    return pd.read_csv(io.StringIO(text), dtype={"prompt_id": str})
+
+
+def best_system_runs(runs: pd.DataFrame, benchmark: str, systems: tuple[str, ...], pct: float) -> dict[str, Any]:
+    """System → its run (a row) with the lowest CPT(pct) on ``benchmark``."""
+    col = f"cpt_{pct:g}"
+    ev = runs[(runs["kind"] == "evaluation") & (runs["benchmark"] == benchmark)
+              & (runs["train_fraction"] >= 1.0) & runs["system"].isin(systems)]
+    if col not in ev:
+        return {}
+    ev = ev[ev[col].notna()]
+    return {str(s): grp.loc[grp[col].idxmin()] for s, grp in ev.groupby("system")}
+
+
+def run_judge(spec: JudgeSpec, source_study: str, *, data_dir: Path | None = None,
+              progress: bool = True, ask: Any = None) -> dict[str, Any]:
+    """Judge the best router of each system at each CPT target; log one MLflow run."""
+    import mlflow
+
+    from harness import paths
+    from harness.benchmarks import load_benchmark
+    from harness.plugins import JUDGES
+    from harness.tracking import _setup, experiment_id, flatten_params
+    from reports.runs import latest_per_key, load_runs
+
+    data_dir = data_dir or paths.data_dir()
+    runs = latest_per_key(load_runs(source_study))
+    benchmark = load_benchmark(spec.benchmark, data_dir)
+    gold = gsm8k_gold_answers(data_dir)
+    judge_cls = JUDGES.get(spec.judge)
+    judge = judge_cls(endpoint=spec.endpoint, seed=spec.seed)
+    metrics: dict[str, float] = {}
+    params: dict[str, Any] = {"judge": spec.judge, "judge_model": spec.endpoint,
+                              "benchmark": spec.benchmark, "limit": spec.limit,
+                              "source_study": source_study, "seed": spec.seed,
+                              "gold": "GSM8K final answer (after ####)"}
+    verdict_rows: list[dict[str, Any]] = []
+    for pct in spec.pcts:
+        best = best_system_runs(runs, spec.benchmark, spec.systems, pct)
+        missing = [s for s in spec.systems if s not in best]
+        if missing:
+            raise ConfigError(
+                f"judge: study {source_study!r} has no finished {spec.benchmark} run for "
+                f"{missing}; run the study's grid first"
+            )
+        system_scores: dict[str, tuple[np.ndarray, float]] = {}
+        kept_ids: set[str] | None = None
+        frames = {}
+        for system, row in best.items():
+            frame = _scores_artifact(str(row["run_id"]))
+            frames[system] = frame.set_index("prompt_id")["score"]
+            ids = set(frames[system].index)
+            kept_ids = ids if kept_ids is None else kept_ids & ids
+            params[f"router_{system}"] = row["router"]
+            params[f"run_{system}_{pct:g}"] = row["run_id"]
+        # Decontamination may have dropped different prompts per system: judge the common ones.
+        assert kept_ids is not None
+        mask = np.array([pid in kept_ids for pid in benchmark.prompt_ids])
+        common = benchmark.subset(mask)
+        for system, row in best.items():
+            s = frames[system].reindex(common.prompt_ids).to_numpy(dtype=float)
+            system_scores[system] = (s, float(row[f"cpt_{pct:g}"]))
+        items = judge_items(common, system_scores, gold, seed=spec.seed, limit=spec.limit)
+        result: JudgeResult = (judge.judge(items, ask=ask) if ask is not None
+                               else judge.judge(items, progress=progress))
+        for system, score in result.scores.items():
+            metrics[f"score_{pct:g}_{system}"] = score
+            metrics[f"cpt_{pct:g}_{system}"] = system_scores[system][1]
+        metrics[f"n_questions_{pct:g}"] = result.n_questions
+        metrics[f"n_unparseable_{pct:g}"] = result.n_unparseable
+        metrics[f"n_identical_{pct:g}"] = sum(len(set(it.responses.values())) == 1 for it in items)
+        for v in result.verdicts:
+            verdict_rows.append({"pct": pct, "question_id": v.question_id, "order": list(v.order),
+                                 "reply": v.reply, "best": sorted(v.best), "parsed": v.parsed})
+    client = _setup()
+    tags = {f"{TAG}kind": "judge", f"{TAG}study": source_study, f"{TAG}benchmark": spec.benchmark,
+            f"{TAG}judge_model": spec.endpoint}
+    with mlflow.start_run(experiment_id=experiment_id(client=client),
+                          run_name=f"judge {spec.endpoint} on {spec.benchmark}", tags=tags) as run:
+        mlflow.log_params(flatten_params(params))
+        mlflow.log_metrics({re.sub(r"[^\w\-. /]", "_", k): float(v) for k, v in metrics.items()})
+        mlflow.log_text("\n".join(json.dumps(r) for r in verdict_rows), "verdicts.jsonl")
+        run_id = run.info.run_id
+    return {"run_id": run_id, "metrics": metrics, "params": params}
+
+
+def run_study_judge(study: Study, *, data_dir: Path | None = None) -> str:
+    """The study's [judge] step; returns a one-paragraph summary."""
+    assert study.judge is not None
+    out = run_judge(study.judge, study.judge.from_study or study.name, data_dir=data_dir)
+    m = out["metrics"]
+    lines = [f"judge {study.judge.endpoint} on {study.judge.benchmark} (MLflow run {out['run_id']}):"]
+    for pct in study.judge.pcts:
+        scores = ", ".join(f"{s} {m.get(f'score_{pct:g}_{s}', float('nan')):.1f}"
+                           for s in study.judge.systems)
+        lines.append(f"  CPT({pct:g}%): {scores}; {int(m[f'n_questions_{pct:g}'])} questions, "
+                     f"{int(m[f'n_unparseable_{pct:g}'])} unparseable")
+    return "\n".join(lines)

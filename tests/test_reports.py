@@ -1,0 +1,147 @@
+"""Report tables from tracked runs: a golden-file test on a fixed set of MLflow runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reports.render import Cell, Column, Table, rank_columns, to_html, to_latex, to_markdown
+from reports.runs import load_runs
+from reports.tables import cost_table, judge_table, mt_bench_cost_table, table1
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+# A fixed set of runs: (system, router, label source, benchmark, cpt50, lo, hi, cpt80, usd80).
+FIXED_RUNS = [
+    ("Random", "random", "none", "mt_bench", 51.0, 40.0, 60.0, 79.0, 1.60),
+    ("Random", "random", "none", "gsm8k", 49.5, 45.0, 54.0, 80.5, 4.50),
+    ("TO-Router", "knn", "accuracy", "mt_bench", 45.25, 38.0, 52.5, 70.0, 1.45),
+    ("TO-Router", "knn", "accuracy", "gsm8k", 47.0, 43.0, 51.0, 79.0, 4.40),
+    ("RouteLLM", "sw_ranking", "arena", "mt_bench", 40.0, 31.0, 49.0, 75.0, 1.52),
+    ("RouteLLM", "sw_ranking", "arena", "gsm8k", 52.0, 48.0, 56.0, 83.0, 4.70),
+    ("Confidence", "mlp", "se", "mt_bench", 35.5, 28.0, 44.0, 72.0, 1.40),
+    ("Confidence", "mlp", "se", "gsm8k", 47.0, 42.0, 52.0, 78.0, 4.35),
+]
+
+
+def _log_fixed_runs() -> None:
+    import mlflow
+
+    from harness.tracking import _setup, experiment_id
+
+    client = _setup()
+    exp = experiment_id(client=client)
+    for i, (system, router, labels, bench, c50, lo, hi, c80, usd80) in enumerate(FIXED_RUNS):
+        with mlflow.start_run(experiment_id=exp, tags={
+            "routerlab.kind": "evaluation", "routerlab.study": "golden", "routerlab.system": system,
+            "routerlab.router": router, "routerlab.label_source": labels,
+            "routerlab.benchmark": bench, "routerlab.key": f"k{i}", "routerlab.complete": "1",
+        }):
+            mlflow.log_metrics({
+                "cpt_50": c50, "cpt_50_lo": lo, "cpt_50_hi": hi,
+                "cpt_80": c80, "cpt_80_lo": c80 - 5, "cpt_80_hi": c80 + 5,
+                "oracle_cpt_50": 10.0 if bench == "gsm8k" else 8.0,
+                "oracle_cpt_80": 17.0 if bench == "gsm8k" else 16.5,
+                "usd_cpt_50": usd80 * 0.8, "usd_cpt_80": usd80, "router_usd_per_1k": 0.0123,
+                "usd_all_weak": 0.05, "usd_all_strong": 2.0 if bench == "mt_bench" else 5.6,
+            })
+            mlflow.log_param("cost_method", "fixed test prices")
+    # A run of another study must not leak into this one.
+    with mlflow.start_run(experiment_id=exp, tags={"routerlab.study": "other",
+                                                    "routerlab.system": "Random",
+                                                    "routerlab.router": "random",
+                                                    "routerlab.benchmark": "gsm8k"}):
+        mlflow.log_metric("cpt_50", 1.0)
+    with mlflow.start_run(experiment_id=exp, tags={
+        "routerlab.kind": "judge", "routerlab.study": "golden", "routerlab.benchmark": "gsm8k",
+        "routerlab.judge_model": "qwen-1.5b",
+    }):
+        mlflow.log_params({"judge_model": "qwen-1.5b", "router_TO-Router": "knn",
+                           "router_RouteLLM": "sw_ranking", "router_Confidence": "mlp"})
+        mlflow.log_metrics({
+            "score_50_TO-Router": 70.0, "score_50_RouteLLM": 72.5, "score_50_Confidence": 75.0,
+            "score_80_TO-Router": 80.0, "score_80_RouteLLM": 85.0, "score_80_Confidence": 84.0,
+            "n_questions_50": 300, "n_unparseable_50": 3, "n_questions_80": 300, "n_unparseable_80": 1,
+        })
+
+
+def _check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("ROUTERLAB_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert path.is_file(), f"golden file {path} missing (ROUTERLAB_UPDATE_GOLDEN=1 writes it)"
+    assert text == path.read_text(), f"{name} differs from its golden file"
+
+
+def test_tables_from_fixed_runs_match_golden_files() -> None:
+    _log_fixed_runs()
+    runs = load_runs("golden")
+    assert set(runs["study"]) == {"golden"}
+    t1 = table1(runs, benchmarks=("mt_bench", "gsm8k"))
+    _check_golden("table1.md", to_markdown(t1))
+    _check_golden("table1.tex", to_latex(t1))
+    _check_golden("table1.html", to_html(t1))
+    judge = judge_table(runs)
+    assert judge is not None
+    _check_golden("table3.md", to_markdown(judge))
+    cost = cost_table(runs)
+    assert cost is not None
+    _check_golden("cost.md", to_markdown(cost))
+    mt = mt_bench_cost_table(runs)
+    assert mt is not None
+    _check_golden("cost_mt_bench.md", to_markdown(mt))
+
+
+def test_table1_marks_best_and_second_and_shows_paper_numbers() -> None:
+    _log_fixed_runs()
+    md = to_markdown(table1(load_runs("golden"), benchmarks=("mt_bench", "gsm8k")))
+    # MT-Bench CPT50: Confidence 35.50 best, RouteLLM 40.00 second; paper values beside.
+    assert "**35.50 [28.0, 44.0]**" in md and "<u>40.00 [31.0, 49.0]</u>" in md
+    assert "| Confidence | MLP | **35.50 [28.0, 44.0]** | 35.54 |" in md
+    # Ties share the rank: TO-Router kNN and Confidence MLP both reach 47.00 on GSM8K.
+    assert md.count("**47.00") == 2
+    # The oracle row is shown, never ranked.
+    assert "| Oracle | – | 8.00 |" in md
+
+
+def test_rank_columns_lower_and_higher_is_better() -> None:
+    rows = [[Cell(3.0)], [Cell(1.0)], [Cell(2.0)], [Cell(None)]]
+    low = rank_columns(rows, [0])
+    assert [r[0].rank for r in low] == [None, 1, 2, None]
+    high = rank_columns(rows, [0], lower_is_better=False)
+    assert [r[0].rank for r in high] == [1, None, 2, None]
+
+
+def test_renderers_escape_special_characters() -> None:
+    table = Table("A & B", [Column("g_1", "x%"), Column("g_1", "y")],
+                  [[Cell(text="a|b <c>"), Cell(1.0, rank=1)]])
+    assert "a\\|b <c>" in to_markdown(table)
+    tex = to_latex(table)
+    assert r"A \& B" in tex and r"g\_1" in tex and r"x\%" in tex and r"\textbf{1.00}" in tex
+    html = to_html(table)
+    assert "a|b &lt;c&gt;" in html and "<b>1.00</b>" in html and 'colspan="2"' in html
+
+
+def test_empty_runs_give_no_tables() -> None:
+    from reports.build import build_report
+    from reports.runs import normalize_runs
+
+    report = build_report(normalize_runs(pd.DataFrame()))
+    assert report.tables == {} and report.figures == {}
+
+
+@pytest.mark.slow
+def test_report_files_are_written_whole(tmp_path: Path) -> None:
+    from reports.build import write_report
+
+    _log_fixed_runs()
+    written = write_report("golden", tmp_path)
+    names = {p.relative_to(tmp_path).as_posix() for p in written}
+    assert {"report.md", "report.tex", "report.html", "tables/table1.md", "tables/table3.tex",
+            "tables/cost.html"} <= names
+    assert "Table 3" in (tmp_path / "report.md").read_text()
+    assert not list(tmp_path.rglob("*.tmp"))

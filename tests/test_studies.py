@@ -1,0 +1,132 @@
+"""Study files and the resumable study runner (real MLflow sqlite store, real data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ConfigError
+from studies.spec import load_study, parse_study
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_paper_study_is_the_papers_grid() -> None:
+    study = load_study(REPO / "studies" / "paper.toml")
+    combos = [c for c in study.combinations() if c.train_fraction == 1.0]
+    trained = {(c.labels, c.router, c.benchmark) for c in combos if c.labels}
+    assert trained == {
+        (lab, r, b)
+        for lab in ("se", "accuracy", "arena")
+        for r in ("sw_ranking", "mf", "knn", "mlp")
+        for b in ("mt_bench", "gsm8k", "mmlu")
+    }
+    assert {c.benchmark for c in combos if c.router == "random"} == {"mt_bench", "gsm8k", "mmlu"}
+    keys = [c.key for c in study.combinations()]
+    assert len(keys) == len(set(keys))
+    # The key is a pure function of the combination's config.
+    assert [c.key for c in load_study("paper").combinations()] == keys
+
+
+def test_key_changes_with_any_parameter() -> None:
+    base = {"name": "s", "benchmarks": ["gsm8k"], "grid": [{"labels": ["arena"], "routers": ["knn"]}]}
+    a = next(parse_study(base).combinations())
+    b = next(parse_study({**base, "router_params": {"knn": {"k": 3}}}).combinations())
+    c = next(parse_study({**base, "seeds": [1]}).combinations())
+    assert len({a.key, b.key, c.key}) == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"benchmarks": ["gsm8k"], "systems": [{"router": "random"}]}, "'name' is required"),
+        ({"name": "s", "benchmarks": ["gsm8k"], "grid": [{"labels": ["arena"], "routers": ["knnn"]}]},
+         "did you mean 'knn'"),
+        ({"name": "s", "benchmarks": ["gsm8k"]}, "at least one"),
+        ({"name": "s", "benchmarks": ["gsm8k"], "systems": [{"router": "random"}], "tunning": {}},
+         "unknown field"),
+        ({"name": "s", "benchmarks": ["gsm8k"], "systems": [{"router": "random"}],
+          "tuning": {"objective": "auc"}}, "tuning.objective"),
+    ],
+)
+def test_bad_study_files_name_the_field(raw: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_study(raw, Path("x.toml"))
+
+
+def test_missing_study_file_lists_the_shipped_ones() -> None:
+    with pytest.raises(ConfigError, match="paper"):
+        load_study("no_such_study")
+
+
+def _tiny_study(tmp_path: Path, benchmarks: list[str]) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(
+        'name = "tiny"\n'
+        f"benchmarks = {benchmarks!r}\n".replace("'", '"')
+        + "n_boot = 20\n"
+        '[[grid]]\nlabels = ["arena"]\nrouters = ["knn"]\n'
+        '[[systems]]\nrouter = "random"\n'
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_study_runs_every_combination_once_and_resumes(tmp_path: Path, data_dir: Path) -> None:
+    from reports.runs import load_runs
+    from studies.runner import run_study
+
+    study = load_study(_tiny_study(tmp_path, ["mt_bench"]))
+
+    class Stop(KeyboardInterrupt):
+        pass
+
+    def interrupt(combo: object, run_id: str) -> None:
+        raise Stop
+
+    # Interrupted after the first combination: one finished run, the other not started.
+    with pytest.raises(Stop):
+        run_study(study, data_dir=data_dir, progress=False, on_done=interrupt)
+    first = load_runs("tiny")
+    assert (first["kind"] == "evaluation").sum() == 1
+
+    resumed = run_study(study, data_dir=data_dir, progress=False)
+    assert resumed.skipped == 1 and len(resumed.ran) == 1 and not resumed.failed
+
+    again = run_study(study, data_dir=data_dir, progress=False)
+    assert again.skipped == 2 and again.ran == []
+
+    runs = load_runs("tiny")
+    ev = runs[runs["kind"] == "evaluation"]
+    assert len(ev) == 2 and ev["key"].nunique() == 2
+    assert set(ev["system"]) == {"RouteLLM", "Random"}
+    # Every run carries what the reports need: CPTs with CIs and the USD cost.
+    for col in ("cpt_50", "cpt_50_lo", "cpt_80", "usd_cpt_50", "usd_cpt_80", "usd_all_strong"):
+        assert ev[col].notna().all(), col
+    assert (ev["usd_cpt_80"] <= ev["usd_all_strong"] + 1e-9).all()
+    # One parent run for the study, reused on resume.
+    assert (runs["kind"] == "parent").sum() == 1
+    assert set(ev["parent_run_id"]) == {runs.loc[runs["kind"] == "parent", "run_id"].iloc[0]}
+
+
+@pytest.mark.slow
+def test_cli_run_and_report(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    study = _tiny_study(tmp_path, ["mt_bench"])
+    assert main(["run", str(study)]) == 0
+    out = tmp_path / "report"
+    assert main(["report", "--study", "tiny", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Table 1" in printed and "RouteLLM" in printed
+    for name in ("report.md", "report.tex", "report.html", "figure2.png", "tables/table1.tex"):
+        assert (out / name).is_file(), name
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_report_of_unknown_study_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    assert main(["report", "--study", "never_ran"]) == 2
+    assert "routerlab run" in capsys.readouterr().err
