@@ -103,7 +103,9 @@ def load_prices(path: str | Path | None = None) -> PriceTable:
     try:
         raw = tomllib.loads(chosen.read_text())
     except FileNotFoundError as exc:
-        raise ConfigError(f"price file {chosen} not found; copy {DEFAULT_PRICES} and edit it") from exc
+        raise ConfigError(
+            f"price file {chosen} not found; copy {DEFAULT_PRICES} and edit it"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"price file {chosen} is not valid TOML: {exc}") from exc
     models: dict[str, ModelPrice] = {}
@@ -199,7 +201,9 @@ def count_tokens(texts: Sequence[str], tokenizer: str) -> tuple[np.ndarray, str]
         try:
             vocab = _gguf_vocab(name)
         except Exception as exc:  # model not installed or llama-cpp missing: say so, estimate
-            return estimate_tokens(texts), f"{ESTIMATE_METHOD} ({name} tokenizer unavailable: {exc})"
+            return estimate_tokens(
+                texts
+            ), f"{ESTIMATE_METHOD} ({name} tokenizer unavailable: {exc})"
         counts = [len(vocab.tokenize(t.encode(), add_bos=False, special=False)) for t in texts]
         return np.array(counts, dtype=np.int64), f"{name} GGUF tokenizer (llama.cpp)"
     return estimate_tokens(texts), ESTIMATE_METHOD
@@ -311,7 +315,9 @@ def strong_mask_at_share(scores: np.ndarray, share: float, *, seed: int = 0) -> 
     return mask
 
 
-def router_compute_usd_per_query(seconds_per_query: float, prices: PriceTable, cores: int = 1) -> float:
+def router_compute_usd_per_query(
+    seconds_per_query: float, prices: PriceTable, cores: int = 1
+) -> float:
     """A router's own compute cost per query: CPU time × the price of a core-hour."""
     return seconds_per_query * cores * prices.usd_per_core_hour / 3600.0
 
@@ -348,4 +354,6 @@ def system_cost_at_share(
     if router_seconds_per_query > 0:
         per_query = router_compute_usd_per_query(router_seconds_per_query, prices or load_prices())
         router_usd = per_query * len(mask)
-    return SystemCost(system, pct, float(mask.mean()) if len(mask) else 0.0, costs.routed(mask), router_usd)
+    return SystemCost(
+        system, pct, float(mask.mean()) if len(mask) else 0.0, costs.routed(mask), router_usd
+    )

@@ -102,7 +102,8 @@ class Registry(Generic[T]):
             target = self._lazy[name]
             module_name, _, attr = target.partition(":")
             try:
-                obj = getattr(importlib.import_module(module_name), attr) if attr else importlib.import_module(module_name)
+                module = importlib.import_module(module_name)
+                obj: T = getattr(module, attr) if attr else module  # type: ignore[assignment]
             except (ImportError, AttributeError) as exc:
                 raise RegistryError(
                     f"{self.kind} {name!r} points at {target!r}, which cannot be loaded: {exc}"

@@ -80,9 +80,7 @@ class Judge:
     @classmethod
     def param_names(cls) -> list[str]:
         return [
-            p.name
-            for p in inspect.signature(cls.__init__).parameters.values()
-            if p.name != "self"
+            p.name for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"
         ]
 
     def get_params(self) -> dict[str, Any]:

@@ -55,11 +55,17 @@ class BestOfThreeJudge(Judge):
         self.last_usage: Any = None  # the LLM client's usage counter of the last judge() call
 
     def describe(self) -> dict[str, Any]:
-        return {"judge": "best_of_three", "endpoint": self.endpoint, "seed": self.seed,
-                "max_tokens": self.max_tokens, "temperature": self.temperature}
+        return {
+            "judge": "best_of_three",
+            "endpoint": self.endpoint,
+            "seed": self.seed,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+        }
 
-    def judge(self, items: Sequence[JudgeItem], ask: Ask | None = None,
-              progress: bool = True) -> JudgeResult:
+    def judge(
+        self, items: Sequence[JudgeItem], ask: Ask | None = None, progress: bool = True
+    ) -> JudgeResult:
         """Judge every item; ``ask`` replaces the LLM call (pure-logic tests only)."""
         if not items:
             return JudgeResult([], {}, 0, 0, self.describe())
@@ -90,8 +96,12 @@ class BestOfThreeJudge(Judge):
         )
         client = LLMClient(endpoint)
         requests = [
-            Request.make([{"role": "user", "content": p}], temperature=self.temperature,
-                         max_tokens=self.max_tokens, seed=self.seed)
+            Request.make(
+                [{"role": "user", "content": p}],
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+                seed=self.seed,
+            )
             for p in prompts
         ]
         results = client.run_many(requests, desc=f"judge ({endpoint.name})", progress=progress)

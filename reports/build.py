@@ -46,12 +46,18 @@ def _atomic_write(path: Path, data: str | bytes) -> None:
         raise
 
 
-def build_report(runs: pd.DataFrame, *, study: str | None = None,
-                 judge_runs: pd.DataFrame | None = None,
-                 curves: dict[str, pd.DataFrame] | None = None,
-                 oracle_curves: dict[str, pd.DataFrame] | None = None) -> Report:
+def build_report(
+    runs: pd.DataFrame,
+    *,
+    study: str | None = None,
+    judge_runs: pd.DataFrame | None = None,
+    curves: dict[str, pd.DataFrame] | None = None,
+    oracle_curves: dict[str, pd.DataFrame] | None = None,
+) -> Report:
     """All tables and figures from a runs frame (pure: no I/O besides matplotlib)."""
-    report = Report(study=study, n_runs=int((runs["kind"] == "evaluation").sum()) if len(runs) else 0)
+    report = Report(
+        study=study, n_runs=int((runs["kind"] == "evaluation").sum()) if len(runs) else 0
+    )
     if report.n_runs == 0:
         return report
     present = set(runs.loc[runs["kind"] == "evaluation", "benchmark"].dropna())
@@ -116,8 +122,9 @@ def write_report(study: str | None, out_dir: Path, *, judge_study: str | None = 
         judge_runs = load_runs(judge_study) if judge_study else load_runs(None)
     best = figures.best_runs(runs[runs["benchmark"].isin(PAPER_BENCHMARKS)])
     curves, oracle = load_curves(best["run_id"].tolist() if len(best) else [])
-    report = build_report(runs, study=study, judge_runs=judge_runs, curves=curves,
-                          oracle_curves=oracle)
+    report = build_report(
+        runs, study=study, judge_runs=judge_runs, curves=curves, oracle_curves=oracle
+    )
     return write_files(report, out_dir)
 
 
@@ -133,8 +140,11 @@ def write_files(report: Report, out_dir: Path) -> list[Path]:
         md += [to_markdown(table), ""]
         tex += [to_latex(table)]
         html_parts.append(to_html(table))
-        for suffix, text in (("md", to_markdown(table)), ("tex", to_latex(table)),
-                             ("html", to_html(table))):
+        for suffix, text in (
+            ("md", to_markdown(table)),
+            ("tex", to_latex(table)),
+            ("html", to_html(table)),
+        ):
             path = out_dir / "tables" / f"{name}.{suffix}"
             _atomic_write(path, text)
             written.append(path)
@@ -151,9 +161,11 @@ def write_files(report: Report, out_dir: Path) -> list[Path]:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
-    for path, text in ((out_dir / "report.md", "\n".join(md)),
-                       (out_dir / "report.tex", "\n".join(tex)),
-                       (out_dir / "report.html", html_page(title, html_parts))):
+    for path, text in (
+        (out_dir / "report.md", "\n".join(md)),
+        (out_dir / "report.tex", "\n".join(tex)),
+        (out_dir / "report.html", html_page(title, html_parts)),
+    ):
         _atomic_write(path, text)
         written.append(path)
     return written

@@ -32,7 +32,8 @@ class Cell:
             return "–"
         out = f"{self.prefix}{self.value:.{self.digits}f}"
         if self.lo is not None and self.hi is not None:
-            out += f" [{self.lo:.{self.digits - 1 if self.digits else 0}f}, {self.hi:.{self.digits - 1 if self.digits else 0}f}]"
+            ci = max(self.digits - 1, 0)  # one digit less: the interval is coarser
+            out += f" [{self.lo:.{ci}f}, {self.hi:.{ci}f}]"
         return out
 
 
@@ -55,7 +56,9 @@ class Table:
     label: str = ""
 
 
-def rank_columns(rows: list[list[Cell]], columns: list[int], lower_is_better: bool = True) -> list[list[Cell]]:
+def rank_columns(
+    rows: list[list[Cell]], columns: list[int], lower_is_better: bool = True
+) -> list[list[Cell]]:
     """Rows with rank 1 / 2 set on the best and second-best numeric cell of each column.
 
     Ties share a rank (both bold); cells without a value are skipped.
@@ -63,7 +66,12 @@ def rank_columns(rows: list[list[Cell]], columns: list[int], lower_is_better: bo
     out = [list(r) for r in rows]
     for j in columns:
         values = sorted(
-            {c.value for r in out for c in [r[j]] if c.value is not None and not math.isnan(c.value)},
+            {
+                c.value
+                for r in out
+                for c in [r[j]]
+                if c.value is not None and not math.isnan(c.value)
+            },
             reverse=not lower_is_better,
         )
         for r in out:
@@ -112,13 +120,25 @@ def to_markdown(table: Table) -> str:
 
 # -- LaTeX -----------------------------------------------------------------------------------
 _LATEX_ESCAPES = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-    "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
 }
 
 
 def latex_escape(text: str) -> str:
-    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text).replace("–", "--").replace("×", r"$\times$")
+    return (
+        "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
+        .replace("–", "--")
+        .replace("×", r"$\times$")
+    )
 
 
 def _tex_cell(cell: Cell) -> str:
@@ -147,7 +167,11 @@ def to_latex(table: Table) -> str:
         rules = []
         start = 1
         for group, span in spans:
-            parts.append(rf"\multicolumn{{{span}}}{{c}}{{{latex_escape(group)}}}" if span > 1 else latex_escape(group))
+            parts.append(
+                rf"\multicolumn{{{span}}}{{c}}{{{latex_escape(group)}}}"
+                if span > 1
+                else latex_escape(group)
+            )
             if group:
                 rules.append(rf"\cmidrule(lr){{{start}-{start + span - 1}}}")
             start += span
@@ -176,15 +200,23 @@ def _html_cell(cell: Cell) -> str:
 
 def to_html(table: Table) -> str:
     """A self-contained ``<table>`` fragment (no scripts, no external styles)."""
-    lines = [f'<table class="routerlab">', f"<caption>{html.escape(table.title)}</caption>", "<thead>"]
+    lines = [
+        '<table class="routerlab">',
+        f"<caption>{html.escape(table.title)}</caption>",
+        "<thead>",
+    ]
     spans = _groups(table.columns)
     if any(g for g, _ in spans):
         cells = "".join(
-            f'<th colspan="{span}">{html.escape(group)}</th>' if span > 1 else f"<th>{html.escape(group)}</th>"
+            f'<th colspan="{span}">{html.escape(group)}</th>'
+            if span > 1
+            else f"<th>{html.escape(group)}</th>"
             for group, span in spans
         )
         lines.append(f"<tr>{cells}</tr>")
-    lines.append("<tr>" + "".join(f"<th>{html.escape(c.label)}</th>" for c in table.columns) + "</tr>")
+    lines.append(
+        "<tr>" + "".join(f"<th>{html.escape(c.label)}</th>" for c in table.columns) + "</tr>"
+    )
     lines.append("</thead>")
     lines.append("<tbody>")
     for row in table.rows:
@@ -209,6 +241,6 @@ def html_page(title: str, fragments: list[str]) -> str:
     )
     body = "\n".join(fragments)
     return (
-        f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{style}</style></head>\n<body>\n<h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n"
     )

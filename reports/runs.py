@@ -57,11 +57,11 @@ def normalize_runs(raw: pd.DataFrame) -> pd.DataFrame:
     out["parent_run_id"] = raw[parent] if parent in raw else pd.Series([None] * n)
     for col in raw.columns:
         if col.startswith("tags." + TAG):
-            out[col[len("tags." + TAG):]] = raw[col]
+            out[col[len("tags." + TAG) :]] = raw[col]
         elif col.startswith("metrics."):
-            out[col[len("metrics."):]] = raw[col]
+            out[col[len("metrics.") :]] = raw[col]
         elif col.startswith("params."):
-            out["param." + col[len("params."):]] = raw[col]
+            out["param." + col[len("params.") :]] = raw[col]
     df = pd.DataFrame(out)
     for col in ("study", "system", "router", "label_source", "benchmark", "key", "kind"):
         if col not in df:

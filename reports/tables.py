@@ -87,7 +87,10 @@ def cpt_table(
     ev = evaluation_runs(runs)
     if benchmarks is None:
         order = list(BENCHMARK_NAMES)
-        benchmarks = sorted(ev["benchmark"].dropna().unique(), key=lambda b: (order.index(b) if b in order else 99, b))
+        benchmarks = sorted(
+            ev["benchmark"].dropna().unique(),
+            key=lambda b: (order.index(b) if b in order else 99, b),
+        )
     paper = paper_numbers().get(paper_section, {}) if paper_section else {}
     columns = [Column("", "System"), Column("", "Router")]
     for b in benchmarks:
@@ -179,7 +182,9 @@ def judge_table(runs: pd.DataFrame) -> Table | None:
         return None
     run = jr.sort_values("start_time").iloc[-1]
     paper = paper_numbers().get("table3", {})
-    systems = [s for s in SYSTEM_ORDER if f"score_50_{s}" in run.index and not _isnan(run[f"score_50_{s}"])]
+    systems = [
+        s for s in SYSTEM_ORDER if f"score_50_{s}" in run.index and not _isnan(run[f"score_50_{s}"])
+    ]
     columns = [Column("", "System"), Column("", "Router")]
     for pct in PCTS:
         columns += [Column(f"CPT({pct}%)", "ours"), Column(f"CPT({pct}%)", "paper")]
@@ -190,23 +195,31 @@ def judge_table(runs: pd.DataFrame) -> Table | None:
             row.append(Cell(_num(run.get(f"score_{pct}_{s}"))))
             row.append(Cell(paper.get(s, [None, None])[i]))
         rows.append(row)
-    rows = rank_columns(rows, [j for j, c in enumerate(columns) if c.label == "ours"],
-                        lower_is_better=False)
+    rows = rank_columns(
+        rows, [j for j, c in enumerate(columns) if c.label == "ours"], lower_is_better=False
+    )
     judge_model = run.get("judge_model") or run.get("param.judge_model") or "?"
     n = {pct: _num(run.get(f"n_questions_{pct}")) for pct in PCTS}
     bad = {pct: _num(run.get(f"n_unparseable_{pct}")) for pct in PCTS}
     notes = [
         "Score(i) = 100·S_i/T: share of questions where the judge named system i's response "
         "best (ties name several); higher is better.",
-        f"Judge: {judge_model} (paper: o1). Benchmark: {benchmark_title(str(run.get('benchmark')))}; "
+        f"Judge: {judge_model} (paper: o1). "
+        f"Benchmark: {benchmark_title(str(run.get('benchmark')))}; "
         + "; ".join(
-            f"CPT({p}%): {int(n[p] or 0)} questions, {int(bad[p] or 0)} unparseable replies left out"
+            f"CPT({p}%): {int(n[p] or 0)} questions, "
+            f"{int(bad[p] or 0)} unparseable replies left out"
             for p in PCTS
         )
         + ".",
     ]
-    return Table(title="Table 3: LLM-as-a-judge scores", columns=columns, rows=rows, notes=notes,
-                 label="tab:judge")
+    return Table(
+        title="Table 3: LLM-as-a-judge scores",
+        columns=columns,
+        rows=rows,
+        notes=notes,
+        label="tab:judge",
+    )
 
 
 def cost_table(runs: pd.DataFrame) -> Table | None:
@@ -215,8 +228,10 @@ def cost_table(runs: pd.DataFrame) -> Table | None:
     if "usd_cpt_80" not in ev or ev["usd_cpt_80"].isna().all():
         return None
     order = list(BENCHMARK_NAMES)
-    benchmarks = sorted(ev.loc[ev["usd_cpt_80"].notna(), "benchmark"].unique(),
-                        key=lambda b: (order.index(b) if b in order else 99, b))
+    benchmarks = sorted(
+        ev.loc[ev["usd_cpt_80"].notna(), "benchmark"].unique(),
+        key=lambda b: (order.index(b) if b in order else 99, b),
+    )
     columns = [Column("", "System"), Column("", "Router")]
     for b in benchmarks:
         columns += [
@@ -224,8 +239,10 @@ def cost_table(runs: pd.DataFrame) -> Table | None:
             Column(benchmark_title(b), "$ @CPT80"),
             Column(benchmark_title(b), "router $/1k q"),
         ]
-    systems = sorted({(str(s), str(r)) for s, r in zip(ev["system"], ev["router"], strict=True)},
-                     key=lambda sr: _sort_key(*sr))
+    systems = sorted(
+        {(str(s), str(r)) for s, r in zip(ev["system"], ev["router"], strict=True)},
+        key=lambda sr: _sort_key(*sr),
+    )
     rows = []
     for system, router in systems:
         row = [Cell(text=system), Cell(text=router_title(router))]
@@ -241,8 +258,15 @@ def cost_table(runs: pd.DataFrame) -> Table | None:
     for b in benchmarks:
         sel = ev[ev["benchmark"] == b]
         weak, strong = _mean(sel, "usd_all_weak"), _mean(sel, "usd_all_strong")
-        bounds += [Cell(text=f"${weak:.2f} / ${strong:.2f}" if weak is not None and strong is not None else "–"),
-                   Cell(text=""), Cell(text="")]
+        bounds += [
+            Cell(
+                text=f"${weak:.2f} / ${strong:.2f}"
+                if weak is not None and strong is not None
+                else "–"
+            ),
+            Cell(text=""),
+            Cell(text=""),
+        ]
     rows.append(bounds)
     methods = sorted({str(m) for m in ev.get("param.cost_method", pd.Series(dtype=str)).dropna()})
     notes = [
@@ -250,8 +274,13 @@ def cost_table(runs: pd.DataFrame) -> Table | None:
         "the strong model (tokens × list price); router $/1k q: the router's own compute "
         "(measured scoring time × CPU price). Lower is better.",
     ] + [f"Token counts and prices: {m}" for m in methods]
-    return Table(title="USD cost of each routing system", columns=columns, rows=rows, notes=notes,
-                 label="tab:cost")
+    return Table(
+        title="USD cost of each routing system",
+        columns=columns,
+        rows=rows,
+        notes=notes,
+        label="tab:cost",
+    )
 
 
 def mt_bench_cost_table(runs: pd.DataFrame) -> Table | None:
@@ -268,19 +297,29 @@ def mt_bench_cost_table(runs: pd.DataFrame) -> Table | None:
             continue
         by_router = sel.groupby("router")["usd_cpt_80"].mean()
         router = str(by_router.idxmin())
-        rows.append([
-            Cell(text=system), Cell(text=router_title(router)),
-            Cell(float(by_router.min()), prefix="$"), Cell(paper.get(system), prefix="$"),
-        ])
+        rows.append(
+            [
+                Cell(text=system),
+                Cell(text=router_title(router)),
+                Cell(float(by_router.min()), prefix="$"),
+                Cell(paper.get(system), prefix="$"),
+            ]
+        )
     rows = rank_columns(rows, [2])
-    columns = [Column("", "System"), Column("", "Best router"),
-               Column("USD at CPT(80%)", "ours"), Column("USD at CPT(80%)", "paper")]
+    columns = [
+        Column("", "System"),
+        Column("", "Best router"),
+        Column("USD at CPT(80%)", "ours"),
+        Column("USD at CPT(80%)", "paper"),
+    ]
     return Table(
         title="MT-Bench cost at CPT(80%)",
         columns=columns,
         rows=rows,
-        notes=["Paper: $ as published (its token counts and prices are not stated in full; "
-               "ours are in the cost table's notes)."],
+        notes=[
+            "Paper: $ as published (its token counts and prices are not stated in full; "
+            "ours are in the cost table's notes)."
+        ],
         label="tab:mt-bench-cost",
     )
 

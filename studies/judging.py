@@ -37,7 +37,9 @@ def gsm8k_gold_answers(data_dir: Path) -> dict[str, str]:
     """GSM8K test question → its final answer (the number after ``####``)."""
     path = Path(data_dir) / "routellm" / "gsm8k" / "test.jsonl"
     if not path.is_file():
-        raise DataError(f"{path} is missing; run `routerlab data fetch` (gold answers for the judge)")
+        raise DataError(
+            f"{path} is missing; run `routerlab data fetch` (gold answers for the judge)"
+        )
     gold: dict[str, str] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -48,15 +50,19 @@ def gsm8k_gold_answers(data_dir: Path) -> dict[str, str]:
     return gold
 
 
-def routed_responses(benchmark: Benchmark, scores: np.ndarray, share: float, seed: int) -> list[str]:
+def routed_responses(
+    benchmark: Benchmark, scores: np.ndarray, share: float, seed: int
+) -> list[str]:
     """Each prompt's response when a share ``share`` of prompts (highest scores) go strong."""
     from harness.cost import strong_mask_at_share
 
     if benchmark.weak_response is None or benchmark.strong_response is None:
         raise DataError(f"benchmark {benchmark.name!r} has no response texts; the judge needs them")
     mask = strong_mask_at_share(scores, share, seed=seed)
-    return [s if m else w for m, w, s in
-            zip(mask, benchmark.weak_response, benchmark.strong_response, strict=True)]
+    return [
+        s if m else w
+        for m, w, s in zip(mask, benchmark.weak_response, benchmark.strong_response, strict=True)
+    ]
 
 
 def judge_items(
@@ -68,14 +74,19 @@ def judge_items(
     limit: int | None,
 ) -> list[JudgeItem]:
     """Judge items of the first ``limit`` questions; ``system_scores``: name → (scores, CPT %)."""
-    responses = {name: routed_responses(benchmark, s, cpt / 100.0, seed)
-                 for name, (s, cpt) in system_scores.items()}
+    responses = {
+        name: routed_responses(benchmark, s, cpt / 100.0, seed)
+        for name, (s, cpt) in system_scores.items()
+    }
     items = []
     for i, (pid, prompt) in enumerate(zip(benchmark.prompt_ids, benchmark.prompts, strict=True)):
         if prompt.strip() not in gold:
             continue
-        items.append(JudgeItem(pid, prompt, gold[prompt.strip()],
-                               {name: r[i] for name, r in responses.items()}))
+        items.append(
+            JudgeItem(
+                pid, prompt, gold[prompt.strip()], {name: r[i] for name, r in responses.items()}
+            )
+        )
         if limit is not None and len(items) >= limit:
             break
     return items
@@ -88,19 +99,35 @@ def _scores_artifact(run_id: str) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(text), dtype={"prompt_id": str})
 
 
-def best_system_runs(runs: pd.DataFrame, benchmark: str, systems: tuple[str, ...], pct: float) -> dict[str, Any]:
+def best_system_runs(
+    runs: pd.DataFrame, benchmark: str, systems: tuple[str, ...], pct: float
+) -> dict[str, Any]:
     """System → its run (a row) with the lowest CPT(pct) on ``benchmark``."""
     col = f"cpt_{pct:g}"
-    ev = runs[(runs["kind"] == "evaluation") & (runs["benchmark"] == benchmark)
-              & (runs["train_fraction"] >= 1.0) & runs["system"].isin(systems)]
+    ev = runs[
+        (runs["kind"] == "evaluation")
+        & (runs["benchmark"] == benchmark)
+        & (runs["train_fraction"] >= 1.0)
+        & runs["system"].isin(systems)
+    ]
     if col not in ev:
         return {}
     ev = ev[ev[col].notna()]
-    return {str(s): grp.loc[grp[col].idxmin()] for s, grp in ev.groupby("system")}
+    best: dict[str, Any] = {}
+    for system, grp in ev.groupby("system"):
+        values = grp[col].astype(float).to_numpy()
+        best[str(system)] = grp.iloc[int(values.argmin())]
+    return best
 
 
-def run_judge(spec: JudgeSpec, source_study: str, *, data_dir: Path | None = None,
-              progress: bool = True, ask: Any = None) -> dict[str, Any]:
+def run_judge(
+    spec: JudgeSpec,
+    source_study: str,
+    *,
+    data_dir: Path | None = None,
+    progress: bool = True,
+    ask: Any = None,
+) -> dict[str, Any]:
     """Judge the best router of each system at each CPT target; log one MLflow run."""
     import mlflow
 
@@ -117,10 +144,15 @@ def run_judge(spec: JudgeSpec, source_study: str, *, data_dir: Path | None = Non
     judge_cls = JUDGES.get(spec.judge)
     judge = judge_cls(endpoint=spec.endpoint, seed=spec.seed)
     metrics: dict[str, float] = {}
-    params: dict[str, Any] = {"judge": spec.judge, "judge_model": spec.endpoint,
-                              "benchmark": spec.benchmark, "limit": spec.limit,
-                              "source_study": source_study, "seed": spec.seed,
-                              "gold": "GSM8K final answer (after ####)"}
+    params: dict[str, Any] = {
+        "judge": spec.judge,
+        "judge_model": spec.endpoint,
+        "benchmark": spec.benchmark,
+        "limit": spec.limit,
+        "source_study": source_study,
+        "seed": spec.seed,
+        "gold": "GSM8K final answer (after ####)",
+    }
     verdict_rows: list[dict[str, Any]] = []
     for pct in spec.pcts:
         best = best_system_runs(runs, spec.benchmark, spec.systems, pct)
@@ -148,8 +180,11 @@ def run_judge(spec: JudgeSpec, source_study: str, *, data_dir: Path | None = Non
             s = frames[system].reindex(common.prompt_ids).to_numpy(dtype=float)
             system_scores[system] = (s, float(row[f"cpt_{pct:g}"]))
         items = judge_items(common, system_scores, gold, seed=spec.seed, limit=spec.limit)
-        result: JudgeResult = (judge.judge(items, ask=ask) if ask is not None
-                               else judge.judge(items, progress=progress))
+        result: JudgeResult = (
+            judge.judge(items, ask=ask)
+            if ask is not None
+            else judge.judge(items, progress=progress)
+        )
         for system, score in result.scores.items():
             metrics[f"score_{pct:g}_{system}"] = score
             metrics[f"cpt_{pct:g}_{system}"] = system_scores[system][1]
@@ -157,13 +192,28 @@ def run_judge(spec: JudgeSpec, source_study: str, *, data_dir: Path | None = Non
         metrics[f"n_unparseable_{pct:g}"] = result.n_unparseable
         metrics[f"n_identical_{pct:g}"] = sum(len(set(it.responses.values())) == 1 for it in items)
         for v in result.verdicts:
-            verdict_rows.append({"pct": pct, "question_id": v.question_id, "order": list(v.order),
-                                 "reply": v.reply, "best": sorted(v.best), "parsed": v.parsed})
+            verdict_rows.append(
+                {
+                    "pct": pct,
+                    "question_id": v.question_id,
+                    "order": list(v.order),
+                    "reply": v.reply,
+                    "best": sorted(v.best),
+                    "parsed": v.parsed,
+                }
+            )
     client = _setup()
-    tags = {f"{TAG}kind": "judge", f"{TAG}study": source_study, f"{TAG}benchmark": spec.benchmark,
-            f"{TAG}judge_model": spec.endpoint}
-    with mlflow.start_run(experiment_id=experiment_id(client=client),
-                          run_name=f"judge {spec.endpoint} on {spec.benchmark}", tags=tags) as run:
+    tags = {
+        f"{TAG}kind": "judge",
+        f"{TAG}study": source_study,
+        f"{TAG}benchmark": spec.benchmark,
+        f"{TAG}judge_model": spec.endpoint,
+    }
+    with mlflow.start_run(
+        experiment_id=experiment_id(client=client),
+        run_name=f"judge {spec.endpoint} on {spec.benchmark}",
+        tags=tags,
+    ) as run:
         mlflow.log_params(flatten_params(params))
         mlflow.log_metrics({re.sub(r"[^\w\-. /]", "_", k): float(v) for k, v in metrics.items()})
         mlflow.log_text("\n".join(json.dumps(r) for r in verdict_rows), "verdicts.jsonl")
@@ -176,10 +226,15 @@ def run_study_judge(study: Study, *, data_dir: Path | None = None) -> str:
     assert study.judge is not None
     out = run_judge(study.judge, study.judge.from_study or study.name, data_dir=data_dir)
     m = out["metrics"]
-    lines = [f"judge {study.judge.endpoint} on {study.judge.benchmark} (MLflow run {out['run_id']}):"]
+    lines = [
+        f"judge {study.judge.endpoint} on {study.judge.benchmark} (MLflow run {out['run_id']}):"
+    ]
     for pct in study.judge.pcts:
-        scores = ", ".join(f"{s} {m.get(f'score_{pct:g}_{s}', float('nan')):.1f}"
-                           for s in study.judge.systems)
-        lines.append(f"  CPT({pct:g}%): {scores}; {int(m[f'n_questions_{pct:g}'])} questions, "
-                     f"{int(m[f'n_unparseable_{pct:g}'])} unparseable")
+        scores = ", ".join(
+            f"{s} {m.get(f'score_{pct:g}_{s}', float('nan')):.1f}" for s in study.judge.systems
+        )
+        lines.append(
+            f"  CPT({pct:g}%): {scores}; {int(m[f'n_questions_{pct:g}'])} questions, "
+            f"{int(m[f'n_unparseable_{pct:g}'])} unparseable"
+        )
     return "\n".join(lines)

@@ -137,8 +137,13 @@ def score_combination(
     if labels is None:  # label-free routers (random): H1's evaluate-time path
         from harness.evaluation import scores_for
 
-        routed = scores_for(combo.router, benchmark, seed=combo.seed,
-                            router_params=combo.router_params, data_dir=loader.data_dir)
+        routed = scores_for(
+            combo.router,
+            benchmark,
+            seed=combo.seed,
+            router_params=combo.router_params,
+            data_dir=loader.data_dir,
+        )
         info = {"pipeline_seconds": time.perf_counter() - started}
         return routed.benchmark, np.asarray(routed.scores, dtype=float), info
     scored = router_scores(
@@ -167,15 +172,21 @@ def _router_seconds_per_query(info: dict[str, Any], n: int) -> float:
 
 
 def cost_metrics(
-    benchmark: Benchmark, scores: np.ndarray, metrics: dict[str, float], info: dict[str, Any],
-    loader: _Loader, seed: int,
+    benchmark: Benchmark,
+    scores: np.ndarray,
+    metrics: dict[str, float],
+    info: dict[str, Any],
+    loader: _Loader,
+    seed: int,
 ) -> tuple[dict[str, float], str]:
     """USD at CPT(50/80 %), all-weak/all-strong, and the router's compute per 1k queries."""
     from harness import cost
 
     full_costs, index = loader.prompt_costs(benchmark)
     rows = np.array([index[pid] for pid in benchmark.prompt_ids], dtype=int)
-    costs = cost.PromptCosts(full_costs.weak_usd[rows], full_costs.strong_usd[rows], full_costs.methods)
+    costs = cost.PromptCosts(
+        full_costs.weak_usd[rows], full_costs.strong_usd[rows], full_costs.methods
+    )
     prices = cost.load_prices()
     per_query = _router_seconds_per_query(info, len(benchmark))
     out: dict[str, float] = {
@@ -189,8 +200,14 @@ def cost_metrics(
         if np.isnan(share):
             continue
         sc = cost.system_cost_at_share(
-            costs, scores, share, system="", pct=pct, seed=seed,
-            router_seconds_per_query=per_query, prices=prices,
+            costs,
+            scores,
+            share,
+            system="",
+            pct=pct,
+            seed=seed,
+            router_seconds_per_query=per_query,
+            prices=prices,
         )
         out[f"usd_cpt_{pct}"] = sc.llm_usd
         out[f"usd_total_cpt_{pct}"] = sc.total_usd
@@ -233,8 +250,14 @@ def run_combination(combo: Combination, study: Study, loader: _Loader) -> str:
         "key": combo.key,
     }
     result = evaluate_scores(
-        benchmark, scores, system=combo.system, params=params, seed=combo.seed,
-        extra_tags=tags, grid=combo.curve_grid, n_boot=combo.n_boot,
+        benchmark,
+        scores,
+        system=combo.system,
+        params=params,
+        seed=combo.seed,
+        extra_tags=tags,
+        grid="routellm" if combo.curve_grid == "routellm" else "exact",
+        n_boot=combo.n_boot,
     )
     run_id = str(result.run_id)
     client = mlflow.MlflowClient()
@@ -275,8 +298,13 @@ def run_study(
     done = finished_keys(study.name)
     todo = [c for c in combos if c.key not in done]
     outcome = StudyOutcome(study.name, None, len(combos), len(combos) - len(todo))
-    log.info("study %s: %d combinations, %d finished before, %d to run",
-             study.name, len(combos), outcome.skipped, len(todo))
+    log.info(
+        "study %s: %d combinations, %d finished before, %d to run",
+        study.name,
+        len(combos),
+        outcome.skipped,
+        len(todo),
+    )
     if not todo:
         outcome.parent_run_id = _existing_parent(study.name)
         outcome.seconds = time.perf_counter() - started

@@ -149,9 +149,9 @@ class Study:
     def combinations(self) -> Iterator[Combination]:
         """Every combination, in a stable order (benchmark-major, so data loads once)."""
         pairs: list[tuple[str, str | None, tuple[float, ...]]] = []
-        for labels, routers, block_fractions in self.grid:
+        for label_names, routers, block_fractions in self.grid:
             fractions = block_fractions or self.train_fractions
-            pairs.extend((r, lab, fractions) for lab in labels for r in routers)
+            pairs.extend((r, lab, fractions) for lab in label_names for r in routers)
         pairs.extend((router, labels, self.train_fractions) for router, labels in self.systems)
         seen: set[str] = set()
         for benchmark in self.benchmarks:
@@ -220,9 +220,22 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
 
     if "name" not in raw:
         raise ConfigError(f"study file {path}: field 'name' is required (e.g. name = \"paper\")")
-    known = {"name", "description", "benchmarks", "seeds", "curve_grid", "n_boot",
-             "train_fractions", "model_pair", "grid", "systems", "label_params",
-             "router_params", "tuning", "judge"}
+    known = {
+        "name",
+        "description",
+        "benchmarks",
+        "seeds",
+        "curve_grid",
+        "n_boot",
+        "train_fractions",
+        "model_pair",
+        "grid",
+        "systems",
+        "label_params",
+        "router_params",
+        "tuning",
+        "judge",
+    }
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"study file {path}: unknown field(s) {unknown}; known: {sorted(known)}")
@@ -235,7 +248,9 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
         if "train_fractions" in block:
             block_fractions = tuple(float(f) for f in _list(block, "train_fractions", path, []))
             if any(not 0 < f <= 1 for f in block_fractions):
-                raise ConfigError(f"study file {path}: grid[{i}].train_fractions must lie in (0, 1]")
+                raise ConfigError(
+                    f"study file {path}: grid[{i}].train_fractions must lie in (0, 1]"
+                )
         grid.append((labels, routers, block_fractions))
         for name in labels:
             _check_name(LABEL_SOURCES.names(), name, f"grid[{i}].labels", path)
@@ -308,5 +323,6 @@ def _check_name(known: list[str], name: str, field_name: str, path: Path | None)
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(
-            f"study file {path}: {field_name} names unknown {name!r} (known: {', '.join(known)}){hint}"
+            f"study file {path}: {field_name} names unknown {name!r} "
+            f"(known: {', '.join(known)}){hint}"
         )

@@ -50,6 +50,7 @@ def validation_mask(benchmark: Benchmark, fraction: float, seed: int) -> np.ndar
     A hash rather than a permutation, so a prompt's side does not depend on which other
     prompts the benchmark holds (decontamination can drop some).
     """
+
     def side(key: str) -> float:
         digest = hashlib.sha256(f"{seed}\x00{key}".encode()).digest()
         return int.from_bytes(digest[:8], "little") / 2**64
@@ -63,7 +64,9 @@ def validation_mask(benchmark: Benchmark, fraction: float, seed: int) -> np.ndar
     return mask
 
 
-def split_benchmark(benchmark: Benchmark, fraction: float, seed: int) -> tuple[Benchmark, Benchmark]:
+def split_benchmark(
+    benchmark: Benchmark, fraction: float, seed: int
+) -> tuple[Benchmark, Benchmark]:
     """(validation, test) parts of ``benchmark``; no split key is on both sides."""
     mask = validation_mask(benchmark, fraction, seed)
     val, test = benchmark.subset(mask), benchmark.subset(~mask)
@@ -92,7 +95,10 @@ def search_space(router: str, labels: str | None) -> dict[str, ParamSpec]:
     }
     if labels is not None:
         space.update(
-            {f"labels.{k}": v for k, v in getattr(LABEL_SOURCES.get(labels), "search_space", {}).items()}
+            {
+                f"labels.{k}": v
+                for k, v in getattr(LABEL_SOURCES.get(labels), "search_space", {}).items()
+            }
         )
     if not space:
         raise ConfigError(
@@ -111,7 +117,9 @@ def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
 
 
 # -- objective ---------------------------------------------------------------------------------
-def objective_values(metrics: dict[str, float], objective: str, weights: dict[str, float]) -> list[float]:
+def objective_values(
+    metrics: dict[str, float], objective: str, weights: dict[str, float]
+) -> list[float]:
     """The value(s) to minimise for ``objective`` from a metrics dict."""
     if objective in ("cpt_50", "cpt_80"):
         return [metrics[objective]]
@@ -119,7 +127,9 @@ def objective_values(metrics: dict[str, float], objective: str, weights: dict[st
         return [weighted(metrics, weights)]
     if objective == "multi":
         return [metrics["cpt_50"], metrics["cpt_80"]]
-    raise ConfigError(f"unknown tuning objective {objective!r}; use cpt_50, cpt_80, weighted or multi")
+    raise ConfigError(
+        f"unknown tuning objective {objective!r}; use cpt_50, cpt_80, weighted or multi"
+    )
 
 
 def weighted(metrics: dict[str, float], weights: dict[str, float]) -> float:
@@ -198,7 +208,8 @@ class TuneSpec:
         if self.study_name:
             return self.study_name
         labels = self.labels or "none"
-        return f"{self.study_tag}:{labels}:{self.router}:{self.benchmark}:{self.objective}:split{self.split_seed}"
+        parts = (self.study_tag, labels, self.router, self.benchmark, self.objective)
+        return ":".join(parts) + f":split{self.split_seed}"
 
 
 @dataclass
@@ -216,13 +227,15 @@ Scorer = Callable[[dict[str, Any], dict[str, Any], Benchmark], np.ndarray]
 
 
 def make_scorer(spec: TuneSpec, data_dir: Path) -> Scorer:
-    """(router params, label params, benchmark part) → scores, with labels loaded once per params."""
+    """(router params, label params, benchmark part) → scores; labels loaded once per params."""
     from harness.pipeline import router_scores
     from harness.plugins import LABEL_SOURCES
 
     cache: dict[str, LabelSet] = {}
 
-    def score(router_params: dict[str, Any], label_params: dict[str, Any], part: Benchmark) -> np.ndarray:
+    def score(
+        router_params: dict[str, Any], label_params: dict[str, Any], part: Benchmark
+    ) -> np.ndarray:
         labels: LabelSet | None = None
         if spec.labels is not None:
             key = repr(sorted(label_params.items()))
@@ -230,8 +243,13 @@ def make_scorer(spec: TuneSpec, data_dir: Path) -> Scorer:
                 cache[key] = LABEL_SOURCES.get(spec.labels)(**label_params).load(data_dir)
             labels = cache[key]
         scored = router_scores(
-            spec.router, router_params, labels,  # type: ignore[arg-type]
-            label_params, part, seed=spec.seed, data_dir=data_dir,
+            spec.router,
+            router_params,
+            labels,  # type: ignore[arg-type]
+            label_params,
+            part,
+            seed=spec.seed,
+            data_dir=data_dir,
         )
         # The pipeline may drop contaminated prompts: the scores belong to what it kept.
         score.last_benchmark = scored.benchmark  # type: ignore[attr-defined]
@@ -240,8 +258,13 @@ def make_scorer(spec: TuneSpec, data_dir: Path) -> Scorer:
     return score
 
 
-def tune(spec: TuneSpec, *, data_dir: Path | None = None, scorer: Scorer | None = None,
-         progress: bool = True) -> TuneOutcome:
+def tune(
+    spec: TuneSpec,
+    *,
+    data_dir: Path | None = None,
+    scorer: Scorer | None = None,
+    progress: bool = True,
+) -> TuneOutcome:
     """Run ``spec.trials`` trials in this process (joining the shared study), then test once."""
     import optuna
 
@@ -252,7 +275,9 @@ def tune(spec: TuneSpec, *, data_dir: Path | None = None, scorer: Scorer | None 
     from harness.tracking import parent_run
 
     if spec.objective not in ("cpt_50", "cpt_80", "weighted", "multi"):
-        raise ConfigError(f"unknown tuning objective {spec.objective!r}; use cpt_50, cpt_80, weighted or multi")
+        raise ConfigError(
+            f"unknown tuning objective {spec.objective!r}; use cpt_50, cpt_80, weighted or multi"
+        )
     data_dir = data_dir or paths.data_dir()
     storage = spec.storage or paths.optuna_storage_url()
     benchmark = load_benchmark(spec.benchmark, data_dir)
@@ -260,24 +285,31 @@ def tune(spec: TuneSpec, *, data_dir: Path | None = None, scorer: Scorer | None 
     space = search_space(spec.router, spec.labels)
     score = scorer or make_scorer(spec, data_dir)
 
-    def evaluate(router_params: dict[str, Any], label_params: dict[str, Any], part: Benchmark) -> tuple[dict[str, float], Benchmark, np.ndarray]:
+    def evaluate(
+        router_params: dict[str, Any], label_params: dict[str, Any], part: Benchmark
+    ) -> tuple[dict[str, float], Benchmark, np.ndarray]:
         s = score(router_params, label_params, part)
         kept = getattr(score, "last_benchmark", part)
         curve = M.call_performance_curve(s, kept.weak_score, kept.strong_score)
-        return {"cpt_50": M.cpt(curve, 50), "cpt_80": M.cpt(curve, 80), "apgr": M.apgr(curve)}, kept, s
+        return (
+            {"cpt_50": M.cpt(curve, 50), "cpt_80": M.cpt(curve, 80), "apgr": M.apgr(curve)},
+            kept,
+            s,
+        )
 
     def objective(trial: Any) -> float | list[float]:
         params = {name: suggest(trial, name, rng) for name, rng in space.items()}
         router_params, label_params = split_params(params)
-        metrics, _, _ = evaluate({**spec.router_params, **router_params},
-                                 {**spec.label_params, **label_params}, val)
+        metrics, _, _ = evaluate(
+            {**spec.router_params, **router_params}, {**spec.label_params, **label_params}, val
+        )
         for k, v in metrics.items():
             trial.set_user_attr(k, v)
         values = objective_values(metrics, spec.objective, spec.weights)
         return values if spec.objective == "multi" else values[0]
 
     name = spec.optuna_study_name()
-    directions = ["minimize", "minimize"] if spec.objective == "multi" else ["minimize"]
+    directions: list[Any] = ["minimize"] * (2 if spec.objective == "multi" else 1)
     tags = {
         f"{TAG}study": spec.study_tag,
         f"{TAG}router": spec.router,
@@ -291,33 +323,61 @@ def tune(spec: TuneSpec, *, data_dir: Path | None = None, scorer: Scorer | None 
     study.set_user_attr("validation_fraction", spec.validation_fraction)
     study.set_user_attr("split_seed", spec.split_seed)
     params_to_log = {
-        "optuna_study": name, "objective": spec.objective, "trials": spec.trials,
-        "validation_fraction": spec.validation_fraction, "split_seed": spec.split_seed,
-        "router": spec.router, "label_source": spec.labels or "none", "benchmark": spec.benchmark,
-        "n_validation": len(val), "n_test": len(test), "storage_kind": storage.split(":", 1)[0],
+        "optuna_study": name,
+        "objective": spec.objective,
+        "trials": spec.trials,
+        "validation_fraction": spec.validation_fraction,
+        "split_seed": spec.split_seed,
+        "router": spec.router,
+        "label_source": spec.labels or "none",
+        "benchmark": spec.benchmark,
+        "n_validation": len(val),
+        "n_test": len(test),
+        "storage_kind": storage.split(":", 1)[0],
     }
-    with parent_run(f"tune {name}", params_to_log, tags={**tags, f"{TAG}kind": "tuning"}) as parent_id:
+    with parent_run(
+        f"tune {name}", params_to_log, tags={**tags, f"{TAG}kind": "tuning"}
+    ) as parent_id:
         logger = MLflowTrialLogger(parent_id, tags)
-        study.optimize(objective, n_trials=spec.trials, callbacks=[logger],
-                       show_progress_bar=progress, catch=(ValueError,))
+        study.optimize(
+            objective,
+            n_trials=spec.trials,
+            callbacks=[logger],
+            show_progress_bar=progress,
+            catch=(ValueError,),
+        )
         best = _best_trial(study, spec)
         router_best, labels_best = split_params(best.params)
         router_params = {**spec.router_params, **router_best}
         label_params = {**spec.label_params, **labels_best}
-        validation = {k: float(v) for k, v in best.user_attrs.items() if isinstance(v, (int, float))}
+        validation = {
+            k: float(v) for k, v in best.user_attrs.items() if isinstance(v, (int, float))
+        }
         test_metrics: dict[str, float] | None = None
         test_run: str | None = None
         if spec.evaluate_test:
             s = score(router_params, label_params, test)
             kept = getattr(score, "last_benchmark", test)
             result = evaluate_scores(
-                kept, s, system=f"{spec.labels or 'none'} × {spec.router} (tuned)",
-                params={"router": spec.router, "router_params": router_params,
-                        "label_source": spec.labels or "none", "label_params": label_params,
-                        "split": "test", "optuna_study": name},
-                seed=spec.seed, n_boot=spec.n_boot,
-                extra_tags={**tags, f"{TAG}split": "test", f"{TAG}optuna_study": name,
-                            f"{TAG}kind": "tuned_test"},
+                kept,
+                s,
+                system=f"{spec.labels or 'none'} × {spec.router} (tuned)",
+                params={
+                    "router": spec.router,
+                    "router_params": router_params,
+                    "label_source": spec.labels or "none",
+                    "label_params": label_params,
+                    "split": "test",
+                    "optuna_study": name,
+                },
+                seed=spec.seed,
+                n_boot=spec.n_boot,
+                extra_tags={
+                    **tags,
+                    f"{TAG}split": "test",
+                    f"{TAG}optuna_study": name,
+                    f"{TAG}kind": "tuned_test",
+                },
             )
             test_metrics = dict(result.metrics)
             test_run = result.run_id
@@ -325,14 +385,20 @@ def tune(spec: TuneSpec, *, data_dir: Path | None = None, scorer: Scorer | None 
 
         mlflow.log_metrics({f"val_{k}": v for k, v in validation.items() if math.isfinite(v)})
         if test_metrics:
-            mlflow.log_metrics({f"test_{k}": test_metrics[k] for k in ("cpt_50", "cpt_80", "apgr")
-                                if k in test_metrics and math.isfinite(test_metrics[k])})
+            mlflow.log_metrics(
+                {
+                    f"test_{k}": test_metrics[k]
+                    for k in ("cpt_50", "cpt_80", "apgr")
+                    if k in test_metrics and math.isfinite(test_metrics[k])
+                }
+            )
         mlflow.log_params({f"best.{k}": v for k, v in best.params.items()})
-    return TuneOutcome(name, storage, len(study.trials), dict(best.params), validation,
-                       test_metrics, test_run)
+    return TuneOutcome(
+        name, storage, len(study.trials), dict(best.params), validation, test_metrics, test_run
+    )
 
 
-def _create_or_load_study(name: str, storage: str, directions: list[str], sampler: Any) -> Any:
+def _create_or_load_study(name: str, storage: str, directions: list[Any], sampler: Any) -> Any:
     """Join the shared study, creating it (and the storage's tables) if this worker is first.
 
     Two workers starting at once on an empty database both try to create Optuna's tables
@@ -347,8 +413,13 @@ def _create_or_load_study(name: str, storage: str, directions: list[str], sample
 
     for attempt in range(6):
         try:
-            return optuna.create_study(study_name=name, storage=storage, directions=directions,
-                                       sampler=sampler, load_if_exists=True)
+            return optuna.create_study(
+                study_name=name,
+                storage=storage,
+                directions=directions,
+                sampler=sampler,
+                load_if_exists=True,
+            )
         except (IntegrityError, ProgrammingError, OperationalError) as exc:
             if attempt == 5:
                 raise ConfigError(f"Optuna storage {storage.split('@')[-1]}: {exc}") from None
@@ -379,4 +450,6 @@ def _best_trial(study: Any, spec: TuneSpec) -> Any:
     if spec.objective != "multi":
         return study.best_trial
     front = study.best_trials
-    return min(front, key=lambda t: weighted({"cpt_50": t.values[0], "cpt_80": t.values[1]}, spec.weights))
+    return min(
+        front, key=lambda t: weighted({"cpt_50": t.values[0], "cpt_80": t.values[1]}, spec.weights)
+    )

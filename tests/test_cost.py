@@ -29,7 +29,9 @@ def test_estimate_is_chars_over_four_and_says_so() -> None:
 def test_default_prices_have_sources_and_find_aliases() -> None:
     prices = cost.load_prices()
     gpt4 = prices.get("gpt-4-1106-preview")
-    assert gpt4.input_per_mtok == 10.0 and gpt4.output_per_mtok == 30.0 and gpt4.source and gpt4.date
+    assert (
+        gpt4.input_per_mtok == 10.0 and gpt4.output_per_mtok == 30.0 and gpt4.source and gpt4.date
+    )
     assert prices.get("Mixtral-8x7B-Instruct-v0.1").model == "mistralai/Mixtral-8x7B-Instruct-v0.1"
     with pytest.raises(ConfigError, match="no price for model 'nope'"):
         prices.get("nope")

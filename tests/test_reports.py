@@ -35,37 +35,79 @@ def _log_fixed_runs() -> None:
     client = _setup()
     exp = experiment_id(client=client)
     for i, (system, router, labels, bench, c50, lo, hi, c80, usd80) in enumerate(FIXED_RUNS):
-        with mlflow.start_run(experiment_id=exp, tags={
-            "routerlab.kind": "evaluation", "routerlab.study": "golden", "routerlab.system": system,
-            "routerlab.router": router, "routerlab.label_source": labels,
-            "routerlab.benchmark": bench, "routerlab.key": f"k{i}", "routerlab.complete": "1",
-        }):
-            mlflow.log_metrics({
-                "cpt_50": c50, "cpt_50_lo": lo, "cpt_50_hi": hi,
-                "cpt_80": c80, "cpt_80_lo": c80 - 5, "cpt_80_hi": c80 + 5,
-                "oracle_cpt_50": 10.0 if bench == "gsm8k" else 8.0,
-                "oracle_cpt_80": 17.0 if bench == "gsm8k" else 16.5,
-                "usd_cpt_50": usd80 * 0.8, "usd_cpt_80": usd80, "router_usd_per_1k": 0.0123,
-                "usd_all_weak": 0.05, "usd_all_strong": 2.0 if bench == "mt_bench" else 5.6,
-            })
+        with mlflow.start_run(
+            experiment_id=exp,
+            tags={
+                "routerlab.kind": "evaluation",
+                "routerlab.study": "golden",
+                "routerlab.system": system,
+                "routerlab.router": router,
+                "routerlab.label_source": labels,
+                "routerlab.benchmark": bench,
+                "routerlab.key": f"k{i}",
+                "routerlab.complete": "1",
+            },
+        ):
+            mlflow.log_metrics(
+                {
+                    "cpt_50": c50,
+                    "cpt_50_lo": lo,
+                    "cpt_50_hi": hi,
+                    "cpt_80": c80,
+                    "cpt_80_lo": c80 - 5,
+                    "cpt_80_hi": c80 + 5,
+                    "oracle_cpt_50": 10.0 if bench == "gsm8k" else 8.0,
+                    "oracle_cpt_80": 17.0 if bench == "gsm8k" else 16.5,
+                    "usd_cpt_50": usd80 * 0.8,
+                    "usd_cpt_80": usd80,
+                    "router_usd_per_1k": 0.0123,
+                    "usd_all_weak": 0.05,
+                    "usd_all_strong": 2.0 if bench == "mt_bench" else 5.6,
+                }
+            )
             mlflow.log_param("cost_method", "fixed test prices")
     # A run of another study must not leak into this one.
-    with mlflow.start_run(experiment_id=exp, tags={"routerlab.study": "other",
-                                                    "routerlab.system": "Random",
-                                                    "routerlab.router": "random",
-                                                    "routerlab.benchmark": "gsm8k"}):
+    with mlflow.start_run(
+        experiment_id=exp,
+        tags={
+            "routerlab.study": "other",
+            "routerlab.system": "Random",
+            "routerlab.router": "random",
+            "routerlab.benchmark": "gsm8k",
+        },
+    ):
         mlflow.log_metric("cpt_50", 1.0)
-    with mlflow.start_run(experiment_id=exp, tags={
-        "routerlab.kind": "judge", "routerlab.study": "golden", "routerlab.benchmark": "gsm8k",
-        "routerlab.judge_model": "qwen-1.5b",
-    }):
-        mlflow.log_params({"judge_model": "qwen-1.5b", "router_TO-Router": "knn",
-                           "router_RouteLLM": "sw_ranking", "router_Confidence": "mlp"})
-        mlflow.log_metrics({
-            "score_50_TO-Router": 70.0, "score_50_RouteLLM": 72.5, "score_50_Confidence": 75.0,
-            "score_80_TO-Router": 80.0, "score_80_RouteLLM": 85.0, "score_80_Confidence": 84.0,
-            "n_questions_50": 300, "n_unparseable_50": 3, "n_questions_80": 300, "n_unparseable_80": 1,
-        })
+    with mlflow.start_run(
+        experiment_id=exp,
+        tags={
+            "routerlab.kind": "judge",
+            "routerlab.study": "golden",
+            "routerlab.benchmark": "gsm8k",
+            "routerlab.judge_model": "qwen-1.5b",
+        },
+    ):
+        mlflow.log_params(
+            {
+                "judge_model": "qwen-1.5b",
+                "router_TO-Router": "knn",
+                "router_RouteLLM": "sw_ranking",
+                "router_Confidence": "mlp",
+            }
+        )
+        mlflow.log_metrics(
+            {
+                "score_50_TO-Router": 70.0,
+                "score_50_RouteLLM": 72.5,
+                "score_50_Confidence": 75.0,
+                "score_80_TO-Router": 80.0,
+                "score_80_RouteLLM": 85.0,
+                "score_80_Confidence": 84.0,
+                "n_questions_50": 300,
+                "n_unparseable_50": 3,
+                "n_questions_80": 300,
+                "n_unparseable_80": 1,
+            }
+        )
 
 
 def _check_golden(name: str, text: str) -> None:
@@ -117,8 +159,11 @@ def test_rank_columns_lower_and_higher_is_better() -> None:
 
 
 def test_renderers_escape_special_characters() -> None:
-    table = Table("A & B", [Column("g_1", "x%"), Column("g_1", "y")],
-                  [[Cell(text="a|b <c>"), Cell(1.0, rank=1)]])
+    table = Table(
+        "A & B",
+        [Column("g_1", "x%"), Column("g_1", "y")],
+        [[Cell(text="a|b <c>"), Cell(1.0, rank=1)]],
+    )
     assert "a\\|b <c>" in to_markdown(table)
     tex = to_latex(table)
     assert r"A \& B" in tex and r"g\_1" in tex and r"x\%" in tex and r"\textbf{1.00}" in tex
@@ -141,7 +186,13 @@ def test_report_files_are_written_whole(tmp_path: Path) -> None:
     _log_fixed_runs()
     written = write_report("golden", tmp_path)
     names = {p.relative_to(tmp_path).as_posix() for p in written}
-    assert {"report.md", "report.tex", "report.html", "tables/table1.md", "tables/table3.tex",
-            "tables/cost.html"} <= names
+    assert {
+        "report.md",
+        "report.tex",
+        "report.html",
+        "tables/table1.md",
+        "tables/table3.tex",
+        "tables/cost.html",
+    } <= names
     assert "Table 3" in (tmp_path / "report.md").read_text()
     assert not list(tmp_path.rglob("*.tmp"))

@@ -30,7 +30,11 @@ def test_paper_study_is_the_papers_grid() -> None:
 
 
 def test_key_changes_with_any_parameter() -> None:
-    base = {"name": "s", "benchmarks": ["gsm8k"], "grid": [{"labels": ["arena"], "routers": ["knn"]}]}
+    base = {
+        "name": "s",
+        "benchmarks": ["gsm8k"],
+        "grid": [{"labels": ["arena"], "routers": ["knn"]}],
+    }
     a = next(parse_study(base).combinations())
     b = next(parse_study({**base, "router_params": {"knn": {"k": 3}}}).combinations())
     c = next(parse_study({**base, "seeds": [1]}).combinations())
@@ -41,13 +45,33 @@ def test_key_changes_with_any_parameter() -> None:
     ("raw", "message"),
     [
         ({"benchmarks": ["gsm8k"], "systems": [{"router": "random"}]}, "'name' is required"),
-        ({"name": "s", "benchmarks": ["gsm8k"], "grid": [{"labels": ["arena"], "routers": ["knnn"]}]},
-         "did you mean 'knn'"),
+        (
+            {
+                "name": "s",
+                "benchmarks": ["gsm8k"],
+                "grid": [{"labels": ["arena"], "routers": ["knnn"]}],
+            },
+            "did you mean 'knn'",
+        ),
         ({"name": "s", "benchmarks": ["gsm8k"]}, "at least one"),
-        ({"name": "s", "benchmarks": ["gsm8k"], "systems": [{"router": "random"}], "tunning": {}},
-         "unknown field"),
-        ({"name": "s", "benchmarks": ["gsm8k"], "systems": [{"router": "random"}],
-          "tuning": {"objective": "auc"}}, "tuning.objective"),
+        (
+            {
+                "name": "s",
+                "benchmarks": ["gsm8k"],
+                "systems": [{"router": "random"}],
+                "tunning": {},
+            },
+            "unknown field",
+        ),
+        (
+            {
+                "name": "s",
+                "benchmarks": ["gsm8k"],
+                "systems": [{"router": "random"}],
+                "tuning": {"objective": "auc"},
+            },
+            "tuning.objective",
+        ),
     ],
 )
 def test_bad_study_files_name_the_field(raw: dict, message: str) -> None:
@@ -63,9 +87,7 @@ def test_missing_study_file_lists_the_shipped_ones() -> None:
 def _tiny_study(tmp_path: Path, benchmarks: list[str]) -> Path:
     path = tmp_path / "tiny.toml"
     path.write_text(
-        'name = "tiny"\n'
-        f"benchmarks = {benchmarks!r}\n".replace("'", '"')
-        + "n_boot = 20\n"
+        f'name = "tiny"\nbenchmarks = {benchmarks!r}\n'.replace("'", '"') + "n_boot = 20\n"
         '[[grid]]\nlabels = ["arena"]\nrouters = ["knn"]\n'
         '[[systems]]\nrouter = "random"\n'
     )
@@ -111,7 +133,9 @@ def test_study_runs_every_combination_once_and_resumes(tmp_path: Path, data_dir:
 
 
 @pytest.mark.slow
-def test_cli_run_and_report(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_run_and_report(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from harness.cli import main
 
     study = _tiny_study(tmp_path, ["mt_bench"])

@@ -101,8 +101,10 @@ def _postgres_url() -> str | None:
     url = os.environ.get("ROUTERLAB_TEST_POSTGRES_URL")
     if not url:
         if os.environ.get("ROUTERLAB_REQUIRE_POSTGRES") == "1":
-            pytest.fail("ROUTERLAB_REQUIRE_POSTGRES=1 but ROUTERLAB_TEST_POSTGRES_URL is unset; "
-                        "run `source .ci/postgres.sh`")
+            pytest.fail(
+                "ROUTERLAB_REQUIRE_POSTGRES=1 but ROUTERLAB_TEST_POSTGRES_URL is unset; "
+                "run `source .ci/postgres.sh`"
+            )
         pytest.skip("ROUTERLAB_TEST_POSTGRES_URL unset (source .ci/postgres.sh to run this)")
     return url
 
@@ -119,20 +121,37 @@ def test_two_workers_share_one_study_through_postgres(data_dir: Path) -> None:
     name = f"test-shared-{uuid.uuid4().hex[:8]}"
     per_worker = 3
     cmd = [
-        sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())", "tune", "--labels", "arena", "--router", "knn",
-        "--benchmark", "mt_bench", "--trials", str(per_worker), "--storage", url,
-        "--study-name", name, "--no-test", "--json",
+        sys.executable,
+        "-c",
+        "import sys; from harness.cli import main; sys.exit(main())",
+        "tune",
+        "--labels",
+        "arena",
+        "--router",
+        "knn",
+        "--benchmark",
+        "mt_bench",
+        "--trials",
+        str(per_worker),
+        "--storage",
+        url,
+        "--study-name",
+        name,
+        "--no-test",
+        "--json",
     ]
     env = {**os.environ, "ROUTERLAB_DATA_DIR": str(data_dir)}
-    workers = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True) for _ in range(2)]
+    workers = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     try:
         results = [w.communicate(timeout=600) for w in workers]
     finally:
         for w in workers:
             if w.poll() is None:
                 w.kill()
-    for w, (out, err) in zip(workers, results, strict=True):
+    for w, (_out, err) in zip(workers, results, strict=True):
         assert w.returncode == 0, err[-2000:]
     try:
         study = optuna.load_study(study_name=name, storage=url)

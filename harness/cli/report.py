@@ -21,10 +21,15 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--study", default="paper", help="study name (default paper); 'all' for every run")
+    p.add_argument(
+        "--study", default="paper", help="study name (default paper); 'all' for every run"
+    )
     p.add_argument("--out", type=Path, help="output folder (default .routerlab/report/STUDY)")
-    p.add_argument("--judge-study", help="study whose judge run gives Table 3 (default: this "
-                   "study, else the latest judge run of any study)")
+    p.add_argument(
+        "--judge-study",
+        help="study whose judge run gives Table 3 (default: this "
+        "study, else the latest judge run of any study)",
+    )
     p.set_defaults(func=run)
 
 

@@ -28,20 +28,32 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--router", "-r", required=True, help="router to tune (sw_ranking, mf, knn, mlp)")
+    p.add_argument(
+        "--router", "-r", required=True, help="router to tune (sw_ranking, mf, knn, mlp)"
+    )
     p.add_argument("--labels", "-l", help="label source (se, accuracy, arena)")
     p.add_argument("--benchmark", "-b", required=True, help="benchmark name or file")
     p.add_argument("--study", help="study file whose [tuning] section gives the defaults")
     p.add_argument("--trials", type=int, help="trials run by this process (default: study's, 20)")
-    p.add_argument("--objective", choices=("cpt_50", "cpt_80", "weighted", "multi"),
-                   help="what to minimise on the validation split (default cpt_50)")
-    p.add_argument("--weight", action="append", default=[], metavar="METRIC=W",
-                   help="weights for --objective weighted (default cpt_50=0.5 cpt_80=0.5)")
+    p.add_argument(
+        "--objective",
+        choices=("cpt_50", "cpt_80", "weighted", "multi"),
+        help="what to minimise on the validation split (default cpt_50)",
+    )
+    p.add_argument(
+        "--weight",
+        action="append",
+        default=[],
+        metavar="METRIC=W",
+        help="weights for --objective weighted (default cpt_50=0.5 cpt_80=0.5)",
+    )
     p.add_argument("--validation-fraction", type=float, help="share of prompts used to tune (0.5)")
     p.add_argument("--split-seed", type=int, help="seed of the validation/test split (0)")
     p.add_argument("--seed", type=int, default=0, help="router seed (default 0)")
-    p.add_argument("--storage", help="Optuna storage URL (default $ROUTERLAB_OPTUNA_STORAGE or "
-                   "sqlite in .routerlab/)")
+    p.add_argument(
+        "--storage",
+        help="Optuna storage URL (default $ROUTERLAB_OPTUNA_STORAGE or sqlite in .routerlab/)",
+    )
     p.add_argument("--study-name", help="Optuna study name shared by workers (default derived)")
     p.add_argument("--no-test", action="store_true", help="skip the final test-split evaluation")
     p.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
@@ -63,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
             try:
                 weights[key.strip()] = float(value)
             except ValueError:
-                raise ConfigError(f"--weight {item!r}: want METRIC=NUMBER, e.g. cpt_50=0.7") from None
+                raise ConfigError(
+                    f"--weight {item!r}: want METRIC=NUMBER, e.g. cpt_50=0.7"
+                ) from None
         bad = set(weights) - {"cpt_50", "cpt_80"}
         if bad:
             raise ConfigError(f"--weight names {sorted(bad)}; weights apply to cpt_50 and cpt_80")
@@ -74,8 +88,11 @@ def run(args: argparse.Namespace) -> int:
         trials=args.trials if args.trials is not None else defaults.trials,
         objective=args.objective or defaults.objective,
         weights=weights,
-        validation_fraction=(args.validation_fraction if args.validation_fraction is not None
-                             else defaults.validation_fraction),
+        validation_fraction=(
+            args.validation_fraction
+            if args.validation_fraction is not None
+            else defaults.validation_fraction
+        ),
         split_seed=args.split_seed if args.split_seed is not None else defaults.split_seed,
         seed=args.seed,
         study_name=args.study_name,
@@ -89,8 +106,9 @@ def run(args: argparse.Namespace) -> int:
         "trials_in_study": outcome.n_trials,
         "best_params": outcome.best_params,
         "validation": {k: outcome.validation.get(k) for k in ("cpt_50", "cpt_80", "apgr")},
-        "test": ({k: outcome.test.get(k) for k in ("cpt_50", "cpt_80", "apgr")}
-                 if outcome.test else None),
+        "test": (
+            {k: outcome.test.get(k) for k in ("cpt_50", "cpt_80", "apgr")} if outcome.test else None
+        ),
         "test_run_id": outcome.test_run_id,
     }
     if args.json:
@@ -99,10 +117,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"Optuna study {outcome.study_name}: {outcome.n_trials} trials in storage")
     print(f"best params: {json.dumps(outcome.best_params, default=str)}")
     v = outcome.validation
-    print(f"validation: CPT50 {v.get('cpt_50', float('nan')):.2f}  CPT80 {v.get('cpt_80', float('nan')):.2f}")
+    print(
+        f"validation: CPT50 {v.get('cpt_50', float('nan')):.2f}  "
+        f"CPT80 {v.get('cpt_80', float('nan')):.2f}"
+    )
     if outcome.test:
         t = outcome.test
-        print(f"test:       CPT50 {t['cpt_50']:.2f} [{t.get('cpt_50_lo', float('nan')):.1f}, "
-              f"{t.get('cpt_50_hi', float('nan')):.1f}]  CPT80 {t['cpt_80']:.2f}  "
-              f"(MLflow run {outcome.test_run_id})")
+        print(
+            f"test:       CPT50 {t['cpt_50']:.2f} [{t.get('cpt_50_lo', float('nan')):.1f}, "
+            f"{t.get('cpt_50_hi', float('nan')):.1f}]  CPT80 {t['cpt_80']:.2f}  "
+            f"(MLflow run {outcome.test_run_id})"
+        )
     return 0

@@ -1,0 +1,51 @@
+"""``routerlab benchmark``: build benchmarks from local models.
+
+Examples::
+
+    routerlab benchmark build-local-gsm8k --limit 300      # Table 2: Qwen 0.5B vs Qwen 1.5B
+    routerlab benchmark build-local-gsm8k --limit 5 --weak smollm2 --strong smollm2 --out /tmp/x.jsonl
+
+Calls are cached: an interrupted build resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "benchmark",
+        help="build a benchmark from local models (Table 2's second pair)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="benchmark_command", metavar="ACTION")
+    b = sub.add_parser("build-local-gsm8k", help="answer GSM8K test questions with a local pair")
+    b.add_argument("--limit", type=int, default=300, help="questions (default 300)")
+    b.add_argument("--weak", default="qwen-0.5b", help="weak endpoint (default qwen-0.5b)")
+    b.add_argument("--strong", default="qwen-1.5b", help="strong endpoint (default qwen-1.5b)")
+    b.add_argument("--endpoints", type=Path, help="endpoint config for non-local models")
+    b.add_argument("--max-tokens", type=int, default=384, help="answer budget (default 384)")
+    b.add_argument("--out", type=Path, help="output file (default studies/data/gsm8k_qwen.jsonl)")
+    b.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
+    b.set_defaults(func=build)
+    p.set_defaults(func=lambda args: p.print_help() or 1)
+
+
+def build(args: argparse.Namespace) -> int:
+    from studies.second_pair import DEFAULT_FILE, build_local_gsm8k
+
+    summary = build_local_gsm8k(
+        limit=args.limit, weak=args.weak, strong=args.strong, out=args.out or DEFAULT_FILE,
+        data_dir=args.data_dir, max_tokens=args.max_tokens, endpoints_file=args.endpoints,
+    )
+    print(
+        f"wrote {summary['n']} questions to {summary['file']}: weak {args.weak} "
+        f"{100 * summary['weak_accuracy']:.1f} %, strong {args.strong} "
+        f"{100 * summary['strong_accuracy']:.1f} % correct; tokens spent: weak "
+        f"{summary['weak_tokens']}, strong {summary['strong_tokens']}"
+    )
+    return 0

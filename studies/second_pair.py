@@ -1,0 +1,152 @@
+"""Table 2's second model pair: GSM8K answered by two local models, as a benchmark.
+
+The shared data holds outcomes for GPT-4 vs Mixtral only. :func:`build_local_gsm8k` asks the
+LLM layer (cached, resumable) for greedy answers of a weak and a strong local model (default
+Qwen2.5-Coder 0.5B and 1.5B of the model pack) to the first ``limit`` GSM8K test questions
+(after RouteLLM's decontamination), grades each answer by its final number against the gold
+answer (:func:`harness.labels.grading.number_match`), and writes a benchmark file **without
+the question text**: ``id`` (the GSM8K prompt id of :func:`harness.benchmarks.routellm.
+load_gsm8k`), ``prompt_sha256``, ``weak``/``strong`` (correct or not), the two responses
+and the model names. :func:`load_gsm8k_local` joins it with the data directory at load time
+(registered as the benchmark ``gsm8k_qwen``), so any routing system can be evaluated on the
+pair like on the built-in benchmarks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import DataError
+from harness.records import Benchmark
+
+DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "gsm8k_qwen.jsonl"
+INSTRUCTION = "Solve the problem step by step, then end with 'The answer is N.'"
+COLUMNS = ("id", "prompt_sha256", "weak", "strong", "weak_response", "strong_response",
+           "weak_model", "strong_model")
+
+
+def prompt_sha256(text: str) -> str:
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()
+
+
+def messages(question: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": f"{question.strip()}\n{INSTRUCTION}"}]
+
+
+def build_local_gsm8k(
+    *,
+    limit: int = 300,
+    weak: str = "qwen-0.5b",
+    strong: str = "qwen-1.5b",
+    out: Path = DEFAULT_FILE,
+    data_dir: Path | None = None,
+    max_tokens: int = 384,
+    endpoints_file: Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Answer, grade and write the benchmark file; returns a summary (accuracies, tokens)."""
+    from harness import paths
+    from harness.benchmarks.routellm import load_gsm8k
+    from harness.labels.grading import number_match
+    from harness.llm.client import LLMClient, Request
+    from harness.llm.endpoints import resolve_endpoint
+    from studies.judging import gsm8k_gold_answers
+
+    data_dir = data_dir or paths.data_dir()
+    base = load_gsm8k(data_dir)
+    gold = gsm8k_gold_answers(data_dir)
+    rows = [(pid, q) for pid, q in zip(base.prompt_ids, base.prompts, strict=True)
+            if q.strip() in gold][:limit]
+    summary: dict[str, Any] = {"n": len(rows), "file": str(out)}
+    answers: dict[str, list[str]] = {}
+    for side, spec in (("weak", weak), ("strong", strong)):
+        client = LLMClient(resolve_endpoint(spec, endpoints_file))
+        requests = [Request.make(messages(q), temperature=0.0, max_tokens=max_tokens, seed=0)
+                    for _, q in rows]
+        results = client.run_many(requests, desc=f"gsm8k {side} ({spec})", progress=progress)
+        answers[side] = [r.text for r in results]
+        summary[f"{side}_tokens"] = client.usage.prompt_tokens + client.usage.completion_tokens
+        summary[f"{side}_cache_hits"] = client.usage.cache_hits
+    records = []
+    for i, (pid, q) in enumerate(rows):
+        records.append({
+            "id": pid,
+            "prompt_sha256": prompt_sha256(q),
+            "weak": bool(number_match(answers["weak"][i], gold[q.strip()])),
+            "strong": bool(number_match(answers["strong"][i], gold[q.strip()])),
+            "weak_response": answers["weak"][i],
+            "strong_response": answers["strong"][i],
+            "weak_model": weak,
+            "strong_model": strong,
+        })
+    _write_jsonl(out, records)
+    summary["weak_accuracy"] = float(np.mean([r["weak"] for r in records])) if records else 0.0
+    summary["strong_accuracy"] = float(np.mean([r["strong"] for r in records])) if records else 0.0
+    return summary
+
+
+def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for r in records:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_gsm8k_local(data_dir: Path | None = None, path: Path | None = None,
+                     name: str = "gsm8k_qwen") -> Benchmark:
+    """The local-pair GSM8K benchmark: the committed outcomes joined with the question text."""
+    from harness.benchmarks.routellm import load_gsm8k
+
+    path = Path(path or DEFAULT_FILE)
+    if not path.is_file():
+        raise DataError(
+            f"{path} does not exist; build it with `routerlab benchmark build-local-gsm8k "
+            "--limit 300` (needs the local model pack: `routerlab models install qwen-0.5b "
+            "qwen-1.5b`)"
+        )
+    df = pd.read_json(path, lines=True, dtype={"id": str})
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing or df.empty:
+        raise DataError(f"{path}: missing columns {missing} or no rows; rebuild the file")
+    base = load_gsm8k(data_dir)
+    text = dict(zip(base.prompt_ids, base.prompts, strict=True))
+    unknown = [i for i in df["id"] if i not in text]
+    if unknown:
+        raise DataError(f"{path}: ids {unknown[:3]} are not GSM8K test prompts of the data dir")
+    prompts = [text[i] for i in df["id"]]
+    changed = [i for i, p, h in zip(df["id"], prompts, df["prompt_sha256"], strict=True)
+               if prompt_sha256(p) != h]
+    if changed:
+        raise DataError(
+            f"{path}: the question text of {changed[:3]} differs from the data dir's GSM8K "
+            "(prompt_sha256 mismatch); use the pinned data (`routerlab data fetch`)"
+        )
+    from harness.data import sha256_file
+
+    return Benchmark(
+        name=name,
+        prompt_ids=df["id"].tolist(),
+        prompts=prompts,
+        weak_score=df["weak"].astype(bool).to_numpy(dtype=float),
+        strong_score=df["strong"].astype(bool).to_numpy(dtype=float),
+        weak_model=str(df["weak_model"].iloc[0]),
+        strong_model=str(df["strong_model"].iloc[0]),
+        weak_response=df["weak_response"].fillna("").astype(str).tolist(),
+        strong_response=df["strong_response"].fillna("").astype(str).tolist(),
+        source_sha256={**base.source_sha256, path.name: sha256_file(path)},
+        meta={"metric": "accuracy", "source": f"{path.name} joined with GSM8K test"},
+    )
