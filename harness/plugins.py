@@ -24,7 +24,9 @@ def _validate_label_source(name: str, cls: object) -> None:
 
 def _validate_benchmark(name: str, loader: object) -> None:
     if not callable(loader):
-        raise TypeError(f"benchmark loader {loader!r} is not callable (want f(data_dir) -> Benchmark)")
+        raise TypeError(
+            f"benchmark loader {loader!r} is not callable (want f(data_dir) -> Benchmark)"
+        )
 
 
 def _validate_judge(name: str, cls: object) -> None:

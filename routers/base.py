@@ -117,7 +117,8 @@ def validate_router_class(name: str, cls: object) -> None:
     missing_default = [p for p in params if sig.parameters[p].default is inspect.Parameter.empty]
     if missing_default:
         raise TypeError(
-            f"{cls.__name__}.__init__ keywords need defaults (scikit-learn style): {missing_default}"
+            f"{cls.__name__}.__init__ keywords need defaults (scikit-learn style): "
+            f"{missing_default}"
         )
     unknown = set(cls.search_space) - set(params)
     if unknown:
