@@ -66,6 +66,10 @@ def figure1(runs: pd.DataFrame) -> Any | None:
             )
         ax.axhline(50, color="gray", linewidth=0.8, linestyle=":", label="random (50)")
         ax.set_xscale("log")
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on a short axis
         ax.set_title(benchmark_title(bench))
         ax.set_xlabel("training labels")
         ax.set_ylabel("CPT(50%) (%)")

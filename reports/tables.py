@@ -237,7 +237,7 @@ def cost_table(runs: pd.DataFrame) -> Table | None:
         columns += [
             Column(benchmark_title(b), "$ @CPT50"),
             Column(benchmark_title(b), "$ @CPT80"),
-            Column(benchmark_title(b), "router $/1k q"),
+            Column(benchmark_title(b), "router $/1M q"),
         ]
     systems = sorted(
         {(str(s), str(r)) for s, r in zip(ev["system"], ev["router"], strict=True)},
@@ -250,7 +250,7 @@ def cost_table(runs: pd.DataFrame) -> Table | None:
             sel = ev[(ev["system"] == system) & (ev["router"] == router) & (ev["benchmark"] == b)]
             row.append(Cell(_mean(sel, "usd_cpt_50"), prefix="$"))
             row.append(Cell(_mean(sel, "usd_cpt_80"), prefix="$"))
-            row.append(Cell(_mean(sel, "router_usd_per_1k"), prefix="$", digits=4))
+            row.append(Cell(_mean(sel, "router_usd_per_1m"), prefix="$", digits=3))
         rows.append(row)
     ranked = [j for j, c in enumerate(columns) if c.group and "@CPT" in c.label]
     rows = rank_columns(rows, ranked)
@@ -271,8 +271,9 @@ def cost_table(runs: pd.DataFrame) -> Table | None:
     methods = sorted({str(m) for m in ev.get("param.cost_method", pd.Series(dtype=str)).dropna()})
     notes = [
         "USD of the LLM calls when the router sends the share of prompts given by its CPT to "
-        "the strong model (tokens × list price); router $/1k q: the router's own compute "
-        "(measured scoring time × CPU price). Lower is better.",
+        "the strong model (tokens × list price); router $/1M q: the router's own compute "
+        "(measured query embedding + scoring time on this machine × CPU price). "
+        "Lower is better.",
     ] + [f"Token counts and prices: {m}" for m in methods]
     return Table(
         title="USD cost of each routing system",

@@ -100,12 +100,22 @@ class MFRouter(Router):
             batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
             seed=self.seed, input_noise=float(self.noise),
         )
+        # With two models the bilinear score collapses to one direction in embedding space:
+        # s(strong) − s(weak) = wᵀ((v_s − v_w) ⊙ Wε) = uᵀε with u = Wᵀ(w ⊙ (v_s − v_w)).
+        # Scoring is then one matrix-vector product.
+        import torch
+
+        with torch.no_grad():
+            m = self.module_
+            v = torch.nn.functional.normalize(m.models.weight, p=2, dim=1)
+            u = m.text_proj.weight.T @ (m.classifier.weight[0] * (v[STRONG] - v[WEAK]))
+        self.direction_ = u.numpy().astype(np.float32)
         return self
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        from routers._torch import predict
+        from routers._torch import sigmoid
 
         Xq = check_X(X)
         if self.module_ is None:
             return np.full(Xq.shape[0], self.prior_)
-        return predict(self.module_, Xq, loss="bce")
+        return sigmoid(Xq @ self.direction_)

@@ -81,12 +81,20 @@ class MLPRouter(Router):
             build, Xc, yc, loss="softmax", epochs=self.epochs, batch_size=self.batch_size,
             lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
         )
+        # Score with numpy: a torch call costs more than this network's arithmetic.
+        first, last = self.module_[0], self.module_[3]
+        self.W1_ = first.weight.detach().numpy().astype(np.float32)
+        self.b1_ = first.bias.detach().numpy().astype(np.float32)
+        # softmax over [weak, strong] = σ(logit_strong − logit_weak): keep the difference
+        self.w2_ = (last.weight[1] - last.weight[0]).detach().numpy().astype(np.float32)
+        self.b2_ = float(last.bias[1] - last.bias[0])
         return self
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        from routers._torch import predict
+        from routers._torch import sigmoid
 
         Xq = check_X(X)
         if self.module_ is None:
             return np.full(Xq.shape[0], self.prior_)
-        return predict(self.module_, Xq, loss="softmax")
+        hidden = np.maximum(Xq @ self.W1_.T + self.b1_, 0.0)
+        return sigmoid(hidden @ self.w2_ + self.b2_)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from harness import paths
+from harness.errors import ConfigError
 from harness.records import Benchmark, LabelSet
 from studies.spec import Combination, Study
 
@@ -83,17 +84,49 @@ def subsample_labels(labels: LabelSet, fraction: float, seed: int) -> LabelSet:
 class _Loader:
     """Benchmarks, label sets and prompt costs, each loaded once per study run."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, model_pair: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        self.model_pair = model_pair or {}
         self._benchmarks: dict[str, Benchmark] = {}
         self._labels: dict[str, LabelSet] = {}
         self._costs: dict[str, Any] = {}
+        self._embed_seconds: dict[str, float] = {}
+
+    def embed_seconds_per_query(self, benchmark: Benchmark, n: int = 64) -> float:
+        """Measured time to embed one of the benchmark's prompts (the router's query cost).
+
+        The study's embeddings come from the disk cache, so their time says nothing; this
+        embeds a sample of prompts into a throw-away cache, once per benchmark.
+        """
+        if benchmark.name not in self._embed_seconds:
+            import tempfile
+
+            from harness.embeddings import EmbeddingCache, embed
+
+            sample = list(benchmark.prompts[:n])
+            with tempfile.TemporaryDirectory() as tmp:
+                cache = EmbeddingCache(Path(tmp) / "embeddings.sqlite")
+                embed(sample[:2], cache=cache, show_progress=False)  # load the model first
+                started = time.perf_counter()
+                embed(sample, cache=cache, show_progress=False)
+                elapsed = time.perf_counter() - started
+            self._embed_seconds[benchmark.name] = elapsed / max(len(sample), 1)
+        return self._embed_seconds[benchmark.name]
 
     def benchmark(self, name: str) -> Benchmark:
         if name not in self._benchmarks:
             from harness.benchmarks import load_benchmark
 
-            self._benchmarks[name] = load_benchmark(name, self.data_dir)
+            bench = load_benchmark(name, self.data_dir)
+            for side in ("weak", "strong"):
+                want = self.model_pair.get(side)
+                got = getattr(bench, f"{side}_model")
+                if want and want != got:
+                    raise ConfigError(
+                        f"study's model_pair.{side} is {want!r} but benchmark {name!r} has "
+                        f"{got!r}; fix [model_pair] or drop it for studies mixing pairs"
+                    )
+            self._benchmarks[name] = bench
         return self._benchmarks[name]
 
     def labels(self, source: str, params: dict[str, Any]) -> LabelSet:
@@ -155,8 +188,10 @@ def score_combination(
         seed=combo.seed,
         data_dir=loader.data_dir,
         show_progress=False,
+        n_folds=combo.n_folds,
     )
     info = dict(getattr(scored, "info", {}) or {})
+    info["embed_seconds_per_query"] = loader.embed_seconds_per_query(benchmark)
     info.setdefault("pipeline_seconds", time.perf_counter() - started)
     if labels is not None:
         info.setdefault("n_train", len(labels.records))
@@ -164,11 +199,11 @@ def score_combination(
 
 
 def _router_seconds_per_query(info: dict[str, Any], n: int) -> float:
-    """The router's own time per query: its scoring time when the pipeline reports one."""
-    for key in ("score_seconds", "router_score_seconds"):
-        if key in info and n:
-            return float(info[key]) / n
-    return 0.0
+    """The router's own time per query: embedding the query plus scoring it (measured)."""
+    seconds = float(info.get("embed_seconds_per_query", 0.0))
+    if "score_seconds" in info and n:
+        seconds += float(info["score_seconds"]) / n
+    return seconds
 
 
 def cost_metrics(
@@ -192,7 +227,7 @@ def cost_metrics(
     out: dict[str, float] = {
         "usd_all_weak": float(costs.weak_usd.sum()),
         "usd_all_strong": float(costs.strong_usd.sum()),
-        "router_usd_per_1k": 1000 * cost.router_compute_usd_per_query(per_query, prices),
+        "router_usd_per_1m": 1e6 * cost.router_compute_usd_per_query(per_query, prices),
         "router_ms_per_query": 1000 * per_query,
     }
     for pct in (50, 80):
@@ -262,7 +297,10 @@ def run_combination(combo: Combination, study: Study, loader: _Loader) -> str:
     run_id = str(result.run_id)
     client = mlflow.MlflowClient()
     extra, method = cost_metrics(benchmark, scores, dict(result.metrics), info, loader, combo.seed)
-    for name in ("n_train", "n_dropped", "pipeline_seconds", "score_seconds", "fit_seconds"):
+    for name in (
+        "n_train", "n_dropped", "pipeline_seconds", "score_seconds", "fit_seconds",
+        "embed_seconds_per_query",
+    ):
         if name in info:
             try:
                 extra[name] = float(info[name])
@@ -309,7 +347,7 @@ def run_study(
         outcome.parent_run_id = _existing_parent(study.name)
         outcome.seconds = time.perf_counter() - started
         return outcome
-    loader = _Loader(data_dir)
+    loader = _Loader(data_dir, study.model_pair)
     params = {"study": study.name, "file": str(study.path or ""), "combinations": len(combos)}
     existing = _existing_parent(study.name)
     if existing is not None:

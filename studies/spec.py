@@ -7,6 +7,8 @@ A study is a TOML (or YAML) file. Every field has a default except ``name``::
     seeds = [0]
     curve_grid = "exact"                          # or "routellm" (10 quantile thresholds)
     n_boot = 1000                                 # bootstrap resamples for the CPT CIs
+    n_folds = 10      # labels sharing prompts with a benchmark (arena votes on MT-Bench):
+                      # folds of whole questions; absent = leave one question out
     train_fractions = [1.0]                       # Figure 1: share of the labels used to train
 
     [model_pair]                                  # checked against each benchmark's pair
@@ -76,6 +78,7 @@ class Combination:
     train_fraction: float = 1.0
     curve_grid: str = "exact"
     n_boot: int = 1000
+    n_folds: int | None = None
 
     def config(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,6 +144,7 @@ class Study:
     train_fractions: tuple[float, ...] = (1.0,)
     curve_grid: str = "exact"
     n_boot: int = 1000
+    n_folds: int | None = None
     model_pair: dict[str, str] = field(default_factory=dict)
     tuning: TuningSpec = field(default_factory=TuningSpec)
     judge: JudgeSpec | None = None
@@ -169,6 +173,7 @@ class Study:
                             train_fraction=fraction,
                             curve_grid=self.curve_grid,
                             n_boot=self.n_boot,
+                            n_folds=self.n_folds,
                         )
                         if combo.key not in seen:
                             seen.add(combo.key)
@@ -221,6 +226,7 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
     if "name" not in raw:
         raise ConfigError(f"study file {path}: field 'name' is required (e.g. name = \"paper\")")
     known = {
+        "n_folds",
         "name",
         "description",
         "benchmarks",
@@ -264,8 +270,10 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
         if block.get("labels") is not None:
             _check_name(LABEL_SOURCES.names(), block["labels"], f"systems[{i}].labels", path)
         systems.append((block["router"], block.get("labels")))
-    if not grid and not systems:
-        raise ConfigError(f"study file {path}: give at least one [[grid]] or [[systems]] block")
+    if not grid and not systems and "judge" not in raw:
+        raise ConfigError(
+            f"study file {path}: give at least one [[grid]] or [[systems]] block (or a [judge])"
+        )
 
     curve_grid = raw.get("curve_grid", "exact")
     if curve_grid not in ("exact", "routellm"):
@@ -301,7 +309,9 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
         name=str(raw["name"]),
         path=path,
         description=str(raw.get("description", "")),
-        benchmarks=tuple(str(b) for b in _list(raw, "benchmarks", path, [])),
+        benchmarks=tuple(
+            str(b) for b in _list(raw, "benchmarks", path, [] if grid or systems else ["gsm8k"])
+        ),
         seeds=tuple(int(s) for s in _list(raw, "seeds", path, [0])),
         grid=tuple(grid),
         systems=tuple(systems),
@@ -310,6 +320,7 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
         train_fractions=fractions,
         curve_grid=curve_grid,
         n_boot=int(raw.get("n_boot", 1000)),
+        n_folds=int(raw["n_folds"]) if raw.get("n_folds") is not None else None,
         model_pair=dict(raw.get("model_pair", {})),
         tuning=tuning,
         judge=judge,

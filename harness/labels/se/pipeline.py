@@ -68,6 +68,11 @@ def _generate(client: LLMClient, dataset: str, prompt: str, cfg: SamplingConfig)
     return greedy, samples
 
 
+def _all_cached(client: LLMClient, dataset: str, prompt: str, cfg: SamplingConfig) -> bool:
+    reqs = [greedy_request(dataset, prompt, cfg), *sample_requests(dataset, prompt, cfg)]
+    return all(client.lookup(r) is not None for r in reqs)
+
+
 def model_se(question: str, greedy: Completion, samples: list[Completion], nli: NLIBackend) -> ModelSE:
     """Cluster one model's samples and compute its SE for one prompt."""
     texts = [s.text.strip() for s in samples]
@@ -88,6 +93,7 @@ def run_se_pipeline(
     sampling: SamplingConfig,
     time_budget_s: float | None = None,
     progress: bool = True,
+    cached_only: bool = False,
     on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, PipelineStats]:
     """SE values for every prompt (rows in the order of ``prompts``).
@@ -99,6 +105,8 @@ def run_se_pipeline(
         sampling: K, temperature, answer lengths, seed.
         time_budget_s: stop taking new prompts after this many seconds; the prompts finished
             by then are returned (a rerun with a larger budget continues from the cache).
+        cached_only: keep only prompts whose samples of both models are all in the cache
+            (writes the labels of an interrupted run without generating more).
 
     Returns:
         (se table with :data:`SE_COLUMNS`, greedy responses with :data:`RESPONSE_COLUMNS`,
@@ -111,6 +119,10 @@ def run_se_pipeline(
     rows: list[dict[str, Any]] = []
     responses: list[dict[str, Any]] = []
     items = list(prompts[["dataset", "row_id", "prompt"]].itertuples(index=False, name=None))
+    if cached_only:
+        items = [it for it in items if _all_cached(weak, it[0], it[2], sampling)
+                 and _all_cached(strong, it[0], it[2], sampling)]
+        stats.prompts_total = len(items)
     with ThreadPoolExecutor(1, thread_name_prefix="weak") as wpool, \
             ThreadPoolExecutor(1, thread_name_prefix="strong") as spool:
         wf: list[Future] = [wpool.submit(_generate, weak, d, p, sampling) for d, _, p in items]

@@ -1,0 +1,128 @@
+"""``SELabels``: the ``se`` label source (the Confidence-Driven router's labels).
+
+Reads a committed SE label file (default: the embedded set in ``data/``), joins it with the
+training prompts of the data directory (prompt text is never committed; ``prompt_sha256``
+checks the join) and labels each prompt by eq. 3-4 at ``tau``. SE values are stored, so a
+new τ re-labels in milliseconds: the joined table is kept per data directory, and only the
+vectorised eq. 3-4 runs again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import ConfigError, DataError
+from harness.labels.base import LabelSource
+from harness.labels.se.labelling import STRONG, TIE, WEAK, delta_se, se_winner
+from harness.labels.se.store import DEFAULT_LABEL_FILE, read_label_file
+from harness.records import LabelSet
+from routers.base import Choice, FloatRange, ParamSpec
+
+_JOINED: dict[tuple[str, str, float], tuple[pd.DataFrame, dict[str, Any]]] = {}
+
+
+def _joined(path: Path, data_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Label file ⋈ training prompts, cached by (file, data dir, file mtime)."""
+    key = (str(path.resolve()), str(Path(data_dir).resolve()), path.stat().st_mtime)
+    if key in _JOINED:
+        return _JOINED[key]
+    from harness.training_data import load_dataset, prompt_sha256
+
+    se, meta = read_label_file(path)
+    parts = []
+    for dataset in sorted(se["dataset"].unique()):
+        try:
+            prompts = load_dataset(dataset, data_dir)
+        except DataError as exc:
+            raise DataError(f"SE label file {path} needs dataset {dataset!r}: {exc}") from None
+        parts.append(prompts[["dataset", "row_id", "prompt"]])
+    prompts_all = pd.concat(parts, ignore_index=True)
+    joined = se.merge(prompts_all, on=["dataset", "row_id"], how="left", validate="one_to_one")
+    missing = joined["prompt"].isna()
+    if missing.any():
+        first = joined.loc[missing, ["dataset", "row_id"]].iloc[0].tolist()
+        raise DataError(f"SE label file {path}: {int(missing.sum())} rows name prompts not in the "
+                        f"data directory {data_dir} (first: {first}); run `routerlab data fetch`")
+    sha = joined["prompt"].map(prompt_sha256)
+    bad = sha != joined["prompt_sha256"]
+    if bad.any():
+        first = joined.loc[bad, ["dataset", "row_id"]].iloc[0].tolist()
+        raise DataError(f"SE label file {path}: {int(bad.sum())} prompts in {data_dir} differ from "
+                        f"the ones labelled (first: {first}); the data changed, rebuild the labels")
+    _JOINED[key] = (joined, meta)
+    return joined, meta
+
+
+class SELabels(LabelSource):
+    """Semantic-entropy preference labels (weak = model_a, strong = model_b).
+
+    Args:
+        tau: δ_SE threshold of eq. 4; at or below it a prompt is a tie.
+        path: an SE label file (default: the committed set in ``harness/labels/se/data``).
+        se_kind: ``"likelihood"`` (eq. 1-2, the default) or ``"discrete"`` (cluster sizes).
+    """
+
+    search_space: ClassVar[dict[str, ParamSpec]] = {
+        "tau": FloatRange(0.0, 2.0),
+        "se_kind": Choice(("likelihood", "discrete")),
+    }
+
+    def __init__(self, tau: float = 0.0, path: str | None = None,
+                 se_kind: str = "likelihood") -> None:
+        self.tau = tau
+        self.path = path
+        self.se_kind = se_kind
+
+    def load(self, data_dir: Path) -> LabelSet:
+        if self.se_kind not in ("likelihood", "discrete"):
+            raise ConfigError(f"se label source: se_kind must be 'likelihood' or 'discrete', "
+                              f"got {self.se_kind!r}")
+        if self.tau < 0:
+            raise ConfigError(f"se label source: tau must be >= 0, got {self.tau}")
+        path = Path(self.path) if self.path else DEFAULT_LABEL_FILE
+        if not path.is_file():
+            raise DataError(f"SE label file {path} does not exist; run `routerlab labels se`")
+        joined, meta = _joined(path, Path(data_dir))
+        cols = ("se_a", "se_b") if self.se_kind == "likelihood" else ("se_discrete_a", "se_discrete_b")
+        se_weak = joined[cols[0]].to_numpy(dtype=float)
+        se_strong = joined[cols[1]].to_numpy(dtype=float)
+        winner = se_winner(se_strong, se_weak, self.tau)
+        records = pd.DataFrame({
+            "id": joined["dataset"] + ":" + joined["row_id"],
+            "model_a": joined["model_a"],
+            "model_b": joined["model_b"],
+            "prompt": joined["prompt"],
+            "response_a": joined["response_a"],
+            "response_b": joined["response_b"],
+            "winner_model_a": (winner == WEAK).astype(int),
+            "winner_model_b": (winner == STRONG).astype(int),
+            "winner_tie": (winner == TIE).astype(int),
+            "dataset": joined["dataset"],
+            "se_a": se_weak,
+            "se_b": se_strong,
+            "delta_se": delta_se(se_strong, se_weak),
+        })
+        weak_models = frozenset(records["model_a"].unique())
+        strong_models = frozenset(records["model_b"].unique())
+        counts = {k: int(np.sum(winner == k)) for k in (STRONG, WEAK, TIE)}
+        return LabelSet(
+            records=records,
+            strong_models=strong_models,
+            weak_models=weak_models,
+            source="se",
+            meta={
+                "label_file": path.name,
+                "weak_model": ",".join(sorted(weak_models)),
+                "strong_model": ",".join(sorted(strong_models)),
+                "tau": self.tau,
+                "se_kind": self.se_kind,
+                "k": meta.get("k"),
+                "nli": meta.get("nli"),
+                "n_prompts": len(records),
+                "label_counts": counts,
+            },
+        )

@@ -1,0 +1,92 @@
+"""SE label files: Parquet with SE values per prompt (no prompt text) and provenance.
+
+A label file has one row per training prompt with :data:`LABEL_FILE_COLUMNS`; prompts are
+named by ``dataset``/``row_id`` and pinned by ``prompt_sha256`` (the data cannot be
+committed). Run metadata (models, K, NLI backend, wall time, tokens; never keys or prompt
+text) is kept in the Parquet schema metadata under ``routerlab``. Writes go to a temporary
+file that is renamed, so a reader never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.errors import DataError
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DEFAULT_LABEL_FILE = DATA_DIR / "default_labels.parquet"
+DEFAULT_RESPONSES_FILE = DATA_DIR / "default_responses.parquet"
+
+LABEL_FILE_COLUMNS: tuple[str, ...] = (
+    "dataset", "row_id", "prompt_sha256", "model_a", "model_b", "se_a", "se_b",
+    "se_discrete_a", "se_discrete_b", "n_clusters_a", "n_clusters_b", "n_samples",
+    "response_a", "response_b",
+)
+_META_KEY = b"routerlab"
+
+
+def _atomic_parquet(frame: pd.DataFrame, path: Path, meta: dict[str, Any] | None) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+    if meta is not None:
+        schema_meta = dict(table.schema.metadata or {})
+        schema_meta[_META_KEY] = json.dumps(meta, sort_keys=True, default=str).encode()
+        table = table.replace_schema_metadata(schema_meta)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".parquet.part")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_label_files(
+    se: pd.DataFrame, responses: pd.DataFrame, out: Path, *, meta: dict[str, Any],
+    responses_out: Path | None = None,
+) -> list[Path]:
+    """Write the SE label file and the greedy responses file; returns both paths."""
+    out = Path(out)
+    missing = [c for c in LABEL_FILE_COLUMNS if c not in se.columns]
+    if missing:
+        raise ValueError(f"SE table lacks columns {missing}")
+    if "prompt" in se.columns or "prompt" in responses.columns:
+        raise ValueError("label files must not contain prompt text")
+    resp_path = Path(responses_out) if responses_out else out.with_name(
+        "default_responses.parquet" if out == DEFAULT_LABEL_FILE else f"{out.stem}_responses.parquet")
+    _atomic_parquet(se[list(LABEL_FILE_COLUMNS)], out, meta)
+    _atomic_parquet(responses, resp_path, {"label_file": out.name, "weak": meta.get("weak"),
+                                           "strong": meta.get("strong"), "k": meta.get("k")})
+    return [out, resp_path]
+
+
+def read_label_file(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The SE table and its run metadata; DataError naming the file when unusable."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"SE label file {path} does not exist; run `routerlab labels se --out {path}`")
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise DataError(f"SE label file {path} cannot be read as Parquet: {exc}") from None
+    frame = table.to_pandas()
+    missing = [c for c in LABEL_FILE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"SE label file {path} lacks columns {missing}; rebuild it with "
+                        "`routerlab labels se`")
+    raw = (table.schema.metadata or {}).get(_META_KEY)
+    meta = json.loads(raw) if raw else {}
+    frame["row_id"] = frame["row_id"].astype(str)
+    return frame, meta

