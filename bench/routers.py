@@ -12,8 +12,8 @@ embedding, else 0, and 30 % of rows are turned into ties.
 
 Each router runs in its own fresh process (spawned), so one router's memory cannot count
 against another. "peak MB" is the growth of the process's peak resident set (VmHWM, reset just
-before fitting) over its resident set at that moment, so it covers fit and scoring (torch is imported before the reset: loading the library is
-not counted).
+before fitting) over its resident set at that moment, so it covers fit and scoring (torch is
+imported before the reset: loading the library is not counted).
 "score µs/query" is one ``score()`` call on all queries divided by their number;
 "1-query µs" is the median over 200 calls that each score a single query with one BLAS
 thread (online routing).

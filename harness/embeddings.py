@@ -161,7 +161,11 @@ def embed(
     if missing:
         found.update(_encode_and_store(missing, model, key, cache, batch_size, show_progress))
     if not texts:
-        dim = int(_load_model(_model_location(model)).get_sentence_embedding_dimension())
+        st_model = _load_model(_model_location(model))
+        get_dim = getattr(st_model, "get_embedding_dimension", None) or getattr(
+            st_model, "get_sentence_embedding_dimension"
+        )
+        dim = int(get_dim())
         return np.zeros((0, dim), dtype=np.float32)
     out = np.stack([found[sha] for sha in shas]).astype(np.float32, copy=False)
     return out

@@ -125,7 +125,9 @@ def _folds(
         blocks = [[g] for g in shared]
     else:
         if n_folds < 2:
-            raise ConfigError(f"n_folds must be >= 2 or None (one fold per question), got {n_folds}")
+            raise ConfigError(
+                f"n_folds must be >= 2 or None (one fold per question), got {n_folds}"
+            )
         order = np.random.default_rng(seed).permutation(len(shared))
         blocks = [[shared[i] for i in order[k::n_folds]] for k in range(n_folds)]
     folds = [(set(b), np.isin(groups_arr, b)) for b in blocks]

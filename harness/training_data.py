@@ -49,18 +49,15 @@ DATASET_FILES: dict[str, str] = {
 
 
 def _data_file(data_dir: Path, relpath: str) -> Path:
-    """The path of a data file; a DataError naming it and the fix when it is absent."""
-    try:
-        from harness.data import require  # H1's helper, when present
-    except ImportError:
-        require = None
-    if require is not None:
-        from harness.errors import ConfigError
+    """The path of a data file, checked (presence and sha256) by the data manifest; a
+    DataError naming it and the fix when it is absent or corrupt."""
+    from harness.data import require
+    from harness.errors import ConfigError
 
-        try:
-            return Path(require(relpath, data_dir=data_dir))
-        except ConfigError:
-            pass  # not in H1's manifest: fall back to the plain check below
+    try:
+        return Path(require(relpath, data_dir=data_dir))
+    except ConfigError:
+        pass  # not in the manifest: fall back to a presence check
     path = Path(data_dir) / relpath
     if not path.is_file():
         raise DataError(
@@ -97,7 +94,9 @@ def format_number(value: float | int | str) -> str:
     return f"{x:.10g}"
 
 
-def _frame(dataset: str, ids: list[str], prompts: list[str], answers: list[list[str]]) -> pd.DataFrame:
+def _frame(
+    dataset: str, ids: list[str], prompts: list[str], answers: list[list[str]]
+) -> pd.DataFrame:
     return pd.DataFrame(
         {"dataset": dataset, "row_id": ids, "prompt": prompts, "answers": answers},
         columns=list(COLUMNS),
@@ -131,7 +130,9 @@ def load_mawps(data_dir: Path) -> pd.DataFrame:
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path} is not valid JSON ({exc.msg}); run `routerlab data fetch`") from None
+        raise DataError(
+            f"{path} is not valid JSON ({exc.msg}); run `routerlab data fetch`"
+        ) from None
     prompts, answers, ids = [], [], []
     for i, r in enumerate(rows):
         prompts.append(str(_field(path, r, "original_text", i)).strip())
@@ -154,7 +155,9 @@ def _load_gsm8k(data_dir: Path, split: str) -> pd.DataFrame:
     path = _data_file(data_dir, DATASET_FILES[f"gsm8k_{split}"])
     rows = _read_jsonl(path)
     prompts = [str(_field(path, r, "question", i)) for i, r in enumerate(rows)]
-    answers = [[_gsm8k_final(path, str(_field(path, r, "answer", i)), i)] for i, r in enumerate(rows)]
+    answers = [
+        [_gsm8k_final(path, str(_field(path, r, "answer", i)), i)] for i, r in enumerate(rows)
+    ]
     return _frame(f"gsm8k_{split}", [str(i) for i in range(len(rows))], prompts, answers)
 
 
@@ -187,7 +190,11 @@ def load_popqa(path: Path) -> pd.DataFrame:
             answers.append([str(a) for a in json.loads(raw)])
         except (TypeError, json.JSONDecodeError):
             raise DataError(f"{path}: row {i} possible_answers is not a JSON list") from None
-    ids = [str(x) for x in table["id"]] if "id" in table.columns else [str(i) for i in range(len(table))]
+    ids = (
+        [str(x) for x in table["id"]]
+        if "id" in table.columns
+        else [str(i) for i in range(len(table))]
+    )
     return _frame("popqa", ids, [str(q) for q in table["question"]], answers)
 
 
@@ -200,7 +207,9 @@ LOADERS: dict[str, Callable[[Path], pd.DataFrame]] = {
 }
 
 
-def load_dataset(name: str, data_dir: Path | None = None, *, popqa_path: Path | None = None) -> pd.DataFrame:
+def load_dataset(
+    name: str, data_dir: Path | None = None, *, popqa_path: Path | None = None
+) -> pd.DataFrame:
     """One training dataset by name (``popqa`` needs ``popqa_path``)."""
     from harness.paths import data_dir as default_data_dir
 
@@ -209,11 +218,15 @@ def load_dataset(name: str, data_dir: Path | None = None, *, popqa_path: Path | 
             raise DataError("dataset 'popqa' needs a path to popQA.tsv (popqa_path)")
         return load_popqa(popqa_path)
     if name not in LOADERS:
-        raise DataError(f"unknown training dataset {name!r}; known: {', '.join([*LOADERS, 'popqa'])}")
+        raise DataError(
+            f"unknown training dataset {name!r}; known: {', '.join([*LOADERS, 'popqa'])}"
+        )
     return LOADERS[name](Path(data_dir) if data_dir is not None else default_data_dir())
 
 
-def mix_counts(n: int, datasets: Sequence[str], available: dict[str, int] | None = None) -> dict[str, int]:
+def mix_counts(
+    n: int, datasets: Sequence[str], available: dict[str, int] | None = None
+) -> dict[str, int]:
     """How many prompts of each dataset ``n`` prompts in the paper's proportions hold.
 
     Largest-remainder rounding of ``n`` split by :data:`PAPER_PROPORTIONS`; a dataset with
@@ -221,12 +234,14 @@ def mix_counts(n: int, datasets: Sequence[str], available: dict[str, int] | None
     """
     weights = np.array([PAPER_PROPORTIONS.get(d, 0) for d in datasets], dtype=float)
     if weights.sum() <= 0:
-        raise DataError(f"none of {list(datasets)} has a paper proportion; known: {list(PAPER_PROPORTIONS)}")
+        raise DataError(
+            f"none of {list(datasets)} has a paper proportion; known: {list(PAPER_PROPORTIONS)}"
+        )
     exact = n * weights / weights.sum()
     counts = np.floor(exact).astype(int)
     for i in np.argsort(-(exact - counts), kind="stable")[: n - counts.sum()]:
         counts[i] += 1
-    out = {d: int(c) for d, c in zip(datasets, counts)}
+    out = {d: int(c) for d, c in zip(datasets, counts, strict=True)}
     if available:
         out = {d: min(c, available.get(d, c)) for d, c in out.items()}
     return out

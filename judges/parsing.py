@@ -32,6 +32,7 @@ _LABELLED = re.compile(
 _BARE = re.compile(r"^\W*(\d+(?:\s*(?:,|&|and|\+|/)\s*\d+)*)\W*$", re.IGNORECASE)
 _ALL = re.compile(r"\b(?:all(?:\s+(?:three|3|of\s+them|responses|llms))?|every\s+\w+)\b", re.I)
 _MENTION = re.compile(r"\b(?:llms?|responses?|models?|answers?)[\s#-]*\d|\ball\b|\bevery\b", re.I)
+_LABEL_ONLY = re.compile(r"^(?:llms?|responses?)[\s#-]*(\d+)\W*$", re.IGNORECASE)
 # Where an explanation starts: a sentence end (". " or a final "."), a colon, or a
 # reasoning word. Numbers after it belong to the explanation, not to the answer.
 _EXPLANATION = re.compile(
@@ -51,7 +52,7 @@ def parse_reply(reply: str, n_responses: int = 3) -> frozenset[int] | None:
     True
     """
     lines = [ln.strip() for ln in reply.strip().splitlines() if ln.strip()]
-    for line in lines:
+    for index, line in enumerate(lines):
         line = line.strip("*`'\" ")
         bare = _BARE.match(line)
         if bare:
@@ -68,6 +69,12 @@ def parse_reply(reply: str, n_responses: int = 3) -> frozenset[int] | None:
             k for m in _LABELLED.finditer(answer) for k in _numbers(m.group(1), n_responses)
         )
         if picked:
+            # A list written one label per line ("LLM 1\nLLM 3") continues on the next lines.
+            for more in lines[index + 1 :]:
+                only = _LABEL_ONLY.match(more.strip("*`'\" -"))
+                if not only:
+                    break
+                picked |= _numbers(only.group(1), n_responses)
             return picked
     return None
 

@@ -87,7 +87,7 @@ class MLPRouter(Router):
         self.b1_ = first.bias.detach().numpy().astype(np.float32)
         # softmax over [weak, strong] = σ(logit_strong − logit_weak): keep the difference
         self.w2_ = (last.weight[1] - last.weight[0]).detach().numpy().astype(np.float32)
-        self.b2_ = float(last.bias[1] - last.bias[0])
+        self.b2_ = float((last.bias[1] - last.bias[0]).detach())
         return self
 
     def score(self, X: np.ndarray) -> np.ndarray:

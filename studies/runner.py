@@ -298,7 +298,11 @@ def run_combination(combo: Combination, study: Study, loader: _Loader) -> str:
     client = mlflow.MlflowClient()
     extra, method = cost_metrics(benchmark, scores, dict(result.metrics), info, loader, combo.seed)
     for name in (
-        "n_train", "n_dropped", "pipeline_seconds", "score_seconds", "fit_seconds",
+        "n_train",
+        "n_dropped",
+        "pipeline_seconds",
+        "score_seconds",
+        "fit_seconds",
         "embed_seconds_per_query",
     ):
         if name in info:

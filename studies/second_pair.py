@@ -29,8 +29,16 @@ from harness.records import Benchmark
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "gsm8k_qwen.jsonl"
 INSTRUCTION = "Solve the problem step by step, then end with 'The answer is N.'"
-COLUMNS = ("id", "prompt_sha256", "weak", "strong", "weak_response", "strong_response",
-           "weak_model", "strong_model")
+COLUMNS = (
+    "id",
+    "prompt_sha256",
+    "weak",
+    "strong",
+    "weak_response",
+    "strong_response",
+    "weak_model",
+    "strong_model",
+)
 
 
 def prompt_sha256(text: str) -> str:
@@ -51,6 +59,7 @@ def build_local_gsm8k(
     max_tokens: int = 384,
     endpoints_file: Path | None = None,
     progress: bool = True,
+    chunk_size: int = 20,
 ) -> dict[str, Any]:
     """Answer, grade and write the benchmark file; returns a summary (accuracies, tokens)."""
     from harness import paths
@@ -63,31 +72,46 @@ def build_local_gsm8k(
     data_dir = data_dir or paths.data_dir()
     base = load_gsm8k(data_dir)
     gold = gsm8k_gold_answers(data_dir)
-    rows = [(pid, q) for pid, q in zip(base.prompt_ids, base.prompts, strict=True)
-            if q.strip() in gold][:limit]
+    rows = [
+        (pid, q) for pid, q in zip(base.prompt_ids, base.prompts, strict=True) if q.strip() in gold
+    ][:limit]
     summary: dict[str, Any] = {"n": len(rows), "file": str(out)}
-    answers: dict[str, list[str]] = {}
-    for side, spec in (("weak", weak), ("strong", strong)):
-        client = LLMClient(resolve_endpoint(spec, endpoints_file))
-        requests = [Request.make(messages(q), temperature=0.0, max_tokens=max_tokens, seed=0)
-                    for _, q in rows]
-        results = client.run_many(requests, desc=f"gsm8k {side} ({spec})", progress=progress)
-        answers[side] = [r.text for r in results]
+    clients = {
+        side: LLMClient(resolve_endpoint(spec, endpoints_file))
+        for side, spec in (("weak", weak), ("strong", strong))
+    }
+    records: list[dict[str, Any]] = []
+    # Chunks, each written out whole: a run stopped part-way leaves a valid, shorter file
+    # (and the LLM cache), and a rerun resumes from the cache.
+    for start in range(0, len(rows), chunk_size):
+        chunk = rows[start : start + chunk_size]
+        answers: dict[str, list[str]] = {}
+        for side, client in clients.items():
+            requests = [
+                Request.make(messages(q), temperature=0.0, max_tokens=max_tokens, seed=0)
+                for _, q in chunk
+            ]
+            desc = f"gsm8k {side} {start + len(chunk)}/{len(rows)}"
+            answers[side] = [
+                r.text for r in client.run_many(requests, desc=desc, progress=progress)
+            ]
+        for i, (pid, q) in enumerate(chunk):
+            records.append(
+                {
+                    "id": pid,
+                    "prompt_sha256": prompt_sha256(q),
+                    "weak": bool(number_match(answers["weak"][i], gold[q.strip()])),
+                    "strong": bool(number_match(answers["strong"][i], gold[q.strip()])),
+                    "weak_response": answers["weak"][i],
+                    "strong_response": answers["strong"][i],
+                    "weak_model": weak,
+                    "strong_model": strong,
+                }
+            )
+        _write_jsonl(out, records)
+    for side, client in clients.items():
         summary[f"{side}_tokens"] = client.usage.prompt_tokens + client.usage.completion_tokens
         summary[f"{side}_cache_hits"] = client.usage.cache_hits
-    records = []
-    for i, (pid, q) in enumerate(rows):
-        records.append({
-            "id": pid,
-            "prompt_sha256": prompt_sha256(q),
-            "weak": bool(number_match(answers["weak"][i], gold[q.strip()])),
-            "strong": bool(number_match(answers["strong"][i], gold[q.strip()])),
-            "weak_response": answers["weak"][i],
-            "strong_response": answers["strong"][i],
-            "weak_model": weak,
-            "strong_model": strong,
-        })
-    _write_jsonl(out, records)
     summary["weak_accuracy"] = float(np.mean([r["weak"] for r in records])) if records else 0.0
     summary["strong_accuracy"] = float(np.mean([r["strong"] for r in records])) if records else 0.0
     return summary
@@ -106,8 +130,9 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
         raise
 
 
-def load_gsm8k_local(data_dir: Path | None = None, path: Path | None = None,
-                     name: str = "gsm8k_qwen") -> Benchmark:
+def load_gsm8k_local(
+    data_dir: Path | None = None, path: Path | None = None, name: str = "gsm8k_qwen"
+) -> Benchmark:
     """The local-pair GSM8K benchmark: the committed outcomes joined with the question text."""
     from harness.benchmarks.routellm import load_gsm8k
 
@@ -128,8 +153,11 @@ def load_gsm8k_local(data_dir: Path | None = None, path: Path | None = None,
     if unknown:
         raise DataError(f"{path}: ids {unknown[:3]} are not GSM8K test prompts of the data dir")
     prompts = [text[i] for i in df["id"]]
-    changed = [i for i, p, h in zip(df["id"], prompts, df["prompt_sha256"], strict=True)
-               if prompt_sha256(p) != h]
+    changed = [
+        i
+        for i, p, h in zip(df["id"], prompts, df["prompt_sha256"], strict=True)
+        if prompt_sha256(p) != h
+    ]
     if changed:
         raise DataError(
             f"{path}: the question text of {changed[:3]} differs from the data dir's GSM8K "

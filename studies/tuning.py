@@ -208,7 +208,10 @@ class TuneSpec:
         if self.study_name:
             return self.study_name
         labels = self.labels or "none"
-        parts = (self.study_tag, labels, self.router, self.benchmark, self.objective)
+        objective = self.objective
+        if objective == "weighted":  # different weights are different objectives
+            objective += "(" + ",".join(f"{k}={v:g}" for k, v in sorted(self.weights.items())) + ")"
+        parts = (self.study_tag, labels, self.router, self.benchmark, objective)
         return ":".join(parts) + f":split{self.split_seed}"
 
 

@@ -37,6 +37,11 @@ from judges.protocol import (
         ("LLM 1: correct and precise", {1}),
         ("\n\nLLM 3\n", {3}),
         ("Selected: LLM 1 and LLM 2", {1, 2}),
+        ("LLM 1\nLLM 3", {1, 3}),
+        ("- LLM 1\n- LLM 2", {1, 2}),
+        ("LLM 2\nbecause LLM 1 is wrong", {2}),
+        ("LLM 1 is correct but LLM 2 is not", {1}),
+        ("The best response is LLM 2 (it gets 18).", {2}),
     ],
 )
 def test_parse_reply_reads_the_named_responses(reply: str, expected: set[int]) -> None:

@@ -62,11 +62,13 @@ def test_gsm8k_labels_match_routellm_correctness(data_dir: Path, tmp_path: Path)
 def test_registered_and_model_names_from_sidecar(data_dir: Path, tmp_path: Path) -> None:
     nq = load_nq_open(data_dir).head(20)
     rows = []
-    for i, r in enumerate(nq.itertuples()):
-        right, wrong = f"I think it is {r.answers[0]}.", "no idea"
-        rows.append(("nq_open", r.row_id, prompt_sha256(r.prompt), "small", right if i < 5
-                     else wrong))
-        rows.append(("nq_open", r.row_id, prompt_sha256(r.prompt), "big", right))
+    for i, (row_id, prompt, answers) in enumerate(
+        zip(nq["row_id"], nq["prompt"], nq["answers"], strict=True)
+    ):
+        right, wrong = f"I think it is {answers[0]}.", "no idea"
+        sha = prompt_sha256(str(prompt))
+        rows.append(("nq_open", row_id, sha, "small", right if i < 5 else wrong))
+        rows.append(("nq_open", row_id, sha, "big", right))
     path = tmp_path / "answers.csv"
     pd.DataFrame(rows, columns=["dataset", "row_id", "prompt_sha256", "model", "response"]).to_csv(
         path, index=False
@@ -88,9 +90,9 @@ def _write(tmp_path: Path, rows: list[tuple], name: str = "r.csv") -> Path:
 
 
 def test_errors_name_the_file_and_the_fix(data_dir: Path, tmp_path: Path) -> None:
-    nq = load_nq_open(data_dir).head(1).iloc[0]
-    sha = prompt_sha256(nq["prompt"])
-    good = [("nq_open", nq["row_id"], sha, "w", "x"), ("nq_open", nq["row_id"], sha, "s", "y")]
+    first = load_nq_open(data_dir).head(1)
+    row_id, sha = str(first["row_id"].iloc[0]), prompt_sha256(str(first["prompt"].iloc[0]))
+    good = [("nq_open", row_id, sha, "w", "x"), ("nq_open", row_id, sha, "s", "y")]
 
     with pytest.raises(DataError, match="does not exist"):
         read_responses(tmp_path / "nope.parquet")
@@ -113,3 +115,17 @@ def test_errors_name_the_file_and_the_fix(data_dir: Path, tmp_path: Path) -> Non
                                 ("nq_open", "999999", sha, "s", "y")], "unknown.csv")
     with pytest.raises(DataError, match="training data lacks"):
         AccuracyLabels(responses=str(unknown), weak_model="w", strong_model="s").load(data_dir)
+
+
+def test_model_names_from_parquet_metadata_of_the_se_run(data_dir: Path, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    responses, _ = _gsm8k_responses(data_dir)
+    table = pa.Table.from_pandas(responses.head(40), preserve_index=False)
+    meta = {b"routerlab": json.dumps({"weak": WEAK, "strong": STRONG, "k": 10}).encode()}
+    path = tmp_path / "default_responses.parquet"
+    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **meta}), path)
+    labels = AccuracyLabels(responses=str(path)).load(data_dir)
+    assert labels.meta["weak_model"] == WEAK and labels.meta["strong_model"] == STRONG
+    assert len(labels.records) == 20

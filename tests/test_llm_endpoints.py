@@ -20,7 +20,8 @@ def test_toml_and_yaml_configs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     toml = tmp_path / "ep.toml"
     toml.write_text(
         '[endpoints.gpt]\nbase_url = "https://api.example/v1"\nmodel = "gpt-x"\n'
-        'api_key_env = "EXAMPLE_KEY"\ninput_per_mtok = 1.5\noutput_per_mtok = 6\n')
+        'api_key_env = "EXAMPLE_KEY"\ninput_per_mtok = 1.5\noutput_per_mtok = 6\n'
+    )
     ep = load_endpoints(toml)["gpt"]
     assert ep == Endpoint("gpt", "https://api.example/v1", "gpt-x", "EXAMPLE_KEY", 1.5, 6.0)
     assert ep.cost_usd(1_000_000, 500_000) == pytest.approx(4.5)
@@ -31,17 +32,21 @@ def test_toml_and_yaml_configs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert ep.api_key() == "sk-secret"
     assert "sk-secret" not in json.dumps(ep.public_dict())
     yaml_file = tmp_path / "ep.yaml"
-    yaml_file.write_text("endpoints:\n  local:\n    base_url: http://127.0.0.1:1/v1\n    model: m\n")
+    yaml_file.write_text(
+        "endpoints:\n  local:\n    base_url: http://127.0.0.1:1/v1\n    model: m\n"
+    )
     assert load_endpoints(yaml_file)["local"].api_key() == "not-needed"
 
 
 @pytest.mark.parametrize(
     ("body", "match"),
-    [('[endpoints.a]\nmodel = "m"\n', "base_url is missing"),
-     ('[endpoints.a]\nbase_url = "u"\nmodel = "m"\napi_key = "sk"\n', "unknown field"),
-     ('[endpoints.a]\nbase_url = "u"\nmodel = "m"\ninput_per_mtok = "x"\n', "prices"),
-     ("not toml [", "does not parse"),
-     ("[other]\n", "no \\[endpoints")],
+    [
+        ('[endpoints.a]\nmodel = "m"\n', "base_url is missing"),
+        ('[endpoints.a]\nbase_url = "u"\nmodel = "m"\napi_key = "sk"\n', "unknown field"),
+        ('[endpoints.a]\nbase_url = "u"\nmodel = "m"\ninput_per_mtok = "x"\n', "prices"),
+        ("not toml [", "does not parse"),
+        ("[other]\n", "no \\[endpoints"),
+    ],
 )
 def test_bad_configs(tmp_path: Path, body: str, match: str) -> None:
     f = tmp_path / "ep.toml"
@@ -93,9 +98,17 @@ class _Flaky(BaseHTTPRequestHandler):
             self.wfile.write(b'{"error": {"message": "busy"}}')
             return
         body = {
-            "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": type(self).content}}],
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": type(self).content},
+                }
+            ],
             "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9},
         }
         data = json.dumps(body).encode()
@@ -122,8 +135,9 @@ def flaky() -> Iterator[tuple[str, type[_Flaky]]]:
 def test_retries_then_succeeds_and_caches(tmp_path: Path, flaky: tuple[str, type[_Flaky]]) -> None:
     url, handler = flaky
     handler.fail_first, handler.status = 2, 503
-    client = LLMClient(Endpoint("flaky", url, "m"), cache=LLMCache(tmp_path / "c.sqlite"),
-                       backoff_s=0.01)
+    client = LLMClient(
+        Endpoint("flaky", url, "m"), cache=LLMCache(tmp_path / "c.sqlite"), backoff_s=0.01
+    )
     out = client.complete([{"role": "user", "content": "capital of France?"}])
     assert out.text == "Paris" and out.prompt_tokens == 7 and not out.cached
     assert handler.requests == 3
@@ -134,8 +148,12 @@ def test_retries_then_succeeds_and_caches(tmp_path: Path, flaky: tuple[str, type
 def test_gives_up_with_a_clear_error(tmp_path: Path, flaky: tuple[str, type[_Flaky]]) -> None:
     url, handler = flaky
     handler.fail_first, handler.status = 100, 429
-    client = LLMClient(Endpoint("flaky", url, "m"), cache=LLMCache(tmp_path / "c.sqlite"),
-                       backoff_s=0.01, max_retries=2)
+    client = LLMClient(
+        Endpoint("flaky", url, "m"),
+        cache=LLMCache(tmp_path / "c.sqlite"),
+        backoff_s=0.01,
+        max_retries=2,
+    )
     with pytest.raises(LLMCallError, match="'flaky'.*after 2 retries"):
         client.complete([{"role": "user", "content": "x"}])
     assert handler.requests == 3
@@ -144,8 +162,9 @@ def test_gives_up_with_a_clear_error(tmp_path: Path, flaky: tuple[str, type[_Fla
 def test_client_error_is_not_retried(tmp_path: Path, flaky: tuple[str, type[_Flaky]]) -> None:
     url, handler = flaky
     handler.fail_first, handler.status = 100, 400
-    client = LLMClient(Endpoint("flaky", url, "m"), cache=LLMCache(tmp_path / "c.sqlite"),
-                       backoff_s=0.01)
+    client = LLMClient(
+        Endpoint("flaky", url, "m"), cache=LLMCache(tmp_path / "c.sqlite"), backoff_s=0.01
+    )
     with pytest.raises(LLMCallError, match="rejected"):
         client.complete([{"role": "user", "content": "x"}])
     assert handler.requests == 1
@@ -156,7 +175,8 @@ def test_empty_answer_is_recorded(tmp_path: Path, flaky: tuple[str, type[_Flaky]
     handler.content = None
     cache = LLMCache(tmp_path / "c.sqlite")
     client = LLMClient(Endpoint("flaky", url, "m"), cache=cache)
-    out = client.run_many(client.sample_requests([{"role": "user", "content": "x"}], 3),
-                          progress=False)
+    out = client.run_many(
+        client.sample_requests([{"role": "user", "content": "x"}], 3), progress=False
+    )
     assert [o.text for o in out] == ["", "", ""]
     assert len(cache) == 3 and handler.requests == 3

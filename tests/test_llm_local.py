@@ -64,8 +64,9 @@ def test_in_process_log_probs_match_the_server(smollm2: Path, tmp_path: Path) ->
 
 
 def test_seeds_give_distinct_cached_samples(smollm2: Path, tmp_path: Path) -> None:
-    client = LLMClient(local_endpoint("smollm2"), cache=LLMCache(tmp_path / "c.sqlite"),
-                       n_threads=1)
+    client = LLMClient(
+        local_endpoint("smollm2"), cache=LLMCache(tmp_path / "c.sqlite"), n_threads=1
+    )
     prompt = [{"role": "user", "content": "Name a random animal."}]
     samples = client.sample(prompt, 6, temperature=1.0, max_tokens=6)
     assert len({s.text for s in samples}) > 1
@@ -84,7 +85,8 @@ def test_ensure_server_starts_once(smollm2: Path) -> None:
 def test_sigkill_loses_no_completed_call(smollm2: Path, tmp_path: Path) -> None:
     cache_path = tmp_path / "c.sqlite"
     script = tmp_path / "run.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         from harness.llm import LLMCache, LLMClient, local_endpoint
         client = LLMClient(local_endpoint("smollm2"), cache=LLMCache({str(cache_path)!r}),
                            n_threads=1)
@@ -92,10 +94,16 @@ def test_sigkill_loses_no_completed_call(smollm2: Path, tmp_path: Path) -> None:
                                       max_tokens=24)
         client.run_many(reqs, progress=False)
         print("hits", client.usage.cache_hits, "calls", client.usage.calls, flush=True)
-    """))
+    """)
+    )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen([sys.executable, str(script)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     cache = LLMCache(cache_path)
     deadline = time.monotonic() + 300
     while len(cache) < 3 and time.monotonic() < deadline:
@@ -104,7 +112,13 @@ def test_sigkill_loses_no_completed_call(smollm2: Path, tmp_path: Path) -> None:
     proc.wait()
     done = len(cache)
     assert 3 <= done < 40
-    rerun = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
-                           text=True, timeout=600, check=True)
+    rerun = subprocess.run(
+        [sys.executable, str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     assert f"hits {done} calls 40" in rerun.stdout
     assert len(cache) == 40

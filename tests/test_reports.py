@@ -207,14 +207,21 @@ def test_figures_from_runs() -> None:
     rows = []
     for frac, size, c50 in ((0.25, 250, 48.0), (0.5, 500, 46.0), (1.0, 1000, 45.0)):
         for system, labels in (("RouteLLM", "arena"), ("Confidence", "se")):
-            rows.append({
-                "run_id": f"{system}{frac}", "tags.routerlab.kind": "evaluation",
-                "tags.routerlab.system": system, "tags.routerlab.router": "mlp",
-                "tags.routerlab.label_source": labels, "tags.routerlab.benchmark": "gsm8k",
-                "tags.routerlab.train_fraction": str(frac), "metrics.train_size": size,
-                "metrics.cpt_50": c50 + (system == "Confidence"), "metrics.weak": 0.6,
-                "metrics.strong": 0.85,
-            })
+            rows.append(
+                {
+                    "run_id": f"{system}{frac}",
+                    "tags.routerlab.kind": "evaluation",
+                    "tags.routerlab.system": system,
+                    "tags.routerlab.router": "mlp",
+                    "tags.routerlab.label_source": labels,
+                    "tags.routerlab.benchmark": "gsm8k",
+                    "tags.routerlab.train_fraction": str(frac),
+                    "metrics.train_size": size,
+                    "metrics.cpt_50": c50 + (system == "Confidence"),
+                    "metrics.weak": 0.6,
+                    "metrics.strong": 0.85,
+                }
+            )
     runs = normalize_runs(pd.DataFrame(rows))
     fig = figure1(runs)
     assert isinstance(fig, matplotlib.figure.Figure)

@@ -49,7 +49,7 @@ def _routellm_bt_winrate(y: np.ndarray, weights: np.ndarray, seed: int) -> float
     lr = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-10, max_iter=10_000)
     lr.fit(X, Y, sample_weight=np.concatenate([weights, weights]))
     xi_strong, xi_weak = lr.coef_[0]
-    return 1.0 / (1.0 + 10 ** ((xi_weak - xi_strong)))
+    return 1.0 / (1.0 + 10 ** (xi_weak - xi_strong))
 
 
 @pytest.mark.parametrize("similarity_norm", ["query_max", "none"])

@@ -48,7 +48,8 @@ def test_length_normalised_likelihood_changes_weights() -> None:
 def test_discrete_semantic_entropy_by_hand() -> None:
     # sizes 2, 1, 1 of 4 → -(.5 ln .5 + 2 * .25 ln .25) = 1.0397207708
     assert discrete_semantic_entropy([0, 0, 1, 2]) == pytest.approx(
-        -(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25)))
+        -(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25))
+    )
     assert discrete_semantic_entropy([3, 3, 3]) == 0.0
 
 

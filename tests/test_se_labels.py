@@ -25,20 +25,35 @@ def _label_file(tmp_path: Path, data_dir: Path, *, corrupt_hash: bool = False) -
     nq = load_dataset("nq_open", data_dir).iloc[:3]
     mawps = load_dataset("mawps", data_dir).iloc[:1]
     prompts = pd.concat([nq, mawps], ignore_index=True)
-    se = pd.DataFrame({
-        "dataset": prompts["dataset"], "row_id": prompts["row_id"],
-        "prompt_sha256": [prompt_sha256(p) for p in prompts["prompt"]],
-        "model_a": "weak-m", "model_b": "strong-m",
-        "se_a": [0.0, 0.5, 1.2, 1.0], "se_b": [0.0, 0.0, 1.0, 2.0],
-        "se_discrete_a": [0.0, 0.7, 0.7, 0.0], "se_discrete_b": [0.0, 0.0, 0.7, 0.7],
-        "n_clusters_a": [1, 2, 2, 1], "n_clusters_b": [1, 1, 2, 2], "n_samples": 5,
-        "response_a": ["a0", "a1", "a2", "a3"], "response_b": ["b0", "b1", "b2", "b3"],
-    })
+    se = pd.DataFrame(
+        {
+            "dataset": prompts["dataset"],
+            "row_id": prompts["row_id"],
+            "prompt_sha256": [prompt_sha256(p) for p in prompts["prompt"]],
+            "model_a": "weak-m",
+            "model_b": "strong-m",
+            "se_a": [0.0, 0.5, 1.2, 1.0],
+            "se_b": [0.0, 0.0, 1.0, 2.0],
+            "se_discrete_a": [0.0, 0.7, 0.7, 0.0],
+            "se_discrete_b": [0.0, 0.0, 0.7, 0.7],
+            "n_clusters_a": [1, 2, 2, 1],
+            "n_clusters_b": [1, 1, 2, 2],
+            "n_samples": 5,
+            "response_a": ["a0", "a1", "a2", "a3"],
+            "response_b": ["b0", "b1", "b2", "b3"],
+        }
+    )
     if corrupt_hash:
         se.loc[1, "prompt_sha256"] = "0" * 64
-    resp = pd.DataFrame({"dataset": se["dataset"], "row_id": se["row_id"],
-                         "prompt_sha256": se["prompt_sha256"], "model": "weak-m",
-                         "response": se["response_a"]})
+    resp = pd.DataFrame(
+        {
+            "dataset": se["dataset"],
+            "row_id": se["row_id"],
+            "prompt_sha256": se["prompt_sha256"],
+            "model": "weak-m",
+            "response": se["response_a"],
+        }
+    )
     out = tmp_path / ("bad.parquet" if corrupt_hash else "se.parquet")
     write_label_files(se, resp, out, meta={"k": 5, "nli": "test"})
     return out

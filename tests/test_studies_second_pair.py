@@ -22,8 +22,15 @@ def test_build_and_load_local_gsm8k(tmp_path: Path, data_dir: Path) -> None:
     if not is_installed("smollm2"):
         pytest.fail("SmolLM2 is not installed: run `routerlab models install smollm2`")
     out = tmp_path / "pair.jsonl"
-    summary = build_local_gsm8k(limit=3, weak="smollm2", strong="smollm2", out=out,
-                                data_dir=data_dir, max_tokens=96, progress=False)
+    summary = build_local_gsm8k(
+        limit=3,
+        weak="smollm2",
+        strong="smollm2",
+        out=out,
+        data_dir=data_dir,
+        max_tokens=96,
+        progress=False,
+    )
     assert summary["n"] == 3
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     questions = load_gsm8k(data_dir).prompts[:3]
@@ -36,15 +43,30 @@ def test_build_and_load_local_gsm8k(tmp_path: Path, data_dir: Path) -> None:
     assert bench.weak_model == "smollm2"
     # Same model, greedy, same prompt: the "strong" answers are the cached weak ones.
     assert (bench.weak_score == bench.strong_score).all()
-    result = evaluate_scores(bench, np.array([0.1, 0.5, 0.9]), system="fixed", params={},
-                             seed=0, n_boot=0, log_to_mlflow=False)
+    result = evaluate_scores(
+        bench,
+        np.array([0.1, 0.5, 0.9]),
+        system="fixed",
+        params={},
+        seed=0,
+        n_boot=0,
+        log_to_mlflow=False,
+    )
     assert 0 <= result.metrics["cpt_50"] <= 100
 
 
 def test_loading_a_tampered_file_names_the_problem(tmp_path: Path, data_dir: Path) -> None:
     path = tmp_path / "pair.jsonl"
-    row = {"id": "gsm8k-3", "prompt_sha256": "0" * 64, "weak": True, "strong": True,
-           "weak_response": "", "strong_response": "", "weak_model": "a", "strong_model": "b"}
+    row = {
+        "id": "gsm8k-3",
+        "prompt_sha256": "0" * 64,
+        "weak": True,
+        "strong": True,
+        "weak_response": "",
+        "strong_response": "",
+        "weak_model": "a",
+        "strong_model": "b",
+    }
     path.write_text(json.dumps(row) + "\n")
     with pytest.raises(DataError, match="prompt_sha256 mismatch"):
         load_gsm8k_local(data_dir, path=path)

@@ -19,8 +19,13 @@ from harness.training_data import (
 
 @pytest.mark.parametrize(
     ("name", "rows", "first_answer"),
-    [("nq_open", 3610, "14 December 1972 UTC"), ("triviaqa", 2000, "(Harry) Sinclair Lewis"),
-     ("mawps", 2373, "504"), ("gsm8k_train", 7473, "72"), ("gsm8k_test", 1319, "18")],
+    [
+        ("nq_open", 3610, "14 December 1972 UTC"),
+        ("triviaqa", 2000, "(Harry) Sinclair Lewis"),
+        ("mawps", 2373, "504"),
+        ("gsm8k_train", 7473, "72"),
+        ("gsm8k_test", 1319, "18"),
+    ],
 )
 def test_loaders(data_dir: Path, name: str, rows: int, first_answer: str) -> None:
     frame = load_dataset(name, data_dir)
@@ -33,12 +38,16 @@ def test_loaders(data_dir: Path, name: str, rows: int, first_answer: str) -> Non
 
 def test_paper_mix_proportions_and_growth(data_dir: Path) -> None:
     small = paper_mix(500, seed=0, data_dir=data_dir)
-    assert small["dataset"].value_counts().to_dict() == {"nq_open": 209, "triviaqa": 209, "mawps": 82}
+    assert small["dataset"].value_counts().to_dict() == {
+        "nq_open": 209,
+        "triviaqa": 209,
+        "mawps": 82,
+    }
     big = paper_mix(1000, seed=0, data_dir=data_dir)
-    keys = set(zip(small["dataset"], small["row_id"]))
-    assert keys <= set(zip(big["dataset"], big["row_id"]))
+    keys = set(zip(small["dataset"], small["row_id"], strict=True))
+    assert keys <= set(zip(big["dataset"], big["row_id"], strict=True))
     other = paper_mix(500, seed=1, data_dir=data_dir)
-    assert keys != set(zip(other["dataset"], other["row_id"]))
+    assert keys != set(zip(other["dataset"], other["row_id"], strict=True))
     # interleaved: the first rows already hold every dataset
     assert set(small["dataset"].iloc[:10]) == {"nq_open", "triviaqa", "mawps"}
 
@@ -46,9 +55,15 @@ def test_paper_mix_proportions_and_growth(data_dir: Path) -> None:
 def test_mix_counts_with_popqa_and_caps() -> None:
     # 3 x 3,610 + 1,418 = 12,248 (the paper rounds its total to 12,247)
     assert mix_counts(12248, ["nq_open", "triviaqa", "popqa", "mawps"]) == {
-        "nq_open": 3610, "triviaqa": 3610, "popqa": 3610, "mawps": 1418}
+        "nq_open": 3610,
+        "triviaqa": 3610,
+        "popqa": 3610,
+        "mawps": 1418,
+    }
     assert mix_counts(9000, ["nq_open", "triviaqa"], {"nq_open": 3610, "triviaqa": 2000}) == {
-        "nq_open": 3610, "triviaqa": 2000}
+        "nq_open": 3610,
+        "triviaqa": 2000,
+    }
 
 
 def test_missing_file_names_it_and_the_fix(tmp_path: Path) -> None:
@@ -62,11 +77,17 @@ def test_popqa_from_a_path(tmp_path: Path) -> None:
     tsv = tmp_path / "popQA.tsv"
     tsv.write_text('id\tquestion\tpossible_answers\n7\tWho?\t["A", "B"]\n', encoding="utf-8")
     frame = load_popqa(tsv)
-    assert frame.iloc[0].to_dict() == {"dataset": "popqa", "row_id": "7", "prompt": "Who?",
-                                       "answers": ["A", "B"]}
+    assert frame.iloc[0].to_dict() == {
+        "dataset": "popqa",
+        "row_id": "7",
+        "prompt": "Who?",
+        "answers": ["A", "B"],
+    }
     with pytest.raises(DataError, match="popQA.tsv"):
         load_popqa(tmp_path / "missing.tsv")
 
 
 def test_prompt_hash_is_sha256() -> None:
-    assert prompt_sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert (
+        prompt_sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )

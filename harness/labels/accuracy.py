@@ -83,11 +83,15 @@ def _file_models(path: Path) -> dict[str, str]:
         if b"routerlab" in raw:
             try:
                 meta = json.loads(raw[b"routerlab"])
-                for key in ("weak_model", "strong_model"):
-                    if key in meta:
-                        found.setdefault(key, str(meta[key]))
             except (json.JSONDecodeError, TypeError):
-                pass
+                meta = {}
+            # the SE label run records the pair as "weak"/"strong" (a name or an endpoint dict)
+            for key, alias in (("weak_model", "weak"), ("strong_model", "strong")):
+                value = meta.get(key, meta.get(alias))
+                if isinstance(value, dict):
+                    value = value.get("name") or value.get("model")
+                if isinstance(value, str) and value:
+                    found.setdefault(key, value)
     return found
 
 
@@ -97,7 +101,8 @@ class AccuracyLabels(LabelSource):
     Args:
         responses: responses file; None = :data:`DEFAULT_RESPONSES`.
         weak_model / strong_model: the ``model`` values of the two models; None = the
-            names recorded with the file (parquet metadata or ``<file>.json``).
+            names recorded with the file (``<file>.json``, or the parquet metadata the SE
+            label run writes: ``routerlab`` → ``weak``/``strong``).
         datasets: keep only these training datasets (None = all in the file).
         qa_mode: "contains" or "exact" alias matching for NQ-open/TriviaQA/PopQA.
         popqa_path: local popQA.tsv, needed only when the file holds PopQA answers.
@@ -188,8 +193,8 @@ class AccuracyLabels(LabelSource):
                 f"training data lacks, e.g. dataset {first['dataset']!r} row_id "
                 f"{first['row_id']!r}; was the file written from another data version?"
             )
-        expected = shas.loc[list(zip(merged["dataset"], merged["row_id"], strict=True)),
-                            "prompt_sha256"].to_numpy()
+        keys = pd.MultiIndex.from_arrays([merged["dataset"], merged["row_id"]])
+        expected = shas["prompt_sha256"].reindex(keys).to_numpy()
         actual = merged["prompt"].map(prompt_sha256).to_numpy()
         stale = expected != actual
         if stale.any():

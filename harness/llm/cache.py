@@ -17,13 +17,25 @@ from typing import Any
 
 
 def cache_key(
-    endpoint: str, kind: str, model: str, messages: list[dict[str, str]], params: dict[str, Any],
+    endpoint: str,
+    kind: str,
+    model: str,
+    messages: list[dict[str, str]],
+    params: dict[str, Any],
     sample_index: int,
 ) -> str:
     payload = json.dumps(
-        {"endpoint": endpoint, "kind": kind, "model": model, "messages": messages,
-         "params": params, "sample_index": sample_index},
-        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+        {
+            "endpoint": endpoint,
+            "kind": kind,
+            "model": model,
+            "messages": messages,
+            "params": params,
+            "sample_index": sample_index,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -36,8 +48,9 @@ class LLMCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         # One connection shared by threads behind a lock; autocommit so each put is durable.
-        self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
-                                     timeout=60)
+        self._conn = sqlite3.connect(
+            str(self.path), check_same_thread=False, isolation_level=None, timeout=60
+        )
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute(
@@ -50,14 +63,20 @@ class LLMCache:
             row = self._conn.execute("SELECT response FROM calls WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def put(self, key: str, endpoint: str, model: str, request: dict[str, Any],
-            response: dict[str, Any]) -> None:
+    def put(
+        self, key: str, endpoint: str, model: str, request: dict[str, Any], response: dict[str, Any]
+    ) -> None:
         with self._lock:
             self._conn.execute(
                 "INSERT OR REPLACE INTO calls (key, endpoint, model, request, response)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (key, endpoint, model, json.dumps(request, ensure_ascii=False),
-                 json.dumps(response, ensure_ascii=False)),
+                (
+                    key,
+                    endpoint,
+                    model,
+                    json.dumps(request, ensure_ascii=False),
+                    json.dumps(response, ensure_ascii=False),
+                ),
             )
 
     def __len__(self) -> int:

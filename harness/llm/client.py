@@ -91,15 +91,23 @@ class Request:
 
     @classmethod
     def make(cls, messages: Messages, **kw: Any) -> Request:
-        return cls(messages=tuple((m["role"], m["content"]) for m in messages),
-                   stop=tuple(kw.pop("stop", None) or ()), **kw)
+        return cls(
+            messages=tuple((m["role"], m["content"]) for m in messages),
+            stop=tuple(kw.pop("stop", None) or ()),
+            **kw,
+        )
 
     def message_list(self) -> Messages:
         return [{"role": r, "content": c} for r, c in self.messages]
 
     def params(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "max_tokens": self.max_tokens, "seed": self.seed,
-                "logprobs": self.logprobs, "stop": list(self.stop)}
+        return {
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "logprobs": self.logprobs,
+            "stop": list(self.stop),
+        }
 
 
 @dataclass
@@ -173,9 +181,12 @@ class LLMClient:
             if self._openai is None:
                 import openai
 
-                self._openai = openai.OpenAI(base_url=self.endpoint.base_url,
-                                             api_key=self.endpoint.api_key(),
-                                             timeout=self.timeout_s, max_retries=0)
+                self._openai = openai.OpenAI(
+                    base_url=self.endpoint.base_url,
+                    api_key=self.endpoint.api_key(),
+                    timeout=self.timeout_s,
+                    max_retries=0,
+                )
         return self._openai
 
     def _call_openai(self, req: Request) -> Completion:
@@ -213,9 +224,14 @@ class LLMClient:
                 from harness.llm.inprocess import LlamaInProcess
 
                 self._inprocess = LlamaInProcess(self.endpoint.base_url, n_threads=self.n_threads)
-        out = self._inprocess.chat(req.message_list(), temperature=req.temperature,
-                                   max_tokens=req.max_tokens, seed=req.seed,
-                                   logprobs=req.logprobs, stop=list(req.stop))
+        out = self._inprocess.chat(
+            req.message_list(),
+            temperature=req.temperature,
+            max_tokens=req.max_tokens,
+            seed=req.seed,
+            logprobs=req.logprobs,
+            stop=list(req.stop),
+        )
         return Completion.from_json(out)
 
     def _call_with_retries(self, req: Request) -> Completion:
@@ -236,16 +252,27 @@ class LLMClient:
                         f"endpoint {self.endpoint.name!r} ({self.endpoint.base_url}) still failing "
                         f"after {self.max_retries} retries: {type(exc).__name__}: {exc}"
                     ) from exc
-                log.warning("%s: %s; retry %d in %.1fs", self.endpoint.name, type(exc).__name__,
-                            attempt + 1, delay)
+                log.warning(
+                    "%s: %s; retry %d in %.1fs",
+                    self.endpoint.name,
+                    type(exc).__name__,
+                    attempt + 1,
+                    delay,
+                )
                 time.sleep(delay * (1 + 0.25 * random.random()))
                 delay *= 2
         raise AssertionError("unreachable")
 
     # -- public API -------------------------------------------------------------------
     def key(self, req: Request) -> str:
-        return cache_key(self.endpoint.name, self.endpoint.kind, self.endpoint.model,
-                         req.message_list(), req.params(), req.sample_index)
+        return cache_key(
+            self.endpoint.name,
+            self.endpoint.kind,
+            self.endpoint.model,
+            req.message_list(),
+            req.params(),
+            req.sample_index,
+        )
 
     def lookup(self, req: Request) -> Completion | None:
         """The cached answer to ``req``, or None (never calls the endpoint)."""
@@ -259,36 +286,76 @@ class LLMClient:
             self.usage.add(hit)
             return hit
         out = self._call_with_retries(req)
-        self.cache.put(self.key(req), self.endpoint.name, self.endpoint.model,
-                       {"messages": req.message_list(), "params": req.params(),
-                        "sample_index": req.sample_index}, out.to_json())
+        self.cache.put(
+            self.key(req),
+            self.endpoint.name,
+            self.endpoint.model,
+            {
+                "messages": req.message_list(),
+                "params": req.params(),
+                "sample_index": req.sample_index,
+            },
+            out.to_json(),
+        )
         self.usage.add(out)
         return out
 
     def complete(
-        self, messages: Messages, *, temperature: float = 0.0, max_tokens: int = 64, seed: int = 0,
-        logprobs: bool = False, stop: Sequence[str] | None = None, sample_index: int = 0,
+        self,
+        messages: Messages,
+        *,
+        temperature: float = 0.0,
+        max_tokens: int = 64,
+        seed: int = 0,
+        logprobs: bool = False,
+        stop: Sequence[str] | None = None,
+        sample_index: int = 0,
     ) -> Completion:
         """One completion (greedy by default)."""
-        return self.call(Request.make(messages, temperature=temperature, max_tokens=max_tokens,
-                                      seed=seed, logprobs=logprobs, stop=stop,
-                                      sample_index=sample_index))
+        return self.call(
+            Request.make(
+                messages,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                seed=seed,
+                logprobs=logprobs,
+                stop=stop,
+                sample_index=sample_index,
+            )
+        )
 
     def sample_requests(
-        self, messages: Messages, n: int, *, temperature: float = 1.0, max_tokens: int = 64,
-        seed: int = 0, logprobs: bool = True, stop: Sequence[str] | None = None,
+        self,
+        messages: Messages,
+        n: int,
+        *,
+        temperature: float = 1.0,
+        max_tokens: int = 64,
+        seed: int = 0,
+        logprobs: bool = True,
+        stop: Sequence[str] | None = None,
     ) -> list[Request]:
         """The ``n`` requests :meth:`sample` sends: seeds ``seed..seed+n-1``, indices 0..n-1."""
-        return [Request.make(messages, temperature=temperature, max_tokens=max_tokens,
-                             seed=seed + i, logprobs=logprobs, stop=stop, sample_index=i)
-                for i in range(n)]
+        return [
+            Request.make(
+                messages,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                seed=seed + i,
+                logprobs=logprobs,
+                stop=stop,
+                sample_index=i,
+            )
+            for i in range(n)
+        ]
 
     def sample(self, messages: Messages, n: int, **kw: Any) -> list[Completion]:
         """``n`` answers as separate requests with distinct seeds."""
         return [self.call(r) for r in self.sample_requests(messages, n, **kw)]
 
-    def run_many(self, requests: Sequence[Request], *, desc: str | None = None,
-                 progress: bool = True) -> list[Completion]:
+    def run_many(
+        self, requests: Sequence[Request], *, desc: str | None = None, progress: bool = True
+    ) -> list[Completion]:
         """All ``requests`` (cache first), with bounded concurrency and a progress bar."""
         from tqdm.auto import tqdm
 
@@ -303,8 +370,13 @@ class LLMClient:
                 results[i] = c
                 self.usage.add(c)
                 hits += 1
-        bar = tqdm(total=len(requests), initial=hits, desc=desc or self.endpoint.name,
-                   disable=not progress, unit="call")
+        bar = tqdm(
+            total=len(requests),
+            initial=hits,
+            desc=desc or self.endpoint.name,
+            disable=not progress,
+            unit="call",
+        )
         tokens = 0
 
         def one(i: int) -> None:

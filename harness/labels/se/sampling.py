@@ -48,15 +48,29 @@ def max_tokens_for(dataset: str, cfg: SamplingConfig) -> int:
 def sample_requests(dataset: str, prompt: str, cfg: SamplingConfig) -> list[Request]:
     """K sampling requests (log-probs on) for one prompt."""
     msgs = messages_for(dataset, prompt)
-    return [Request.make(msgs, temperature=cfg.temperature, max_tokens=max_tokens_for(dataset, cfg),
-                         seed=cfg.seed + i, logprobs=True, sample_index=i) for i in range(cfg.k)]
+    return [
+        Request.make(
+            msgs,
+            temperature=cfg.temperature,
+            max_tokens=max_tokens_for(dataset, cfg),
+            seed=cfg.seed + i,
+            logprobs=True,
+            sample_index=i,
+        )
+        for i in range(cfg.k)
+    ]
 
 
 def greedy_request(dataset: str, prompt: str, cfg: SamplingConfig) -> Request:
     """The greedy (T=0) request whose answer is the model's response to the prompt."""
-    return Request.make(messages_for(dataset, prompt), temperature=0.0,
-                        max_tokens=max_tokens_for(dataset, cfg), seed=0, logprobs=False,
-                        sample_index=0)
+    return Request.make(
+        messages_for(dataset, prompt),
+        temperature=0.0,
+        max_tokens=max_tokens_for(dataset, cfg),
+        seed=0,
+        logprobs=False,
+        sample_index=0,
+    )
 
 
 def sample_log_likelihoods(samples: list[Completion]) -> list[float] | None:

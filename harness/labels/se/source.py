@@ -45,14 +45,18 @@ def _joined(path: Path, data_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     missing = joined["prompt"].isna()
     if missing.any():
         first = joined.loc[missing, ["dataset", "row_id"]].iloc[0].tolist()
-        raise DataError(f"SE label file {path}: {int(missing.sum())} rows name prompts not in the "
-                        f"data directory {data_dir} (first: {first}); run `routerlab data fetch`")
+        raise DataError(
+            f"SE label file {path}: {int(missing.sum())} rows name prompts not in the "
+            f"data directory {data_dir} (first: {first}); run `routerlab data fetch`"
+        )
     sha = joined["prompt"].map(prompt_sha256)
     bad = sha != joined["prompt_sha256"]
     if bad.any():
         first = joined.loc[bad, ["dataset", "row_id"]].iloc[0].tolist()
-        raise DataError(f"SE label file {path}: {int(bad.sum())} prompts in {data_dir} differ from "
-                        f"the ones labelled (first: {first}); the data changed, rebuild the labels")
+        raise DataError(
+            f"SE label file {path}: {int(bad.sum())} prompts in {data_dir} differ from "
+            f"the ones labelled (first: {first}); the data changed, rebuild the labels"
+        )
     _JOINED[key] = (joined, meta)
     return joined, meta
 
@@ -71,41 +75,47 @@ class SELabels(LabelSource):
         "se_kind": Choice(("likelihood", "discrete")),
     }
 
-    def __init__(self, tau: float = 0.0, path: str | None = None,
-                 se_kind: str = "likelihood") -> None:
+    def __init__(
+        self, tau: float = 0.0, path: str | None = None, se_kind: str = "likelihood"
+    ) -> None:
         self.tau = tau
         self.path = path
         self.se_kind = se_kind
 
     def load(self, data_dir: Path) -> LabelSet:
         if self.se_kind not in ("likelihood", "discrete"):
-            raise ConfigError(f"se label source: se_kind must be 'likelihood' or 'discrete', "
-                              f"got {self.se_kind!r}")
+            raise ConfigError(
+                f"se label source: se_kind must be 'likelihood' or 'discrete', got {self.se_kind!r}"
+            )
         if self.tau < 0:
             raise ConfigError(f"se label source: tau must be >= 0, got {self.tau}")
         path = Path(self.path) if self.path else DEFAULT_LABEL_FILE
         if not path.is_file():
             raise DataError(f"SE label file {path} does not exist; run `routerlab labels se`")
         joined, meta = _joined(path, Path(data_dir))
-        cols = ("se_a", "se_b") if self.se_kind == "likelihood" else ("se_discrete_a", "se_discrete_b")
+        cols = (
+            ("se_a", "se_b") if self.se_kind == "likelihood" else ("se_discrete_a", "se_discrete_b")
+        )
         se_weak = joined[cols[0]].to_numpy(dtype=float)
         se_strong = joined[cols[1]].to_numpy(dtype=float)
         winner = se_winner(se_strong, se_weak, self.tau)
-        records = pd.DataFrame({
-            "id": joined["dataset"] + ":" + joined["row_id"],
-            "model_a": joined["model_a"],
-            "model_b": joined["model_b"],
-            "prompt": joined["prompt"],
-            "response_a": joined["response_a"],
-            "response_b": joined["response_b"],
-            "winner_model_a": (winner == WEAK).astype(int),
-            "winner_model_b": (winner == STRONG).astype(int),
-            "winner_tie": (winner == TIE).astype(int),
-            "dataset": joined["dataset"],
-            "se_a": se_weak,
-            "se_b": se_strong,
-            "delta_se": delta_se(se_strong, se_weak),
-        })
+        records = pd.DataFrame(
+            {
+                "id": joined["dataset"] + ":" + joined["row_id"],
+                "model_a": joined["model_a"],
+                "model_b": joined["model_b"],
+                "prompt": joined["prompt"],
+                "response_a": joined["response_a"],
+                "response_b": joined["response_b"],
+                "winner_model_a": (winner == WEAK).astype(int),
+                "winner_model_b": (winner == STRONG).astype(int),
+                "winner_tie": (winner == TIE).astype(int),
+                "dataset": joined["dataset"],
+                "se_a": se_weak,
+                "se_b": se_strong,
+                "delta_se": delta_se(se_strong, se_weak),
+            }
+        )
         weak_models = frozenset(records["model_a"].unique())
         strong_models = frozenset(records["model_b"].unique())
         counts = {k: int(np.sum(winner == k)) for k in (STRONG, WEAK, TIE)}

@@ -24,9 +24,20 @@ DEFAULT_LABEL_FILE = DATA_DIR / "default_labels.parquet"
 DEFAULT_RESPONSES_FILE = DATA_DIR / "default_responses.parquet"
 
 LABEL_FILE_COLUMNS: tuple[str, ...] = (
-    "dataset", "row_id", "prompt_sha256", "model_a", "model_b", "se_a", "se_b",
-    "se_discrete_a", "se_discrete_b", "n_clusters_a", "n_clusters_b", "n_samples",
-    "response_a", "response_b",
+    "dataset",
+    "row_id",
+    "prompt_sha256",
+    "model_a",
+    "model_b",
+    "se_a",
+    "se_b",
+    "se_discrete_a",
+    "se_discrete_b",
+    "n_clusters_a",
+    "n_clusters_b",
+    "n_samples",
+    "response_a",
+    "response_b",
 )
 _META_KEY = b"routerlab"
 
@@ -52,7 +63,11 @@ def _atomic_parquet(frame: pd.DataFrame, path: Path, meta: dict[str, Any] | None
 
 
 def write_label_files(
-    se: pd.DataFrame, responses: pd.DataFrame, out: Path, *, meta: dict[str, Any],
+    se: pd.DataFrame,
+    responses: pd.DataFrame,
+    out: Path,
+    *,
+    meta: dict[str, Any],
     responses_out: Path | None = None,
 ) -> list[Path]:
     """Write the SE label file and the greedy responses file; returns both paths."""
@@ -62,11 +77,26 @@ def write_label_files(
         raise ValueError(f"SE table lacks columns {missing}")
     if "prompt" in se.columns or "prompt" in responses.columns:
         raise ValueError("label files must not contain prompt text")
-    resp_path = Path(responses_out) if responses_out else out.with_name(
-        "default_responses.parquet" if out == DEFAULT_LABEL_FILE else f"{out.stem}_responses.parquet")
+    resp_path = (
+        Path(responses_out)
+        if responses_out
+        else out.with_name(
+            "default_responses.parquet"
+            if out == DEFAULT_LABEL_FILE
+            else f"{out.stem}_responses.parquet"
+        )
+    )
     _atomic_parquet(se[list(LABEL_FILE_COLUMNS)], out, meta)
-    _atomic_parquet(responses, resp_path, {"label_file": out.name, "weak": meta.get("weak"),
-                                           "strong": meta.get("strong"), "k": meta.get("k")})
+    _atomic_parquet(
+        responses,
+        resp_path,
+        {
+            "label_file": out.name,
+            "weak": meta.get("weak"),
+            "strong": meta.get("strong"),
+            "k": meta.get("k"),
+        },
+    )
     return [out, resp_path]
 
 
@@ -76,7 +106,9 @@ def read_label_file(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
 
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"SE label file {path} does not exist; run `routerlab labels se --out {path}`")
+        raise DataError(
+            f"SE label file {path} does not exist; run `routerlab labels se --out {path}`"
+        )
     try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
@@ -84,8 +116,9 @@ def read_label_file(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     frame = table.to_pandas()
     missing = [c for c in LABEL_FILE_COLUMNS if c not in frame.columns]
     if missing:
-        raise DataError(f"SE label file {path} lacks columns {missing}; rebuild it with "
-                        "`routerlab labels se`")
+        raise DataError(
+            f"SE label file {path} lacks columns {missing}; rebuild it with `routerlab labels se`"
+        )
     raw = (table.schema.metadata or {}).get(_META_KEY)
     meta = json.loads(raw) if raw else {}
     frame["row_id"] = frame["row_id"].astype(str)
