@@ -162,8 +162,10 @@ def embed(
         found.update(_encode_and_store(missing, model, key, cache, batch_size, show_progress))
     if not texts:
         st_model = _load_model(_model_location(model))
-        get_dim = getattr(st_model, "get_embedding_dimension", None) or getattr(
-            st_model, "get_sentence_embedding_dimension"
+        # sentence-transformers renamed the method; accept both spellings
+        get_dim = (
+            getattr(st_model, "get_embedding_dimension", None)
+            or st_model.get_sentence_embedding_dimension
         )
         dim = int(get_dim())
         return np.zeros((0, dim), dtype=np.float32)

@@ -1,1 +1,13 @@
-"""studies."""
+"""Studies: the paper's grid in one command, Optuna tuning, the judge step, the second pair.
+
+* :mod:`studies.spec` — study files (TOML/YAML): label sources × routers × benchmarks ×
+  seeds (× training-set shares), tuning budget, optional [judge] step.
+* :mod:`studies.runner` — ``routerlab run STUDY``: each combination is a child MLflow run
+  keyed by a hash of its config; finished keys are skipped, so reruns resume.
+* :mod:`studies.tuning` — ``routerlab tune``: Optuna over the plugins' search spaces on a
+  leak-free validation split, then one evaluation on the test split.
+* :mod:`studies.judging` — Table 3: the best router of each system at CPT(50/80 %) judged
+  by an LLM (:mod:`judges`).
+* :mod:`studies.second_pair` — Table 2: GSM8K answered by a local weak/strong pair, stored
+  without question text (benchmark ``gsm8k_qwen``).
+"""

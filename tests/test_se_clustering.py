@@ -10,6 +10,7 @@ import pytest
 
 from harness.labels.se.clustering import (
     cluster_answers,
+    cluster_many,
     normalize_answer,
     reference_semantic_ids,
 )
@@ -98,3 +99,16 @@ def test_batched_rounds_equal_sequential_definition(seed: int) -> None:
     answers = [rng.choice(vocab) for _ in range(8)]
     ours = cluster_answers("q", answers, TableNLI(pairs)).ids
     assert ours == sequential_ids(answers, TableNLI(pairs))
+
+
+def test_cluster_many_equals_one_by_one_in_fewer_batches() -> None:
+    rng = random.Random(7)
+    vocab = [f"answer {i}" for i in range(5)] + ["12", "12.0", "7"]
+    pairs = {(a, b) for a in vocab for b in vocab if a != b and rng.random() < 0.5}
+    sets = [[rng.choice(vocab) for _ in range(5)] for _ in range(30)]
+    one_by_one = [cluster_answers("q", s, TableNLI(pairs)) for s in sets]
+    batched_nli = TableNLI(pairs)
+    together = cluster_many(["q"] * len(sets), sets, batched_nli)
+    assert [r.ids for r in together] == [r.ids for r in one_by_one]
+    assert [r.nli_calls for r in together] == [r.nli_calls for r in one_by_one]
+    assert len(batched_nli.batches) <= 2 * 5

@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "harness.cli.evaluate",  # routerlab evaluate
     "harness.cli.labels",  # routerlab labels se|accuracy|arena
     "harness.cli.models",  # routerlab models install|serve
+    "harness.cli.benchmark",  # routerlab benchmark build-local-gsm8k
     "harness.cli.run",  # routerlab run STUDY
     "harness.cli.tune",  # routerlab tune
     "harness.cli.report",  # routerlab report

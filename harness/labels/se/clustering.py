@@ -10,7 +10,9 @@ to both), else opens a new one (method.md step 2). Before any NLI call:
   when the numbers are equal — no NLI call, "54" never entails "36".
 
 NLI calls go out in batches: each round asks every still-unassigned distinct answer against
-one representative, forward direction first, and only the pairs that pass go backward.
+one representative, forward direction first, and only the pairs that pass go backward;
+:func:`cluster_many` runs the rounds of many answer sets (prompts, models) in lockstep, so a
+whole corpus needs at most 2K backend batches.
 
 :func:`reference_semantic_ids` is the reference algorithm of jlko/semantic_uncertainty
 ``get_semantic_ids``: one NLI call per ordered pair (i, j) for all i < j where i opens a
@@ -64,47 +66,91 @@ class ClusteringResult:
         return len(set(self.ids))
 
 
+class _SetState:
+    """Clustering state of one answer set while :func:`cluster_many` runs its rounds."""
+
+    def __init__(self, question: str, answers: Sequence[str]) -> None:
+        self.question = question
+        self.answers = list(answers)
+        self.norms = [normalize_answer(a) for a in answers]
+        self.distinct: list[int] = []  # index of the first answer of each distinct form
+        self.form_of: dict[str, int] = {}
+        for i, n in enumerate(self.norms):
+            if n not in self.form_of:
+                self.form_of[n] = len(self.distinct)
+                self.distinct.append(i)
+        self.form_cluster = [-1] * len(self.distinct)
+        self.n_clusters = 0
+        self.pending = list(range(len(self.distinct)))
+        self.calls = 0
+        self.rep = -1
+
+    def text(self, form: int) -> str:
+        return self.answers[self.distinct[form]]
+
+    def open_cluster(self) -> list[int]:
+        """The earliest pending form becomes a representative; returns the forms to ask."""
+        self.rep = self.pending.pop(0)
+        self.form_cluster[self.rep] = self.n_clusters
+        self.n_clusters += 1
+        rep_norm = self.norms[self.distinct[self.rep]]
+        # Two different plain numbers (equal ones were merged) are never equivalent.
+        return [
+            f
+            for f in self.pending
+            if not (_is_number(self.norms[self.distinct[f]]) and _is_number(rep_norm))
+        ]
+
+    def join(self, forms: set[int]) -> None:
+        for f in forms:
+            self.form_cluster[f] = self.form_cluster[self.rep]
+        self.pending = [f for f in self.pending if f not in forms]
+
+    def result(self) -> ClusteringResult:
+        ids = [self.form_cluster[self.form_of[n]] for n in self.norms]
+        return ClusteringResult(ids=ids, nli_calls=self.calls)
+
+
+def cluster_many(
+    questions: Sequence[str], answer_sets: Sequence[Sequence[str]], nli: NLIBackend
+) -> list[ClusteringResult]:
+    """Cluster several answer sets at once, batching NLI calls across all of them.
+
+    Round r: every set still holding unassigned answers opens its next cluster, and all
+    (answer ⇒ representative) checks of all sets go to the backend in one batch; the pairs
+    that pass are checked backwards in a second batch. At most K rounds whatever the number
+    of sets, so a batching backend (MNLI classifier, embeddings, a concurrent API client)
+    sees few large batches. Each answer meets the representatives in the order the
+    sequential definition uses, so the clusters are the same.
+    """
+    states = [_SetState(q, a) for q, a in zip(questions, answer_sets, strict=True)]
+    active = [s for s in states if s.pending]
+    while active:
+        asks = [(s, f) for s in active for f in s.open_cluster()]
+        if asks:
+            fwd = nli.entails([(s.question, s.text(f), s.text(s.rep)) for s, f in asks])
+            passed = [(s, f) for (s, f), ok in zip(asks, fwd, strict=True) if ok]
+            bwd = (
+                nli.entails([(s.question, s.text(s.rep), s.text(f)) for s, f in passed])
+                if passed
+                else []
+            )
+            joined: dict[int, set[int]] = {}
+            for s, _ in asks:
+                s.calls += 1
+            for (s, f), ok in zip(passed, bwd, strict=True):
+                s.calls += 1
+                if ok:
+                    joined.setdefault(id(s), set()).add(f)
+            for s in active:
+                s.join(joined.get(id(s), set()))
+        active = [s for s in active if s.pending]
+    return [s.result() for s in states]
+
+
 def cluster_answers(question: str, answers: Sequence[str], nli: NLIBackend) -> ClusteringResult:
     """Cluster ``answers`` to ``question`` by bidirectional entailment with representatives."""
-    norms = [normalize_answer(a) for a in answers]
-    distinct: list[int] = []  # index of the first answer of each distinct normal form
-    seen: dict[str, int] = {}
-    for i, n in enumerate(norms):
-        if n not in seen:
-            seen[n] = len(distinct)
-            distinct.append(i)
-    form_cluster = [-1] * len(distinct)
-    reps: list[int] = []  # distinct-form index of each cluster's representative
-    calls = 0
-    pending = list(range(len(distinct)))
-    while pending:
-        # The earliest pending form opens a cluster and is its representative.
-        rep = pending.pop(0)
-        form_cluster[rep] = len(reps)
-        reps.append(rep)
-        rep_text = answers[distinct[rep]]
-        rep_norm = norms[distinct[rep]]
-        to_ask: list[int] = []
-        for f in pending:
-            fn = norms[distinct[f]]
-            if _is_number(fn) and _is_number(rep_norm):
-                continue  # different numbers (same ones were merged above): not equivalent
-            to_ask.append(f)
-        if to_ask:
-            fwd = nli.entails([(question, answers[distinct[f]], rep_text) for f in to_ask])
-            calls += len(to_ask)
-            passed = [f for f, ok in zip(to_ask, fwd, strict=True) if ok]
-            if passed:
-                bwd = nli.entails([(question, rep_text, answers[distinct[f]]) for f in passed])
-                calls += len(passed)
-                joined = {f for f, ok in zip(passed, bwd, strict=True) if ok}
-                for f in joined:
-                    form_cluster[f] = form_cluster[rep]
-                pending = [f for f in pending if f not in joined]
-    # Each pending form was compared with every earlier representative before it became one,
-    # which is the sequential algorithm's order with the comparisons batched per round.
-    ids = [form_cluster[seen[n]] for n in norms]
-    return ClusteringResult(ids=ids, nli_calls=calls)
+    return cluster_many([question], [answers], nli)[0]
 
 
 def reference_semantic_ids(

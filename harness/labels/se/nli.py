@@ -159,9 +159,13 @@ class EmbeddingNLI:
     offline package, cached on disk); ``model`` names any other sentence-transformers model.
     """
 
-    def __init__(self, *, threshold: float = 0.9, model: str | None = None) -> None:
+    def __init__(
+        self, *, threshold: float = 0.85, model: str | None = None, memo_size: int = 100_000
+    ) -> None:
         self.threshold = threshold
         self.model = model
+        self.memo_size = memo_size
+        self._vectors: dict[str, Any] = {}
         self.name = f"embedding:{threshold}"
         self.calls = 0
         self._st: Any = None
@@ -191,10 +195,15 @@ class EmbeddingNLI:
         if not items:
             return []
         self.calls += len(items)
-        texts = sorted({t for _, p, h in items for t in (p, h)})
-        index = {t: i for i, t in enumerate(texts)}
-        e = self._embed(texts)
-        return [float(e[index[p]] @ e[index[h]]) >= self.threshold for _, p, h in items]
+        # Embeddings are per text, not per pair: each distinct text is encoded once per
+        # backend (kept in memory), however many pairs and rounds it appears in.
+        new = sorted({t for _, p, h in items for t in (p, h)} - self._vectors.keys())
+        if new:
+            if len(self._vectors) > self.memo_size:
+                self._vectors.clear()
+            self._vectors.update(zip(new, self._embed(new), strict=True))
+        v = self._vectors
+        return [float(v[p] @ v[h]) >= self.threshold for _, p, h in items]
 
 
 def make_nli(
@@ -212,7 +221,7 @@ def make_nli(
         return MNLIClassifierNLI(arg or "microsoft/deberta-large-mnli")
     if kind == "embedding":
         try:
-            return EmbeddingNLI(threshold=float(arg) if arg else 0.9)
+            return EmbeddingNLI(threshold=float(arg) if arg else 0.85)
         except ValueError:
             raise ConfigError(f"--nli {spec!r}: the threshold must be a number") from None
     raise ConfigError(f"unknown NLI backend {spec!r}; use llm:ENDPOINT, mnli:PATH or embedding[:T]")

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.labels.se.clustering import cluster_answers
+from harness.labels.se.clustering import ClusteringResult, cluster_answers, cluster_many
 from harness.labels.se.entropy import discrete_semantic_entropy, semantic_entropy
 from harness.labels.se.nli import NLIBackend
 from harness.labels.se.sampling import (
@@ -88,11 +88,15 @@ def _all_cached(client: LLMClient, dataset: str, prompt: str, cfg: SamplingConfi
 
 
 def model_se(
-    question: str, greedy: Completion, samples: list[Completion], nli: NLIBackend
+    question: str,
+    greedy: Completion,
+    samples: list[Completion],
+    nli: NLIBackend,
+    clustering: ClusteringResult | None = None,
 ) -> ModelSE:
-    """Cluster one model's samples and compute its SE for one prompt."""
+    """Cluster one model's samples (unless ``clustering`` is given) and compute its SE."""
     texts = [s.text.strip() for s in samples]
-    result = cluster_answers(question, texts, nli)
+    result = clustering or cluster_answers(question, texts, nli)
     lls = sample_log_likelihoods(samples)
     discrete = discrete_semantic_entropy(result.ids)
     se = semantic_entropy(result.ids, lls) if lls is not None else discrete
@@ -163,8 +167,14 @@ def run_se_pipeline(
                     break
                 wg, ws = wf[i].result()
                 sg, ss = sf[i].result()
-                a = model_se(prompt, wg, ws, nli)
-                b = model_se(prompt, sg, ss, nli)
+                # Both models' samples in one clustering run: shared NLI batches.
+                ca, cb = cluster_many(
+                    [prompt, prompt],
+                    [[c.text.strip() for c in ws], [c.text.strip() for c in ss]],
+                    nli,
+                )
+                a = model_se(prompt, wg, ws, nli, ca)
+                b = model_se(prompt, sg, ss, nli, cb)
                 sha = prompt_sha256(prompt)
                 row = {
                     "dataset": dataset,
