@@ -76,19 +76,9 @@ class System:
         ``pipeline_kwargs`` go to :func:`harness.pipeline.router_scores`
         (``embedding_model``, ``decontaminate``, ``n_folds``, ``show_progress``).
         """
-        import numpy as np
-
-        from harness.pipeline import ScoredBenchmark, build_router, router_scores
+        from harness.pipeline import router_scores
 
         r_params = {**self.router_params, **(router_params or {})}
-        if self.labels is None:
-            router = build_router(self.router, r_params, seed)
-            n = len(benchmark)
-            router.fit(np.zeros((0, 0), dtype=np.float32), np.zeros(0))
-            scores = router.score(np.zeros((n, 0), dtype=np.float32))
-            return ScoredBenchmark(scores=scores, benchmark=benchmark, n_dropped=0,
-                                   info={"router": type(router).__name__, "labels": "none",
-                                         "benchmark": benchmark.name, "n_benchmark": n})
         l_params = {**self.label_params, **(label_params or {})}
         return router_scores(
             self.router, r_params, self.labels, l_params, benchmark, seed=seed,

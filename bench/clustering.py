@@ -51,7 +51,7 @@ def main() -> int:
     p.add_argument("--samples", type=int, default=5, help="K samples per prompt and model")
     p.add_argument("--models", default="qwen-0.5b,qwen-1.5b", help="who drew the samples")
     p.add_argument(
-        "--nli", default="mnli-proxy", help="mnli-proxy | mnli:PATH | embedding[:T] | llm:ENDPOINT"
+        "--nli", default="embedding", help="mnli-proxy | mnli:PATH | embedding[:T] | llm:ENDPOINT"
     )
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()

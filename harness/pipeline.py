@@ -137,10 +137,22 @@ def _folds(
     return folds
 
 
+def _label_free_scores(template: Router, benchmark: Benchmark) -> ScoredBenchmark:
+    """Routers that learn nothing (random): no labels, no embeddings, no decontamination."""
+    template.fit(np.zeros((0, 0), dtype=np.float32), np.zeros(0))
+    t0 = time.perf_counter()
+    scores = np.asarray(template.score(np.zeros((len(benchmark), 0), dtype=np.float32)))
+    info = {"router": type(template).__name__, "label_source": "none",
+            "benchmark": benchmark.name, "n_benchmark_in": len(benchmark),
+            "n_benchmark": len(benchmark), "n_dropped": 0, "folds": "none",
+            "score_seconds": round(time.perf_counter() - t0, 3)}
+    return ScoredBenchmark(scores=scores, benchmark=benchmark, n_dropped=0, info=info)
+
+
 def router_scores(
     router: str | Router,
     router_params: dict[str, Any] | None,
-    labels: LabelSet | str,
+    labels: LabelSet | str | None,
     label_params: dict[str, Any] | None,
     benchmark: Benchmark,
     *,
@@ -156,7 +168,8 @@ def router_scores(
     Args:
         router: registry name or an (unfitted) instance; ``router_params`` override its
             hyper-parameters.
-        labels: a LabelSet or a label-source name loaded with ``label_params``.
+        labels: a LabelSet or a label-source name loaded with ``label_params``; None only
+            for routers that use no embeddings (random), which are then scored as they are.
         benchmark: the benchmark to score.
         seed: the router's seed (where it has one) and the fold shuffle.
         data_dir: data directory for label sources (default ``harness.paths.data_dir()``).
@@ -168,6 +181,13 @@ def router_scores(
 
     data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
     template = build_router(router, router_params, seed)
+    if labels is None:
+        if template.needs_embeddings:
+            raise ConfigError(
+                f"router {type(template).__name__} is trained on labels: give a label source "
+                "(se, accuracy, arena, ...)"
+            )
+        return _label_free_scores(template, benchmark)
     label_set = load_labels(labels, label_params, data_dir)
     records, y = label_set.targets()
     if len(records) == 0:

@@ -137,3 +137,13 @@ def test_systems_cover_table_1_and_resolve(data_dir: Path) -> None:
     sw = get_system("routellm-sw").run(bench, seed=0, data_dir=data_dir, show_progress=False)
     assert sw.info["label_source"] == "arena" and sw.info["folds"] == "by_group"
     assert np.isfinite(sw.scores).all()
+
+
+def test_label_free_router_needs_no_labels_and_trained_ones_do(data_dir: Path) -> None:
+    bench = load_benchmark("gsm8k", data_dir)
+    out = router_scores("random", {}, None, {}, bench, seed=4, data_dir=data_dir)
+    assert out.scores.shape == (len(bench),) and out.n_dropped == 0
+    again = router_scores("random", {}, None, {}, bench, seed=4, data_dir=data_dir)
+    np.testing.assert_array_equal(out.scores, again.scores)
+    with pytest.raises(ConfigError, match="trained on labels"):
+        router_scores("knn", {}, None, {}, bench, seed=0, data_dir=data_dir)

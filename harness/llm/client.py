@@ -112,15 +112,22 @@ class Request:
 
 @dataclass
 class UsageCounter:
+    """Calls and tokens: ``prompt_tokens``/``completion_tokens`` spent by this process,
+    ``total_*`` including answers read from the cache (what the results cost to make)."""
+
     calls: int = 0
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    total_prompt_tokens: int = 0
+    total_completion_tokens: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, c: Completion) -> None:
         with self.lock:
             self.calls += 1
+            self.total_prompt_tokens += c.prompt_tokens
+            self.total_completion_tokens += c.completion_tokens
             if c.cached:
                 self.cache_hits += 1
             else:

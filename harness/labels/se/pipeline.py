@@ -224,20 +224,19 @@ def run_se_pipeline(
                 f.cancel()
     stats.wall_s = time.monotonic() - start
     stats.prompts_done = len(rows)
-    for c in (weak, strong):
-        stats.tokens[c.endpoint.name] = {
-            "prompt_tokens": c.usage.prompt_tokens,
-            "completion_tokens": c.usage.completion_tokens,
-            "calls": c.usage.calls,
-            "cache_hits": c.usage.cache_hits,
-        }
+    clients = {c.endpoint.name: c for c in (weak, strong)}
     judge = getattr(nli, "client", None)
     if judge is not None:
-        stats.tokens[f"nli:{judge.endpoint.name}"] = {
-            "prompt_tokens": judge.usage.prompt_tokens,
-            "completion_tokens": judge.usage.completion_tokens,
-            "calls": judge.usage.calls,
-            "cache_hits": judge.usage.cache_hits,
+        clients[f"nli:{judge.endpoint.name}"] = judge
+    for name, c in clients.items():
+        u = c.usage
+        stats.tokens[name] = {
+            "calls": u.calls,
+            "cache_hits": u.cache_hits,
+            "prompt_tokens": u.prompt_tokens,  # spent by this run
+            "completion_tokens": u.completion_tokens,
+            "total_prompt_tokens": u.total_prompt_tokens,  # incl. answers from the cache
+            "total_completion_tokens": u.total_completion_tokens,
         }
     se = pd.DataFrame(rows, columns=list(SE_COLUMNS))
     resp = pd.DataFrame(responses, columns=list(RESPONSE_COLUMNS))
