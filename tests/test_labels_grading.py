@@ -58,6 +58,17 @@ def test_final_number(response: str, value: float | None) -> None:
     assert final_number(response) == value
 
 
+def test_an_answer_that_repeats_the_question_does_not_count() -> None:
+    question = "Who was buried in Milan under the name of Maria Maggi to disguise her?"
+    echo = "Maria Maggi was buried in Milan under the name of Maria"
+    aliases = ["Maria Maggi", "Eva Peron"]
+    assert alias_match(echo, aliases)  # without the question, the echo matches
+    assert not alias_match(echo, aliases, question=question)
+    assert alias_match("It was Eva Peron.", aliases, question=question)
+    assert alias_match("Maria Maggi", aliases, mode="exact", question=question)
+    assert not grade("triviaqa", echo, aliases, question=question)
+
+
 def test_number_match_and_grade_dispatch() -> None:
     assert number_match("#### 20.00", "20")
     assert not number_match("#### 2000", "20")

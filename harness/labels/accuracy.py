@@ -204,13 +204,14 @@ class AccuracyLabels(LabelSource):
                 f"row_id {merged['row_id'][i]!r} does not match the training data "
                 f"({int(stale.sum())} rows); regenerate the responses for this data version"
             )
+        columns = [merged["dataset"], merged["answers"], merged["prompt"]]
         correct_weak = [
-            grade(d, r, a, self.qa_mode)
-            for d, r, a in zip(merged["dataset"], merged[weak], merged["answers"], strict=True)
+            grade(d, r, a, self.qa_mode, question=q)
+            for d, r, a, q in zip(columns[0], merged[weak], *columns[1:], strict=True)
         ]
         correct_strong = [
-            grade(d, r, a, self.qa_mode)
-            for d, r, a in zip(merged["dataset"], merged[strong], merged["answers"], strict=True)
+            grade(d, r, a, self.qa_mode, question=q)
+            for d, r, a, q in zip(columns[0], merged[strong], *columns[1:], strict=True)
         ]
         records = pd.DataFrame(
             {

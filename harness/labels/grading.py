@@ -4,7 +4,9 @@
   and the articles a/an/the, squeeze white space), then an answer is correct when a
   normalised gold alias equals the normalised answer (``mode="exact"``, SQuAD exact match)
   or appears in it as a whole-word span (``mode="contains"``, the default: models answer
-  in sentences, "The last moon landing was in December 1972.").
+  in sentences, "The last moon landing was in December 1972."). Under "contains", an alias
+  that the question itself contains is skipped: an answer that merely repeats the question
+  ("Maria Maggi was buried in Milan under the name of Maria ...") does not count.
 * Math word problems (MAWPS, GSM8K): the answer's final number equals the gold number.
   The final number is the one after the last ``####`` (GSM8K's own format) when there is
   one, else the last ``\\boxed{...}`` number, else the number after the last "answer is",
@@ -36,7 +38,9 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.split())
 
 
-def alias_match(response: str, aliases: Iterable[str], mode: str = "contains") -> bool:
+def alias_match(
+    response: str, aliases: Iterable[str], mode: str = "contains", question: str | None = None
+) -> bool:
     """Whether ``response`` states one of the gold ``aliases`` (see the module docstring)."""
     if mode not in ("contains", "exact"):
         raise ValueError(f"mode must be 'contains' or 'exact', got {mode!r}")
@@ -44,11 +48,14 @@ def alias_match(response: str, aliases: Iterable[str], mode: str = "contains") -
     if not answer:
         return False
     padded = f" {answer} "
+    asked = f" {normalize_answer(question)} " if question else ""
     for alias in aliases:
         gold = normalize_answer(alias)
         if not gold:
             continue
-        if gold == answer or (mode == "contains" and f" {gold} " in padded):
+        if gold == answer:
+            return True
+        if mode == "contains" and f" {gold} " in padded and f" {gold} " not in asked:
             return True
     return False
 
@@ -99,13 +106,19 @@ def number_match(response: str, gold: str | float, rel_tol: float = 1e-6) -> boo
     return math.isclose(predicted, float(target), rel_tol=rel_tol, abs_tol=1e-9)
 
 
-def grade(dataset: str, response: str, answers: Iterable[str], qa_mode: str = "contains") -> bool:
+def grade(
+    dataset: str,
+    response: str,
+    answers: Iterable[str],
+    qa_mode: str = "contains",
+    question: str | None = None,
+) -> bool:
     """Grade one response of a training dataset (``dataset`` picks the grader)."""
     answers = list(answers)
     if dataset in MATH_DATASETS:
         return any(number_match(response, a) for a in answers)
     if dataset in QA_DATASETS:
-        return alias_match(response, answers, mode=qa_mode)
+        return alias_match(response, answers, mode=qa_mode, question=question)
     raise ValueError(
         f"no grader for dataset {dataset!r}; known: {sorted(QA_DATASETS | MATH_DATASETS)}"
     )

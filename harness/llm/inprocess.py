@@ -15,11 +15,23 @@ llama.cpp releases the GIL while it computes.
 
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+_INSTANCES: weakref.WeakSet[LlamaInProcess] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    # Free models before interpreter teardown: llama-cpp-python's __del__ at shutdown
+    # prints a TypeError traceback once its module globals are gone.
+    for instance in list(_INSTANCES):
+        instance.close()
 
 
 def _log_softmax_at(row: np.ndarray, token: int) -> float:
@@ -41,6 +53,14 @@ class LlamaInProcess:
         self.lock = threading.Lock()
         self._llm: Any = None
         self._formatter: Any = None
+        _INSTANCES.add(self)
+
+    def close(self) -> None:
+        """Free the model (it reloads on the next call)."""
+        with self.lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
 
     def _load(self) -> Any:
         if self._llm is None:

