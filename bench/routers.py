@@ -183,17 +183,17 @@ def main(argv: list[str] | None = None) -> int:
                 result = pool.apply(_measure, ((path, name, params),))
             rows.append((name, params, target, result))
 
-    header = (f"{'router':<10} {'params':<8} {'fit s':>8} {'score µs/query':>15} "
+    header = (f"{'router':<10} {'params':<16} {'fit s':>8} {'score µs/query':>15} "
               f"{'1-query µs':>11} {'peak MB':>8} {'target µs':>10} {'meets':>6} "
               f"{'× vs naive SW':>14}")
     print(header)
     print("-" * len(header))
-    print(f"{'sw naive':<10} {'loop':<8} {0.0:>8.2f} {naive_us:>15.1f} {naive_us:>11.1f} "
+    print(f"{'sw naive':<10} {'loop':<16} {0.0:>8.2f} {naive_us:>15.1f} {naive_us:>11.1f} "
           f"{'':>8} {'':>10} {'':>6} {1.0:>14.1f}")
     for name, params, target, r in rows:
         shown = ",".join(f"{k}={v}" for k, v in params.items()) or "default"
         meets = "" if target is None else ("yes" if r["score_us"] < target else "NO")
-        print(f"{name:<10} {shown:<8} {r['fit_s']:>8.2f} {r['score_us']:>15.2f} "
+        print(f"{name:<10} {shown:<16} {r['fit_s']:>8.2f} {r['score_us']:>15.2f} "
               f"{r['single_us']:>11.1f} {r['peak_mb']:>8.1f} "
               f"{'' if target is None else f'{target:.0f}':>10} {meets:>6} "
               f"{naive_us / r['score_us']:>14.0f}")
