@@ -37,6 +37,8 @@ class BestOfThreeJudge(Judge):
         max_tokens: reply budget; the answer is a label, so a few tokens suffice
             (a longer budget only lets small models ramble).
         temperature: 0 = greedy.
+        threads: CPU threads of an in-process local model (None: all cores). On a busy
+            machine one thread per model is often faster than two fighting for the cores.
     """
 
     def __init__(
@@ -46,12 +48,14 @@ class BestOfThreeJudge(Judge):
         seed: int = 0,
         max_tokens: int = 16,
         temperature: float = 0.0,
+        threads: int | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.endpoints_file = endpoints_file
         self.seed = seed
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.threads = threads
         self.last_usage: Any = None  # the LLM client's usage counter of the last judge() call
 
     def describe(self) -> dict[str, Any]:
@@ -94,7 +98,7 @@ class BestOfThreeJudge(Judge):
         endpoint = resolve_endpoint(
             self.endpoint, Path(self.endpoints_file) if self.endpoints_file else None
         )
-        client = LLMClient(endpoint)
+        client = LLMClient(endpoint, n_threads=self.threads)
         requests = [
             Request.make(
                 [{"role": "user", "content": p}],

@@ -142,7 +142,7 @@ def run_judge(
     benchmark = load_benchmark(spec.benchmark, data_dir)
     gold = gsm8k_gold_answers(data_dir)
     judge_cls = JUDGES.get(spec.judge)
-    judge = judge_cls(endpoint=spec.endpoint, seed=spec.seed)
+    judge = judge_cls(endpoint=spec.endpoint, seed=spec.seed, threads=spec.threads)
     metrics: dict[str, float] = {}
     params: dict[str, Any] = {
         "judge": spec.judge,

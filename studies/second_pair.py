@@ -60,6 +60,7 @@ def build_local_gsm8k(
     endpoints_file: Path | None = None,
     progress: bool = True,
     chunk_size: int = 20,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Answer, grade and write the benchmark file; returns a summary (accuracies, tokens)."""
     from harness import paths
@@ -77,7 +78,7 @@ def build_local_gsm8k(
     ][:limit]
     summary: dict[str, Any] = {"n": len(rows), "file": str(out)}
     clients = {
-        side: LLMClient(resolve_endpoint(spec, endpoints_file))
+        side: LLMClient(resolve_endpoint(spec, endpoints_file), n_threads=threads)
         for side, spec in (("weak", weak), ("strong", strong))
     }
     records: list[dict[str, Any]] = []

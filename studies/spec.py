@@ -129,6 +129,7 @@ class JudgeSpec:
     seed: int = 0
     systems: tuple[str, ...] = ("TO-Router", "RouteLLM", "Confidence")
     from_study: str | None = None
+    threads: int | None = None
 
 
 @dataclass(frozen=True)

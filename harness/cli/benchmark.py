@@ -31,6 +31,7 @@ def register(subparsers: Any) -> None:
     b.add_argument("--endpoints", type=Path, help="endpoint config for non-local models")
     b.add_argument("--max-tokens", type=int, default=384, help="answer budget (default 384)")
     b.add_argument("--out", type=Path, help="output file (default studies/data/gsm8k_qwen.jsonl)")
+    b.add_argument("--threads", type=int, help="CPU threads per local model (default: all)")
     b.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
     b.set_defaults(func=build)
     p.set_defaults(func=lambda args: p.print_help() or 1)
@@ -47,6 +48,7 @@ def build(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         max_tokens=args.max_tokens,
         endpoints_file=args.endpoints,
+        threads=args.threads,
     )
     print(
         f"wrote {summary['n']} questions to {summary['file']}: weak {args.weak} "
