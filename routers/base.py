@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from harness.params import KeywordParams, check_keyword_init
+
 
 @dataclass(frozen=True)
 class FloatRange:
@@ -51,7 +53,7 @@ class Choice:
 ParamSpec = FloatRange | IntRange | Choice
 
 
-class Router:
+class Router(KeywordParams):
     """Base class for routers. Subclasses define ``__init__`` keywords, ``fit`` and ``score``.
 
     Class attributes:
@@ -63,22 +65,7 @@ class Router:
     search_space: ClassVar[dict[str, ParamSpec]] = {}
     needs_embeddings: ClassVar[bool] = True
 
-    # -- scikit-learn style parameter handling ------------------------------------------
-    @classmethod
-    def param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        names = []
-        for p in sig.parameters.values():
-            if p.name == "self":
-                continue
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                raise TypeError(f"{cls.__name__}.__init__ must not take *args or **kwargs")
-            names.append(p.name)
-        return names
-
-    def get_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.param_names()}
-
+    # -- scikit-learn style parameter handling (param_names/get_params from the mixin) --
     def set_params(self, **params: Any) -> Router:
         valid = set(self.param_names())
         for key, value in params.items():
@@ -112,14 +99,8 @@ def validate_router_class(name: str, cls: object) -> None:
     for method in ("fit", "score"):
         if getattr(cls, method) is getattr(Router, method):
             raise TypeError(f"{cls.__name__} does not implement {method}()")
+    check_keyword_init(cls)
     params = cls.param_names()
-    sig = inspect.signature(cls.__init__)
-    missing_default = [p for p in params if sig.parameters[p].default is inspect.Parameter.empty]
-    if missing_default:
-        raise TypeError(
-            f"{cls.__name__}.__init__ keywords need defaults (scikit-learn style): "
-            f"{missing_default}"
-        )
     unknown = set(cls.search_space) - set(params)
     if unknown:
         raise TypeError(
