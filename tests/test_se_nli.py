@@ -49,8 +49,16 @@ def test_mnli_without_weights_is_a_config_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("reply", "entails"),
-    [("entailment", True), ("Entailment.", True), ("**Entailment**", True), ("ent", True),
-     ("neutral", False), ("Contradiction", False), ("", False), ("I think entailment", False)],
+    [
+        ("entailment", True),
+        ("Entailment.", True),
+        ("**Entailment**", True),
+        ("ent", True),
+        ("neutral", False),
+        ("Contradiction", False),
+        ("", False),
+        ("I think entailment", False),
+    ],
 )
 def test_llm_judge_reply_parsing(reply: str, entails: bool) -> None:
     assert LLMJudgeNLI.parse(reply) is entails
