@@ -15,7 +15,7 @@ confidence-mlp     se            mlp
 =================  ============  ==========  ==========================================
 
 ``routerlab evaluate --system NAME --benchmark B`` runs one; ``System.run`` is the API.
-``paper_cpt`` holds the paper's Table 1 CPT(50%) / CPT(80%) (GPT-4 vs Mixtral) for reports.
+The paper's published numbers live in one place, ``reports/paper_numbers.toml``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ class System:
         router: router registry name.
         labels: label-source registry name; None for systems that learn nothing (random).
         router_params / label_params: keyword arguments of the router / label source.
-        paper_cpt: benchmark → (CPT 50 %, CPT 80 %) from the paper's Table 1.
         description: one line for listings.
     """
 
@@ -49,7 +48,6 @@ class System:
     labels: str | None
     router_params: dict[str, Any] = field(default_factory=dict)
     label_params: dict[str, Any] = field(default_factory=dict)
-    paper_cpt: dict[str, tuple[float, float]] = field(default_factory=dict)
     description: str = ""
 
     def params(self) -> dict[str, Any]:
@@ -90,39 +88,26 @@ class System:
     router_scores = run
 
 
-def _cpt(mt: tuple[float, float], gsm: tuple[float, float], mmlu: tuple[float, float]):
-    return {"mt_bench": mt, "gsm8k": gsm, "mmlu": mmlu}
-
-
 SYSTEMS: dict[str, System] = {
     s.name: s
     for s in (
         System("random", "Random", "random", None,
-               paper_cpt=_cpt((51.29, 78.55), (48.79, 80.16), (50.04, 79.32)),
                description="uniform random scores"),
         System("to-router-knn", "TO-Router", "knn", "accuracy", {"k": 1},
-               paper_cpt=_cpt((59.72, 90.39), (47.93, 79.03), (43.73, 77.74)),
                description="accuracy labels, nearest training query's label"),
         System("to-router-mlp", "TO-Router", "mlp", "accuracy",
-               paper_cpt=_cpt((49.15, 86.67), (51.03, 77.77), (44.01, 77.43)),
                description="accuracy labels, 2-layer MLP"),
         System("routellm-sw", "RouteLLM", "sw_ranking", "arena", {"gamma": 10.0},
-               paper_cpt=_cpt((56.08, 78.37), (46.03, 79.58), (47.41, 74.23)),
                description="arena votes, similarity-weighted Bradley-Terry"),
         System("routellm-mf", "RouteLLM", "mf", "arena",
-               paper_cpt=_cpt((55.59, 84.12), (49.07, 80.09), (58.55, 83.68)),
                description="arena votes, matrix factorisation"),
         System("confidence-sw", "Confidence", "sw_ranking", "se", {"gamma": 10.0},
-               paper_cpt=_cpt((27.31, 55.61), (48.03, 80.41), (37.96, 73.85)),
                description="semantic-entropy labels, similarity-weighted Bradley-Terry"),
         System("confidence-mf", "Confidence", "mf", "se",
-               paper_cpt=_cpt((42.94, 63.53), (41.89, 75.34), (50.06, 78.38)),
                description="semantic-entropy labels, matrix factorisation"),
         System("confidence-knn", "Confidence", "knn", "se", {"k": 1},
-               paper_cpt=_cpt((60.84, 81.50), (44.08, 76.32), (42.70, 75.28)),
                description="semantic-entropy labels, nearest training query's label"),
         System("confidence-mlp", "Confidence", "mlp", "se",
-               paper_cpt=_cpt((35.54, 74.92), (50.04, 79.79), (57.07, 83.27)),
                description="semantic-entropy labels, 2-layer MLP"),
     )
 }
