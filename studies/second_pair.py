@@ -125,6 +125,7 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for r in records:
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; this file is committed and shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
