@@ -24,6 +24,9 @@ from judges.protocol import build_prompt, judge_scores, shuffled_order, verdict_
 
 # (prompt) -> reply; the default asks the endpoint through harness.llm.
 Ask = Callable[[Sequence[str]], list[str]]
+# The recorded "reply" for identical responses scored as a tie without asking (it parses as
+# all three positions, so the verdict log stays uniform).
+TIE_WITHOUT_CALL = "LLM 1 and LLM 2 and LLM 3 (identical responses: tie, judge not asked)"
 
 
 class BestOfThreeJudge(Judge):
@@ -39,6 +42,11 @@ class BestOfThreeJudge(Judge):
         temperature: 0 = greedy.
         threads: CPU threads of an in-process local model (None: all cores). On a busy
             machine one thread per model is often faster than two fighting for the cores.
+        identical: what to do when all three systems gave the same response (they routed
+            the question to the same model): "tie" scores it as a three-way tie without a
+            call (identical texts cannot differ in quality, so any other verdict is the
+            judge's position bias; this also saves the calls), "ask" asks the judge anyway
+            (the literal protocol).
     """
 
     def __init__(
@@ -49,13 +57,17 @@ class BestOfThreeJudge(Judge):
         max_tokens: int = 16,
         temperature: float = 0.0,
         threads: int | None = None,
+        identical: str = "tie",
     ) -> None:
+        if identical not in ("tie", "ask"):
+            raise ValueError(f"identical must be 'tie' or 'ask', got {identical!r}")
         self.endpoint = endpoint
         self.endpoints_file = endpoints_file
         self.seed = seed
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.threads = threads
+        self.identical = identical
         self.last_usage: Any = None  # the LLM client's usage counter of the last judge() call
 
     def describe(self) -> dict[str, Any]:
@@ -65,6 +77,7 @@ class BestOfThreeJudge(Judge):
             "seed": self.seed,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
+            "identical": self.identical,
         }
 
     def judge(
@@ -78,7 +91,16 @@ class BestOfThreeJudge(Judge):
             raise ValueError(f"best-of-three needs exactly 3 systems, got {systems}")
         orders = [shuffled_order(it.question_id, systems, self.seed) for it in items]
         prompts = [build_prompt(it, order) for it, order in zip(items, orders, strict=True)]
-        replies = ask(prompts) if ask is not None else self._ask_llm(prompts, progress)
+        asked = [
+            i
+            for i, it in enumerate(items)
+            if self.identical == "ask" or len(set(it.responses.values())) > 1
+        ]
+        to_ask = [prompts[i] for i in asked]
+        answers = ask(to_ask) if ask is not None else self._ask_llm(to_ask, progress)
+        replies = [TIE_WITHOUT_CALL] * len(items)
+        for i, reply in zip(asked, answers, strict=True):
+            replies[i] = reply
         verdicts: list[Verdict] = [
             verdict_from_reply(it.question_id, order, reply)
             for it, order, reply in zip(items, orders, replies, strict=True)

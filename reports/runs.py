@@ -77,10 +77,18 @@ def normalize_runs(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def latest_per_key(runs: pd.DataFrame) -> pd.DataFrame:
-    """One run per combination key (the most recent), so reruns never double-count."""
+    """One run per combination (the most recent), so reruns never double-count.
+
+    Runs are grouped by ``config_key`` where the runner logged one (the combination without
+    its data fingerprint: a run on a rebuilt benchmark file supersedes the one on the old
+    file), else by ``key``.
+    """
     if runs.empty or "key" not in runs:
         return runs
-    keyed = runs[runs["key"].notna()]
-    unkeyed = runs[runs["key"].isna()]
-    keyed = keyed.sort_values("start_time").groupby("key", as_index=False).tail(1)
-    return pd.concat([keyed, unkeyed]).reset_index(drop=True)
+    group = runs["key"]
+    if "config_key" in runs:
+        group = runs["config_key"].fillna(runs["key"])
+    keyed = runs[group.notna()].assign(_group=group[group.notna()])
+    unkeyed = runs[group.isna()]
+    keyed = keyed.sort_values("start_time").groupby("_group", as_index=False).tail(1)
+    return pd.concat([keyed.drop(columns="_group"), unkeyed]).reset_index(drop=True)

@@ -142,7 +142,12 @@ def run_judge(
     benchmark = load_benchmark(spec.benchmark, data_dir)
     gold = gsm8k_gold_answers(data_dir)
     judge_cls = JUDGES.get(spec.judge)
-    judge = judge_cls(endpoint=spec.endpoint, seed=spec.seed, threads=spec.threads)
+    try:
+        judge = judge_cls(
+            endpoint=spec.endpoint, seed=spec.seed, threads=spec.threads, **spec.params
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[judge] params {spec.params}: {exc}") from exc
     metrics: dict[str, float] = {}
     params: dict[str, Any] = {
         "judge": spec.judge,
@@ -152,6 +157,7 @@ def run_judge(
         "source_study": source_study,
         "seed": spec.seed,
         "gold": "GSM8K final answer (after ####)",
+        **{f"judge_{k}": v for k, v in judge.get_params().items() if k != "endpoint"},
     }
     verdict_rows: list[dict[str, Any]] = []
     for pct in spec.pcts:

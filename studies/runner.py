@@ -81,7 +81,7 @@ def subsample_labels(labels: LabelSet, fraction: float, seed: int) -> LabelSet:
     )
 
 
-class _Loader:
+class StudyLoader:
     """Benchmarks, label sets and prompt costs, each loaded once per study run."""
 
     def __init__(self, data_dir: Path, model_pair: dict[str, str] | None = None) -> None:
@@ -154,8 +154,24 @@ class _Loader:
         return self._costs[benchmark.name]
 
 
+def with_data_fingerprints(combos: list[Combination], loader: StudyLoader) -> list[Combination]:
+    """The combinations with their benchmark's data fingerprint in the key."""
+    from dataclasses import replace
+
+    from harness.evaluation import data_fingerprint
+
+    prints: dict[str, str] = {}
+    out = []
+    for combo in combos:
+        if combo.benchmark not in prints:
+            bench = loader.benchmark(combo.benchmark)
+            prints[combo.benchmark] = data_fingerprint(bench.source_sha256)[:16]
+        out.append(replace(combo, data_sha256=prints[combo.benchmark]))
+    return out
+
+
 def score_combination(
-    combo: Combination, loader: _Loader
+    combo: Combination, loader: StudyLoader
 ) -> tuple[Benchmark, np.ndarray, dict[str, Any]]:
     """Scores of one combination on its benchmark, the (decontaminated) benchmark, and info."""
     from harness.pipeline import router_scores
@@ -211,7 +227,7 @@ def cost_metrics(
     scores: np.ndarray,
     metrics: dict[str, float],
     info: dict[str, Any],
-    loader: _Loader,
+    loader: StudyLoader,
     seed: int,
 ) -> tuple[dict[str, float], str]:
     """USD at CPT(50/80 %), all-weak/all-strong, and the router's compute per 1k queries."""
@@ -254,7 +270,7 @@ def scores_key(benchmark: Benchmark) -> str:
     return hashlib.sha256("\n".join(benchmark.prompt_ids).encode()).hexdigest()[:12]
 
 
-def run_combination(combo: Combination, study: Study, loader: _Loader) -> str:
+def run_combination(combo: Combination, study: Study, loader: StudyLoader) -> str:
     """Evaluate one combination as a child run; returns the MLflow run id."""
     import mlflow
     import pandas as pd
@@ -265,6 +281,7 @@ def run_combination(combo: Combination, study: Study, loader: _Loader) -> str:
     tags = {
         f"{TAG}study": study.name,
         f"{TAG}key": combo.key,
+        f"{TAG}config_key": combo.config_key,
         f"{TAG}system": combo.system,
         f"{TAG}router": combo.router,
         f"{TAG}label_source": combo.labels or "none",
@@ -336,7 +353,8 @@ def run_study(
 
     started = time.perf_counter()
     data_dir = data_dir or paths.data_dir()
-    combos = list(study.combinations())
+    loader = StudyLoader(data_dir, study.model_pair)
+    combos = with_data_fingerprints(list(study.combinations()), loader)
     done = finished_keys(study.name)
     todo = [c for c in combos if c.key not in done]
     outcome = StudyOutcome(study.name, None, len(combos), len(combos) - len(todo))
@@ -351,7 +369,6 @@ def run_study(
         outcome.parent_run_id = _existing_parent(study.name)
         outcome.seconds = time.perf_counter() - started
         return outcome
-    loader = _Loader(data_dir, study.model_pair)
     params = {"study": study.name, "file": str(study.path or ""), "combinations": len(combos)}
     existing = _existing_parent(study.name)
     if existing is not None:

@@ -81,30 +81,43 @@ def build_local_gsm8k(
         side: LLMClient(resolve_endpoint(spec, endpoints_file), n_threads=threads)
         for side, spec in (("weak", weak), ("strong", strong))
     }
+    # Rows already in the output file (same question text, same pair) are kept: the file
+    # travels with the repository while the LLM cache stays on the machine that filled it,
+    # so a build continued on another machine asks only for the questions still missing.
+    done = _reusable_rows(out, weak=weak, strong=strong)
+    summary["reused"] = sum(
+        prompt_sha256(q) == done.get(pid, {}).get("prompt_sha256") for pid, q in rows
+    )
     records: list[dict[str, Any]] = []
     # Chunks, each written out whole: a run stopped part-way leaves a valid, shorter file
-    # (and the LLM cache), and a rerun resumes from the cache.
+    # (and the LLM cache), and a rerun resumes from the file and the cache.
     for start in range(0, len(rows), chunk_size):
         chunk = rows[start : start + chunk_size]
-        answers: dict[str, list[str]] = {}
-        for side, client in clients.items():
+        todo = [
+            (pid, q)
+            for pid, q in chunk
+            if done.get(pid, {}).get("prompt_sha256") != prompt_sha256(q)
+        ]
+        answers: dict[str, dict[str, str]] = {"weak": {}, "strong": {}}
+        for side, client in clients.items() if todo else ():
             requests = [
                 Request.make(messages(q), temperature=0.0, max_tokens=max_tokens, seed=0)
-                for _, q in chunk
+                for _, q in todo
             ]
             desc = f"gsm8k {side} {start + len(chunk)}/{len(rows)}"
-            answers[side] = [
-                r.text for r in client.run_many(requests, desc=desc, progress=progress)
-            ]
-        for i, (pid, q) in enumerate(chunk):
+            results = client.run_many(requests, desc=desc, progress=progress)
+            answers[side] = {pid: r.text for (pid, _), r in zip(todo, results, strict=True)}
+        for pid, q in chunk:
+            weak_text = answers["weak"].get(pid, done.get(pid, {}).get("weak_response", ""))
+            strong_text = answers["strong"].get(pid, done.get(pid, {}).get("strong_response", ""))
             records.append(
                 {
                     "id": pid,
                     "prompt_sha256": prompt_sha256(q),
-                    "weak": bool(number_match(answers["weak"][i], gold[q.strip()])),
-                    "strong": bool(number_match(answers["strong"][i], gold[q.strip()])),
-                    "weak_response": answers["weak"][i],
-                    "strong_response": answers["strong"][i],
+                    "weak": bool(number_match(weak_text, gold[q.strip()])),
+                    "strong": bool(number_match(strong_text, gold[q.strip()])),
+                    "weak_response": weak_text,
+                    "strong_response": strong_text,
                     "weak_model": weak,
                     "strong_model": strong,
                 }
@@ -116,6 +129,27 @@ def build_local_gsm8k(
     summary["weak_accuracy"] = float(np.mean([r["weak"] for r in records])) if records else 0.0
     summary["strong_accuracy"] = float(np.mean([r["strong"] for r in records])) if records else 0.0
     return summary
+
+
+def _reusable_rows(path: Path, *, weak: str, strong: str) -> dict[str, dict[str, Any]]:
+    """Rows of an earlier build of ``path`` by the same pair, by id (empty when none)."""
+    if not path.is_file():
+        return {}
+    rows: dict[str, dict[str, Any]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a damaged line is simply answered again
+        if (
+            isinstance(row, dict)
+            and row.get("weak_model") == weak
+            and row.get("strong_model") == strong
+            and isinstance(row.get("weak_response"), str)
+            and isinstance(row.get("strong_response"), str)
+        ):
+            rows[str(row.get("id"))] = row
+    return rows
 
 
 def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:

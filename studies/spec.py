@@ -79,6 +79,9 @@ class Combination:
     curve_grid: str = "exact"
     n_boot: int = 1000
     n_folds: int | None = None
+    # Fingerprint of the benchmark's data files, set by the runner: a rebuilt or changed
+    # benchmark file gives new keys, so stale results are never reused.
+    data_sha256: str = ""
 
     def config(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +96,15 @@ class Combination:
     def system(self) -> str:
         """The display name of the routing system (paper's naming)."""
         return system_name(self.labels, self.router)
+
+    @property
+    def config_key(self) -> str:
+        """The key without the data fingerprint: the same combination on any version of its
+        data. Reports keep the newest run per config key, so runs on superseded data (a
+        rebuilt benchmark file) drop out of the tables without being deleted."""
+        from dataclasses import replace
+
+        return replace(self, data_sha256="").key
 
     def describe(self) -> str:
         frac = "" if self.train_fraction == 1.0 else f" train={self.train_fraction:g}"
@@ -130,6 +142,8 @@ class JudgeSpec:
     systems: tuple[str, ...] = ("TO-Router", "RouteLLM", "Confidence")
     from_study: str | None = None
     threads: int | None = None
+    # Further keyword parameters of the judge class, e.g. {"identical": "ask"}.
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -122,3 +122,27 @@ def test_validate_judge_class_rejects_broken_judges() -> None:
         validate_judge_class("x", VarKw)
     with pytest.raises(TypeError, match="not a subclass"):
         validate_judge_class("x", object)
+
+
+def test_identical_responses_are_a_tie_without_asking_unless_told_to_ask() -> None:
+    from judges.best_of_three import BestOfThreeJudge
+
+    items = [
+        JudgeItem("1", "q1", "4", {"a": "same", "b": "same", "c": "same"}),
+        JudgeItem("2", "q2", "5", {"a": "x", "b": "y", "c": "x"}),
+    ]
+    asked: list[str] = []
+
+    def ask(prompts):  # type: ignore[no-untyped-def]
+        asked.extend(prompts)
+        return ["LLM 1"] * len(prompts)
+
+    result = BestOfThreeJudge(seed=0).judge(items, ask=ask)
+    assert len(asked) == 1 and "q2" in asked[0]  # only the question with different texts
+    assert result.verdicts[0].best == frozenset("abc") and result.verdicts[0].parsed
+    assert len(result.verdicts[1].best) == 1
+    asked.clear()
+    literal = BestOfThreeJudge(seed=0, identical="ask").judge(items, ask=ask)
+    assert len(asked) == 2 and len(literal.verdicts[0].best) == 1
+    with pytest.raises(ValueError, match="identical"):
+        BestOfThreeJudge(identical="maybe")

@@ -232,3 +232,25 @@ def test_figures_from_runs() -> None:
     fig2 = figure2(best, {"RouteLLM1.0": curve}, {"RouteLLM1.0": curve})
     assert isinstance(fig2, matplotlib.figure.Figure)
     assert figure2(best, {}, {}) is None
+
+
+def test_latest_run_per_combination_supersedes_runs_on_old_data() -> None:
+    import pandas as pd
+
+    from reports.runs import latest_per_key
+
+    runs = pd.DataFrame(
+        {
+            "run_id": ["old-data", "rerun-a", "rerun-b", "new-data", "judge"],
+            "key": ["k1", "k2", "k2", "k3", None],
+            "config_key": ["c1", "c2", "c2", "c1", None],
+            "start_time": pd.to_datetime([1, 2, 3, 4, 5], unit="s"),
+            "cpt_50": [10.0, 20.0, 21.0, 30.0, None],
+        }
+    )
+    kept = latest_per_key(runs)
+    # k1 and k3 are the same combination on two versions of its data: only the newer counts.
+    assert sorted(kept["run_id"]) == ["judge", "new-data", "rerun-b"]
+    # Runs logged before config keys existed are grouped by key alone.
+    legacy = latest_per_key(runs.drop(columns="config_key"))
+    assert sorted(legacy["run_id"]) == ["judge", "new-data", "old-data", "rerun-b"]

@@ -50,6 +50,10 @@ def test_key_changes_with_any_parameter() -> None:
     b = next(parse_study({**base, "router_params": {"knn": {"k": 3}}}).combinations())
     c = next(parse_study({**base, "seeds": [1]}).combinations())
     assert len({a.key, b.key, c.key}) == 3
+    # The benchmark's data fingerprint is part of the key: changed data is evaluated anew.
+    from dataclasses import replace
+
+    assert replace(a, data_sha256="x").key != replace(a, data_sha256="y").key
 
 
 @pytest.mark.parametrize(

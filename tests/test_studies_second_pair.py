@@ -54,6 +54,22 @@ def test_build_and_load_local_gsm8k(tmp_path: Path, data_dir: Path) -> None:
     )
     assert 0 <= result.metrics["cpt_50"] <= 100
 
+    # Resuming on another machine: the rows already in the file are kept without asking the
+    # LLM layer again (not even its cache); only the new question is answered.
+    again = build_local_gsm8k(
+        limit=4,
+        weak="smollm2",
+        strong="smollm2",
+        out=out,
+        data_dir=data_dir,
+        max_tokens=96,
+        progress=False,
+    )
+    assert again["n"] == 4 and again["reused"] == 3
+    assert again["weak_cache_hits"] + again["strong_cache_hits"] <= 1  # the new question only
+    rows_again = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows_again[:3] == rows and len(rows_again) == 4
+
 
 def test_loading_a_tampered_file_names_the_problem(tmp_path: Path, data_dir: Path) -> None:
     path = tmp_path / "pair.jsonl"

@@ -32,8 +32,12 @@ def run(args: argparse.Namespace) -> int:
     from studies.spec import load_study
 
     study = load_study(args.study)
-    combos = list(study.combinations())
     if args.list:
+        from harness import paths
+        from studies.runner import StudyLoader, with_data_fingerprints
+
+        loader = StudyLoader(args.data_dir or paths.data_dir(), study.model_pair)
+        combos = with_data_fingerprints(list(study.combinations()), loader)
         for c in combos:
             print(f"{c.key}  {c.describe()}")
         print(f"{len(combos)} combinations")
