@@ -15,6 +15,9 @@ llama.cpp's OpenAI-compatible server), or a name declared in an endpoint config 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,10 @@ class BestOfThreeJudge(Judge):
             call (identical texts cannot differ in quality, so any other verdict is the
             judge's position bias; this also saves the calls), "ask" asks the judge anyway
             (the literal protocol).
+        store: a JSONL file of replies keyed by a hash of (endpoint, prompt, settings), read
+            before asking and appended to as replies come in. Unlike the LLM cache, which
+            stays on the machine that made the calls, this file holds no prompt text and can
+            be committed, so a judge run of hours continues on another machine or session.
     """
 
     def __init__(
@@ -58,6 +65,7 @@ class BestOfThreeJudge(Judge):
         temperature: float = 0.0,
         threads: int | None = None,
         identical: str = "tie",
+        store: str | None = None,
     ) -> None:
         if identical not in ("tie", "ask"):
             raise ValueError(f"identical must be 'tie' or 'ask', got {identical!r}")
@@ -68,6 +76,7 @@ class BestOfThreeJudge(Judge):
         self.temperature = temperature
         self.threads = threads
         self.identical = identical
+        self.store = store
         self.last_usage: Any = None  # the LLM client's usage counter of the last judge() call
 
     def describe(self) -> dict[str, Any]:
@@ -121,6 +130,7 @@ class BestOfThreeJudge(Judge):
             self.endpoint, Path(self.endpoints_file) if self.endpoints_file else None
         )
         client = LLMClient(endpoint, n_threads=self.threads)
+        self.last_usage = client.usage
         requests = [
             Request.make(
                 [{"role": "user", "content": p}],
@@ -130,6 +140,63 @@ class BestOfThreeJudge(Judge):
             )
             for p in prompts
         ]
-        results = client.run_many(requests, desc=f"judge ({endpoint.name})", progress=progress)
-        self.last_usage = client.usage
-        return [r.text for r in results]
+        desc = f"judge ({endpoint.name})"
+        if self.store is None:
+            return [r.text for r in client.run_many(requests, desc=desc, progress=progress)]
+        store = ReplyStore(Path(self.store))
+        keys = [store.key(endpoint.name, endpoint.model, p, self.settings()) for p in prompts]
+        replies = [store.get(k) for k in keys]
+        todo = [i for i, r in enumerate(replies) if r is None]
+        # Small chunks, each appended to the store as it completes: a run stopped part-way
+        # keeps all but the chunk in flight (and that one is still in the LLM cache).
+        for start in range(0, len(todo), STORE_CHUNK):
+            chunk = todo[start : start + STORE_CHUNK]
+            done = len(prompts) - len(todo) + start + len(chunk)
+            results = client.run_many(
+                [requests[i] for i in chunk],
+                desc=f"{desc} {done}/{len(prompts)}",
+                progress=progress,
+            )
+            store.add([(keys[i], r.text) for i, r in zip(chunk, results, strict=True)])
+            for i, r in zip(chunk, results, strict=True):
+                replies[i] = r.text
+        return [r or "" for r in replies]
+
+    def settings(self) -> dict[str, Any]:
+        """What, besides endpoint and prompt, decides a reply (part of the store key)."""
+        return {"max_tokens": self.max_tokens, "temperature": self.temperature, "seed": self.seed}
+
+
+STORE_CHUNK = 8
+
+
+class ReplyStore:
+    """An append-only JSONL file of judge replies by key; no prompt text is stored."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._replies: dict[str, str] = {}
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                    self._replies[str(row["key"])] = str(row["reply"])
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue  # a line cut by a kill is asked again
+
+    @staticmethod
+    def key(name: str, model: str, prompt: str, settings: dict[str, Any]) -> str:
+        blob = json.dumps([name, model, prompt, settings], sort_keys=True)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def get(self, key: str) -> str | None:
+        return self._replies.get(key)
+
+    def add(self, rows: Sequence[tuple[str, str]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            for key, reply in rows:
+                fh.write(json.dumps({"key": key, "reply": reply}, ensure_ascii=False) + "\n")
+                self._replies[key] = reply
+            fh.flush()
+            os.fsync(fh.fileno())

@@ -230,7 +230,14 @@ def run_judge(
 def run_study_judge(study: Study, *, data_dir: Path | None = None) -> str:
     """The study's [judge] step; returns a one-paragraph summary."""
     assert study.judge is not None
-    out = run_judge(study.judge, study.judge.from_study or study.name, data_dir=data_dir)
+    spec = study.judge
+    store = spec.params.get("store")
+    if store and study.path is not None and not Path(store).is_absolute():
+        # A reply store named in a study file lives beside it (committed with it).
+        from dataclasses import replace
+
+        spec = replace(spec, params={**spec.params, "store": str(study.path.parent / store)})
+    out = run_judge(spec, spec.from_study or study.name, data_dir=data_dir)
     m = out["metrics"]
     lines = [
         f"judge {study.judge.endpoint} on {study.judge.benchmark} (MLflow run {out['run_id']}):"

@@ -58,3 +58,28 @@ def test_judge_runs_on_a_real_local_model_and_is_cached(data_dir: Path, endpoint
     second = judge.judge(items, progress=False)
     assert [v.reply for v in second.verdicts] == [v.reply for v in first.verdicts]
     assert judge.last_usage.cache_hits == judge.last_usage.calls == 4
+
+
+def test_reply_store_carries_a_judge_run_to_another_machine(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replies go to a committed-able file without prompt text; a run with an empty LLM
+    cache (a new machine) reads them from there and asks the model nothing."""
+    from harness.llm import client as llm_client
+
+    _require_model()
+    items = _items(data_dir, 3)
+    store = tmp_path / "replies.jsonl"
+    judge = BestOfThreeJudge(endpoint="smollm2", seed=0, max_tokens=12, store=str(store))
+    first = judge.judge(items, progress=False)
+    lines = store.read_text().splitlines()
+    asked = sum(len(set(it.responses.values())) > 1 for it in items)
+    assert len(lines) == asked
+    assert all(it.question[:30] not in store.read_text() for it in items)
+
+    monkeypatch.setattr(llm_client, "default_cache_path", lambda: tmp_path / "empty.sqlite")
+    second = BestOfThreeJudge(endpoint="smollm2", seed=0, max_tokens=12, store=str(store))
+    again = second.judge(items, progress=False)
+    assert [v.reply for v in again.verdicts] == [v.reply for v in first.verdicts]
+    assert second.last_usage.calls == 0
+    assert len(store.read_text().splitlines()) == asked  # nothing appended twice
