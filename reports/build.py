@@ -10,6 +10,7 @@ import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,9 @@ class Report:
     tables: dict[str, Table] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
     n_runs: int = 0
+    # Parts of the paper's evaluation with no tracked runs yet, each with the command that
+    # makes them (printed in the report, so a missing table is never silent).
+    missing: list[str] = field(default_factory=list)
 
 
 def _atomic_write(path: Path, data: str | bytes) -> None:
@@ -70,6 +74,11 @@ def build_report(
     judge = tables.judge_table(judge_runs if judge_runs is not None else runs)
     if judge is not None:
         report.tables["table3"] = judge
+    else:
+        report.missing.append(
+            "Table 3 (LLM-as-a-judge on GSM8K): no judge run in the store yet; make it with "
+            "`routerlab run studies/judge_local.toml` (local Qwen 1.5B, hours on a CPU)"
+        )
     cost = tables.cost_table(runs)
     if cost is not None:
         report.tables["cost"] = cost
@@ -135,8 +144,9 @@ def write_files(report: Report, out_dir: Path) -> list[Path]:
     written: list[Path] = []
     title = f"routerlab report: study {report.study or '(all)'}"
     md = [f"# {title}", "", f"{report.n_runs} evaluation runs, read from MLflow.", ""]
+    md += [f"Not in this report: {m}." for m in report.missing] + ([""] if report.missing else [])
     tex = [f"% {title} (needs \\usepackage{{booktabs}})"]
-    html_parts: list[str] = []
+    html_parts: list[str] = [f"<p>Not in this report: {escape(m)}.</p>" for m in report.missing]
     for name, table in report.tables.items():
         md += [to_markdown(table), ""]
         tex += [to_latex(table)]

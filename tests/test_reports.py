@@ -254,3 +254,19 @@ def test_latest_run_per_combination_supersedes_runs_on_old_data() -> None:
     # Runs logged before config keys existed are grouped by key alone.
     legacy = latest_per_key(runs.drop(columns="config_key"))
     assert sorted(legacy["run_id"]) == ["judge", "new-data", "old-data", "rerun-b"]
+
+
+@pytest.mark.slow
+def test_a_missing_judge_table_is_named_with_the_command_that_makes_it(tmp_path: Path) -> None:
+    from reports.build import build_report, write_files
+    from reports.runs import load_runs
+
+    _log_fixed_runs()
+    runs = load_runs("golden")
+    without_judge = runs[runs["kind"] != "judge"].reset_index(drop=True)
+    report = build_report(without_judge, study="golden", judge_runs=without_judge)
+    assert "table3" not in report.tables
+    assert any("studies/judge_local.toml" in m for m in report.missing)
+    write_files(report, tmp_path)
+    assert "Not in this report: Table 3" in (tmp_path / "report.md").read_text()
+    assert build_report(runs, study="golden").missing == []

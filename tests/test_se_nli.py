@@ -22,6 +22,12 @@ def test_embedding_backend_on_hand_checked_pairs() -> None:
     ]
     assert nli.entails(items) == [True, False, True, False]
     assert nli.calls == 4
+    assert "Canberra" in nli._vectors  # each distinct text is encoded once, then remembered
+
+    # memo_size=0 (the reference algorithm's cost model): same decisions, nothing remembered.
+    forgetful = EmbeddingNLI(threshold=0.85, memo_size=0)
+    assert [forgetful.entails([it])[0] for it in items] == [True, False, True, False]
+    assert forgetful._vectors == {}
 
 
 def test_mnli_classifier_batches_keep_order(tmp_path: Path) -> None:
