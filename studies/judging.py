@@ -27,6 +27,7 @@ import pandas as pd
 from harness.errors import ConfigError, DataError
 from harness.records import Benchmark
 from judges.base import JudgeItem, JudgeResult
+from judges.best_of_three import BestOfThreeJudge
 from studies.spec import JudgeSpec, Study
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,8 @@ def run_judge(
         **{f"judge_{k}": v for k, v in judge.get_params().items() if k != "endpoint"},
     }
     verdict_rows: list[dict[str, Any]] = []
+    items_by_pct: dict[float, list[JudgeItem]] = {}
+    scores_by_pct: dict[float, dict[str, tuple[np.ndarray, float]]] = {}
     for pct in spec.pcts:
         best = best_system_runs(runs, spec.benchmark, spec.systems, pct)
         missing = [s for s in spec.systems if s not in best]
@@ -185,7 +188,22 @@ def run_judge(
         for system, row in best.items():
             s = frames[system].reindex(common.prompt_ids).to_numpy(dtype=float)
             system_scores[system] = (s, float(row[f"cpt_{pct:g}"]))
-        items = judge_items(common, system_scores, gold, seed=spec.seed, limit=spec.limit)
+        items_by_pct[pct] = judge_items(
+            common, system_scores, gold, seed=spec.seed, limit=spec.limit
+        )
+        scores_by_pct[pct] = system_scores
+    if ask is None and len(spec.pcts) > 1 and isinstance(judge, BestOfThreeJudge):
+        # Ask first for every target's prompts of a question back to back: they share the
+        # question and often the first responses, so a local model reuses that prefix of its
+        # KV cache (much of a CPU judge's time is prompt processing). The per-target passes
+        # below then read these replies from its LLM cache and reply store.
+        by_question: dict[str, list[JudgeItem]] = {}
+        for items in items_by_pct.values():
+            for it in items:
+                by_question.setdefault(it.question_id, []).append(it)
+        judge.judge([it for group in by_question.values() for it in group], progress=progress)
+    for pct, items in items_by_pct.items():
+        system_scores = scores_by_pct[pct]
         result: JudgeResult = (
             judge.judge(items, ask=ask)
             if ask is not None

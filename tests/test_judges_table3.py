@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from studies.spec import JudgeSpec
 
@@ -58,7 +59,10 @@ def test_judge_step_logs_table3(data_dir: Path) -> None:
         seen.extend(prompts)
         return ["LLM 1" if i % 5 else "no idea" for i in range(len(prompts))]
 
-    spec = JudgeSpec(benchmark="gsm8k", endpoint="fixed-replies", limit=20, seed=0)
+    # The literal protocol: the judge is asked about every question, identical responses too.
+    spec = JudgeSpec(
+        benchmark="gsm8k", endpoint="fixed-replies", limit=20, seed=0, params={"identical": "ask"}
+    )
     out = run_judge(spec, "t3", data_dir=data_dir, progress=False, ask=always_position_one)
     m = out["metrics"]
     assert len(seen) == 40  # 20 questions at each of CPT(50%) and CPT(80%)
@@ -75,3 +79,23 @@ def test_judge_step_logs_table3(data_dir: Path) -> None:
     assert table is not None
     md = to_markdown(table)
     assert "Confidence | MLP" in md and "fixed-replies" in md and "4 unparseable" in md
+
+
+def test_identical_responses_are_scored_as_ties_without_a_call(data_dir: Path) -> None:
+    from studies.judging import run_judge
+
+    _log_scored_runs(data_dir)
+    seen: list[str] = []
+
+    def ask(prompts: Sequence[str]) -> list[str]:
+        seen.extend(prompts)
+        return ["LLM 2"] * len(prompts)
+
+    spec = JudgeSpec(benchmark="gsm8k", endpoint="fixed-replies", limit=30, seed=0)
+    m = run_judge(spec, "t3", data_dir=data_dir, progress=False, ask=ask)["metrics"]
+    identical = m["n_identical_50"] + m["n_identical_80"]
+    assert 0 < identical < 60  # random scores: some questions go to one model in all systems
+    assert len(seen) == 60 - identical
+    # A tie names all three; every other reply names one system: the scores add up to that.
+    total = sum(m[f"score_50_{s}"] for s in ("TO-Router", "RouteLLM", "Confidence"))
+    assert total == pytest.approx(100.0 * (30 + 2 * m["n_identical_50"]) / 30)
