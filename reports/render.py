@@ -61,7 +61,8 @@ def rank_columns(
 ) -> list[list[Cell]]:
     """Rows with rank 1 / 2 set on the best and second-best numeric cell of each column.
 
-    Ties share a rank (both bold); cells without a value are skipped.
+    Ties share a rank (both bold); cells without a value are skipped; a column whose values
+    are all equal (e.g. $0.00 for self-hosted models) has no best and stays plain.
     """
     out = [list(r) for r in rows]
     for j in columns:
@@ -74,6 +75,8 @@ def rank_columns(
             },
             reverse=not lower_is_better,
         )
+        if len(values) < 2:
+            continue
         for r in out:
             c = r[j]
             if c.value is None or math.isnan(c.value):

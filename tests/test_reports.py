@@ -156,6 +156,9 @@ def test_rank_columns_lower_and_higher_is_better() -> None:
     assert [r[0].rank for r in low] == [None, 1, 2, None]
     high = rank_columns(rows, [0], lower_is_better=False)
     assert [r[0].rank for r in high] == [1, None, 2, None]
+    # All equal (self-hosted models cost $0.00 everywhere): nothing is best.
+    flat = rank_columns([[Cell(0.0)], [Cell(0.0)]], [0])
+    assert [r[0].rank for r in flat] == [None, None]
 
 
 def test_renderers_escape_special_characters() -> None:
