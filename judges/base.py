@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.params import KeywordParams, check_keyword_init
+
 
 @dataclass(frozen=True)
 class JudgeItem:
@@ -74,17 +76,8 @@ class JudgeResult:
     judge: dict[str, Any] = field(default_factory=dict)
 
 
-class Judge:
-    """Base class for judges (best_of_three, and plugins)."""
-
-    @classmethod
-    def param_names(cls) -> list[str]:
-        return [
-            p.name for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"
-        ]
-
-    def get_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.param_names()}
+class Judge(KeywordParams):
+    """Base class for judges (best_of_three, and plugins); keyword parameters as routers."""
 
     def judge(self, items: Sequence[JudgeItem]) -> JudgeResult:
         raise NotImplementedError
@@ -96,11 +89,4 @@ def validate_judge_class(name: str, cls: object) -> None:
         raise TypeError(f"{cls!r} is not a subclass of judges.base.Judge")
     if cls.judge is Judge.judge:
         raise TypeError(f"{cls.__name__} does not implement judge(items)")
-    sig = inspect.signature(cls.__init__)
-    for p in sig.parameters.values():
-        if p.name == "self":
-            continue
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            raise TypeError(f"{cls.__name__}.__init__ must not take *args or **kwargs")
-        if p.default is inspect.Parameter.empty:
-            raise TypeError(f"{cls.__name__}.__init__ keyword {p.name!r} needs a default")
+    check_keyword_init(cls)
