@@ -23,11 +23,11 @@ import pandas as pd
 from harness.errors import ConfigError, DataError
 from harness.labels.base import LabelSource
 from harness.labels.grading import MATH_DATASETS, QA_DATASETS, grade
+from harness.labels.se.store import DEFAULT_RESPONSES_FILE, RESPONSE_COLUMNS
 from harness.records import LabelSet
 from routers.base import Choice, ParamSpec
 
-RESPONSE_COLUMNS: tuple[str, ...] = ("dataset", "row_id", "prompt_sha256", "model", "response")
-DEFAULT_RESPONSES = Path(__file__).resolve().parent / "se" / "data" / "default_responses.parquet"
+DEFAULT_RESPONSES = DEFAULT_RESPONSES_FILE
 
 
 def read_responses(path: Path) -> pd.DataFrame:

@@ -27,29 +27,14 @@ from harness.labels.se.sampling import (
     sample_log_likelihoods,
     sample_requests,
 )
+from harness.labels.se.store import LABEL_FILE_COLUMNS, RESPONSE_COLUMNS
 from harness.llm.client import Completion, LLMClient
 from harness.training_data import prompt_sha256
 
 log = logging.getLogger(__name__)
 
-SE_COLUMNS: tuple[str, ...] = (
-    "dataset",
-    "row_id",
-    "prompt_sha256",
-    "model_a",
-    "model_b",
-    "se_a",
-    "se_b",
-    "se_discrete_a",
-    "se_discrete_b",
-    "n_clusters_a",
-    "n_clusters_b",
-    "n_samples",
-    "response_a",
-    "response_b",
-    "nli_calls",
-)
-RESPONSE_COLUMNS: tuple[str, ...] = ("dataset", "row_id", "prompt_sha256", "model", "response")
+# The committed label file's columns, plus the run's NLI call count per prompt.
+SE_COLUMNS: tuple[str, ...] = (*LABEL_FILE_COLUMNS, "nli_calls")
 
 
 @dataclass

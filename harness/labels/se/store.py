@@ -39,6 +39,8 @@ LABEL_FILE_COLUMNS: tuple[str, ...] = (
     "response_a",
     "response_b",
 )
+# The greedy responses file written beside the labels (read by the accuracy label source).
+RESPONSE_COLUMNS: tuple[str, ...] = ("dataset", "row_id", "prompt_sha256", "model", "response")
 _META_KEY = b"routerlab"
 
 
