@@ -18,7 +18,7 @@ import pandas as pd
 
 from reports import figures, tables
 from reports.render import Table, html_page, to_html, to_latex, to_markdown
-from reports.runs import load_runs
+from reports.runs import latest_per_key, load_runs
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,9 @@ def build_report(
     oracle_curves: dict[str, pd.DataFrame] | None = None,
 ) -> Report:
     """All tables and figures from a runs frame (pure: no I/O besides matplotlib)."""
-    report = Report(
-        study=study, n_runs=int((runs["kind"] == "evaluation").sum()) if len(runs) else 0
-    )
+    # Count combinations, not runs: a rerun or a run on superseded data does not count twice.
+    evaluations = runs[runs["kind"] == "evaluation"] if len(runs) else runs
+    report = Report(study=study, n_runs=len(latest_per_key(evaluations)))
     if report.n_runs == 0:
         return report
     present = set(runs.loc[runs["kind"] == "evaluation", "benchmark"].dropna())
