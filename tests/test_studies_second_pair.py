@@ -22,15 +22,19 @@ def test_build_and_load_local_gsm8k(tmp_path: Path, data_dir: Path) -> None:
     if not is_installed("smollm2"):
         pytest.fail("SmolLM2 is not installed: run `routerlab models install smollm2`")
     out = tmp_path / "pair.jsonl"
-    summary = build_local_gsm8k(
-        limit=3,
-        weak="smollm2",
-        strong="smollm2",
-        out=out,
-        data_dir=data_dir,
-        max_tokens=96,
-        progress=False,
-    )
+
+    def build(limit: int) -> dict:
+        return build_local_gsm8k(
+            limit=limit,
+            weak="smollm2",
+            strong="smollm2",
+            out=out,
+            data_dir=data_dir,
+            max_tokens=96,
+            progress=False,
+        )
+
+    summary = build(3)
     assert summary["n"] == 3
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     questions = load_gsm8k(data_dir).prompts[:3]
@@ -56,15 +60,7 @@ def test_build_and_load_local_gsm8k(tmp_path: Path, data_dir: Path) -> None:
 
     # Resuming on another machine: the rows already in the file are kept without asking the
     # LLM layer again (not even its cache); only the new question is answered.
-    again = build_local_gsm8k(
-        limit=4,
-        weak="smollm2",
-        strong="smollm2",
-        out=out,
-        data_dir=data_dir,
-        max_tokens=96,
-        progress=False,
-    )
+    again = build(4)
     assert again["n"] == 4 and again["reused"] == 3
     # At most the new question (weak and strong) comes from the cache; reused rows never ask.
     assert again["weak_cache_hits"] + again["strong_cache_hits"] <= 2
