@@ -81,6 +81,7 @@ def figure1(runs: pd.DataFrame) -> Any | None:
         ncol=min(6, max(1, len(labels))),
         fontsize=7,
         frameon=False,
+        handlelength=4,  # long enough to show the router's dash pattern behind the marker
     )
     fig.suptitle("Figure 1: CPT(50%) vs training-set size (lower is better)")
     fig.tight_layout(rect=(0, 0.12, 1, 0.95))

@@ -187,13 +187,21 @@ def judge_table(runs: pd.DataFrame) -> Table | None:
     systems = [
         s for s in SYSTEM_ORDER if f"score_50_{s}" in run.index and not _isnan(run[f"score_50_{s}"])
     ]
-    columns = [Column("", "System"), Column("", "Router")]
+    columns = [Column("", "System")]
     for pct in PCTS:
-        columns += [Column(f"CPT({pct}%)", "ours"), Column(f"CPT({pct}%)", "paper")]
+        columns += [
+            Column(f"CPT({pct}%)", "router"),
+            Column(f"CPT({pct}%)", "ours"),
+            Column(f"CPT({pct}%)", "paper"),
+        ]
     rows = []
     for s in systems:
-        row = [Cell(text=s), Cell(text=router_title(str(run.get(f"param.router_{s}", "") or "")))]
+        row = [Cell(text=s)]
         for i, pct in enumerate(PCTS):
+            # The best router of a system is chosen per target; runs logged before that
+            # was recorded per target carry one router_<system> param.
+            router = run.get(f"param.router_{s}_{pct}", run.get(f"param.router_{s}"))
+            row.append(Cell(text=router_title(str(router)) if _present(router) else "–"))
             row.append(Cell(_num(run.get(f"score_{pct}_{s}"))))
             row.append(Cell(paper.get(s, [None, None])[i]))
         rows.append(row)
@@ -203,14 +211,21 @@ def judge_table(runs: pd.DataFrame) -> Table | None:
     judge_model = run.get("judge_model") or run.get("param.judge_model") or "?"
     n = {pct: _num(run.get(f"n_questions_{pct}")) for pct in PCTS}
     bad = {pct: _num(run.get(f"n_unparseable_{pct}")) for pct in PCTS}
+    same = {pct: _num(run.get(f"n_identical_{pct}")) for pct in PCTS}
     notes = [
         "Score(i) = 100·S_i/T: share of questions where the judge named system i's response "
         "best (ties name several); higher is better.",
         f"Judge: {judge_model} (paper: o1). "
         f"Benchmark: {benchmark_title(str(run.get('benchmark')))}; "
         + "; ".join(
-            f"CPT({p}%): {int(n[p] or 0)} questions, "
-            f"{int(bad[p] or 0)} unparseable replies left out"
+            f"CPT({p}%): {int(n[p] or 0)} questions"
+            + (
+                f" ({int(same[p])} with the same response from all three systems: a three-way "
+                "tie, not sent to the judge)"
+                if same[p]
+                else ""
+            )
+            + f", {int(bad[p] or 0)} unparseable replies left out"
             for p in PCTS
         )
         + ".",
@@ -337,3 +352,8 @@ def _num(v: Any) -> float | None:
 
 def _isnan(v: Any) -> bool:
     return _num(v) is None
+
+
+def _present(v: Any) -> bool:
+    """A logged string param: not missing, not NaN (absent params are NaN in the runs table)."""
+    return v is not None and not (isinstance(v, float) and math.isnan(v)) and str(v) != ""

@@ -179,7 +179,8 @@ def run_judge(
             frames[system] = frame.set_index("prompt_id")["score"]
             ids = set(frames[system].index)
             kept_ids = ids if kept_ids is None else kept_ids & ids
-            params[f"router_{system}"] = row["router"]
+            # The best router of a system may differ between targets: one param per target.
+            params[f"router_{system}_{pct:g}"] = row["router"]
             params[f"run_{system}_{pct:g}"] = row["run_id"]
         # Decontamination may have dropped different prompts per system: judge the common ones.
         assert kept_ids is not None

@@ -30,6 +30,7 @@ def _log_scored_runs(data_dir: Path) -> None:
         ("TO-Router", "knn", 45.0, 78.0),
         ("RouteLLM", "sw_ranking", 48.0, 80.0),
         ("Confidence", "mlp", 40.0, 75.0),
+        ("Confidence", "mf", 42.0, 72.0),  # best at CPT(80%) only
         ("Confidence", "knn", 60.0, 90.0),  # worse: never chosen
     ):
         tags = {
@@ -71,14 +72,18 @@ def test_judge_step_logs_table3(data_dir: Path) -> None:
     total = sum(m[f"score_50_{s}"] for s in ("TO-Router", "RouteLLM", "Confidence"))
     assert total == 100.0
     assert 0 < m["score_50_Confidence"] < 100
-    assert out["params"]["router_Confidence"] == "mlp"  # the best Confidence router
+    # The best Confidence router is chosen per target.
+    assert out["params"]["router_Confidence_50"] == "mlp"
+    assert out["params"]["router_Confidence_80"] == "mf"
     # The question and gold answer are in the prompt; the gold is GSM8K's final number.
     assert "Ground Truth Answer:" in seen[0] and "Question: " in seen[0]
 
     table = judge_table(load_runs("t3"))
     assert table is not None
     md = to_markdown(table)
-    assert "Confidence | MLP" in md and "fixed-replies" in md and "4 unparseable" in md
+    assert "fixed-replies" in md and "4 unparseable" in md
+    confidence_row = next(line for line in md.splitlines() if line.startswith("| Confidence |"))
+    assert "| MLP |" in confidence_row and "| MF |" in confidence_row
 
 
 def test_identical_responses_are_scored_as_ties_without_a_call(data_dir: Path) -> None:
@@ -99,3 +104,32 @@ def test_identical_responses_are_scored_as_ties_without_a_call(data_dir: Path) -
     # A tie names all three; every other reply names one system: the scores add up to that.
     total = sum(m[f"score_50_{s}"] for s in ("TO-Router", "RouteLLM", "Confidence"))
     assert total == pytest.approx(100.0 * (30 + 2 * m["n_identical_50"]) / 30)
+
+
+@pytest.mark.slow
+@pytest.mark.llm
+def test_judge_only_study_runs_from_the_cli_on_a_real_model(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`routerlab run` on a study with only a [judge] (Table 3 for another study's grid):
+    SmolLM2 judges through llama.cpp, one judge run is logged, and the hint names the report
+    that holds its table: the judged study's, which the judge run is filed under."""
+    from harness.cli import main
+    from harness.llm.model_pack import is_installed
+    from reports.runs import load_runs
+
+    if not is_installed("smollm2"):
+        pytest.fail("SmolLM2 is not installed: run `routerlab models install smollm2`")
+    _log_scored_runs(data_dir)
+    study = tmp_path / "judge_only.toml"
+    study.write_text(
+        'name = "judge_only"\n[judge]\nfrom_study = "t3"\nendpoint = "smollm2"\nlimit = 2\n'
+        "[judge.params]\nmax_tokens = 8\n"
+    )
+    assert main(["run", str(study), "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "next: routerlab report --study t3" in out
+    runs = load_runs("t3")  # the judge run belongs to the study it judged
+    judge_runs = runs[runs["kind"] == "judge"]
+    assert len(judge_runs) == 1
+    assert float(judge_runs.iloc[0]["n_questions_50"]) == 2

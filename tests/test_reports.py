@@ -89,9 +89,12 @@ def _log_fixed_runs() -> None:
         mlflow.log_params(
             {
                 "judge_model": "qwen-1.5b",
-                "router_TO-Router": "knn",
-                "router_RouteLLM": "sw_ranking",
-                "router_Confidence": "mlp",
+                "router_TO-Router_50": "knn",
+                "router_TO-Router_80": "mlp",
+                "router_RouteLLM_50": "sw_ranking",
+                "router_RouteLLM_80": "sw_ranking",
+                "router_Confidence_50": "mlp",
+                "router_Confidence_80": "mf",
             }
         )
         mlflow.log_metrics(
@@ -104,6 +107,7 @@ def _log_fixed_runs() -> None:
                 "score_80_Confidence": 84.0,
                 "n_questions_50": 300,
                 "n_unparseable_50": 3,
+                "n_identical_50": 120,
                 "n_questions_80": 300,
                 "n_unparseable_80": 1,
             }

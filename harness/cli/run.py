@@ -58,5 +58,10 @@ def run(args: argparse.Namespace) -> int:
 
         summary = run_study_judge(study, data_dir=args.data_dir)
         print(summary)
-    print(f"next: routerlab report --study {study.name}")
+    # A judge-only study (Table 3 for another study's grid) has no evaluation runs to report:
+    # its table goes into the report of the study it judged.
+    report_study = study.name
+    if study.judge is not None and study.judge.from_study and outcome.total == 0:
+        report_study = study.judge.from_study
+    print(f"next: routerlab report --study {report_study}")
     return 1 if outcome.failed else 0
