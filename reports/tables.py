@@ -220,7 +220,7 @@ def judge_table(runs: pd.DataFrame) -> Table | None:
         + "; ".join(
             f"CPT({p}%): {int(n[p] or 0)} questions"
             + (
-                f" ({int(same[p])} with the same response from all three systems: a three-way "
+                f" ({int(same[p] or 0)} with the same response from all three systems: a three-way "
                 "tie, not sent to the judge)"
                 if same[p]
                 else ""
@@ -230,6 +230,14 @@ def judge_table(runs: pd.DataFrame) -> Table | None:
         )
         + ".",
     ]
+    first = {pct: _num(run.get(f"first_position_share_{pct}")) for pct in PCTS}
+    if any(v is not None for v in first.values()):
+        notes.append(
+            "Position check (response order shuffled per question; an unbiased judge names "
+            "the response it saw first in about 33 % of its replies): "
+            + "; ".join(f"CPT({p}%): {first[p]:.0f} %" for p in PCTS if first[p] is not None)
+            + "."
+        )
     return Table(
         title="Table 3: LLM-as-a-judge scores",
         columns=columns,

@@ -8,7 +8,8 @@ system's response to a question is the strong or the weak model's response from 
 benchmark. The judge then sees question, gold answer and the three responses.
 
 The result is logged as one MLflow run (tag ``routerlab.kind = judge``) holding
-``score_<pct>_<system>``, ``n_questions_<pct>``, ``n_unparseable_<pct>`` and, as an
+``score_<pct>_<system>``, ``n_questions_<pct>``, ``n_unparseable_<pct>``,
+``n_identical_<pct>``, ``first_position_share_<pct>`` (a position-bias check) and, as an
 artifact, every verdict with the raw reply.
 """
 
@@ -215,7 +216,15 @@ def run_judge(
             metrics[f"cpt_{pct:g}_{system}"] = system_scores[system][1]
         metrics[f"n_questions_{pct:g}"] = result.n_questions
         metrics[f"n_unparseable_{pct:g}"] = result.n_unparseable
-        metrics[f"n_identical_{pct:g}"] = sum(len(set(it.responses.values())) == 1 for it in items)
+        identical = {it.question_id for it in items if len(set(it.responses.values())) == 1}
+        metrics[f"n_identical_{pct:g}"] = len(identical)
+        # Position bias check: the order is shuffled, so an unbiased judge names the response
+        # it saw first in about a third of its single-answer replies. A small judge that
+        # mostly says "LLM 1" makes the scores reflect the shuffle, not the responses.
+        answered = [v for v in result.verdicts if v.parsed and v.question_id not in identical]
+        if answered:
+            first = sum(v.order[0] in v.best for v in answered)
+            metrics[f"first_position_share_{pct:g}"] = 100.0 * first / len(answered)
         for v in result.verdicts:
             verdict_rows.append(
                 {

@@ -72,6 +72,8 @@ def test_judge_step_logs_table3(data_dir: Path) -> None:
     total = sum(m[f"score_50_{s}"] for s in ("TO-Router", "RouteLLM", "Confidence"))
     assert total == 100.0
     assert 0 < m["score_50_Confidence"] < 100
+    # This "judge" always names the first response shown: the position check says so.
+    assert m["first_position_share_50"] == 100.0
     # The best Confidence router is chosen per target.
     assert out["params"]["router_Confidence_50"] == "mlp"
     assert out["params"]["router_Confidence_80"] == "mf"
@@ -81,7 +83,7 @@ def test_judge_step_logs_table3(data_dir: Path) -> None:
     table = judge_table(load_runs("t3"))
     assert table is not None
     md = to_markdown(table)
-    assert "fixed-replies" in md and "4 unparseable" in md
+    assert "fixed-replies" in md and "4 unparseable" in md and "CPT(50%): 100 %" in md
     confidence_row = next(line for line in md.splitlines() if line.startswith("| Confidence |"))
     assert "| MLP |" in confidence_row and "| MF |" in confidence_row
 

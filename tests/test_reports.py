@@ -108,6 +108,8 @@ def _log_fixed_runs() -> None:
                 "n_questions_50": 300,
                 "n_unparseable_50": 3,
                 "n_identical_50": 120,
+                "first_position_share_50": 41.3,
+                "first_position_share_80": 35.0,
                 "n_questions_80": 300,
                 "n_unparseable_80": 1,
             }

@@ -46,11 +46,12 @@ def run(args: argparse.Namespace) -> int:
     from studies.runner import run_study
 
     outcome = run_study(study, data_dir=args.data_dir)
-    print(
-        f"study {study.name}: {outcome.total} combinations, {outcome.skipped} already finished, "
-        f"{len(outcome.ran)} run now, {len(outcome.failed)} failed ({outcome.seconds:.0f} s); "
-        f"MLflow parent run {outcome.parent_run_id}"
-    )
+    if outcome.total:  # a judge-only study has no grid to summarise
+        print(
+            f"study {study.name}: {outcome.total} combinations, {outcome.skipped} already "
+            f"finished, {len(outcome.ran)} run now, {len(outcome.failed)} failed "
+            f"({outcome.seconds:.0f} s); MLflow parent run {outcome.parent_run_id}"
+        )
     for what, why in outcome.failed:
         print(f"  failed: {what}: {why}")
     if study.judge is not None and not args.no_judge:
