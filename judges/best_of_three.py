@@ -123,12 +123,22 @@ class BestOfThreeJudge(Judge):
         )
 
     def _ask_llm(self, prompts: Sequence[str], progress: bool = True) -> list[str]:
-        from harness.llm.client import LLMClient, Request
-        from harness.llm.endpoints import resolve_endpoint
+        from harness.llm.client import LLMClient, Request, UsageCounter
+        from harness.llm.endpoints import endpoint_identity, resolve_endpoint
 
-        endpoint = resolve_endpoint(
-            self.endpoint, Path(self.endpoints_file) if self.endpoints_file else None
-        )
+        config = Path(self.endpoints_file) if self.endpoints_file else None
+        if self.store is not None:
+            # Look the replies up first: when the store holds them all (a committed store on
+            # a new machine), no model file is needed and no server is started.
+            store = ReplyStore(Path(self.store))
+            name, model = endpoint_identity(self.endpoint, config)
+            keys = [store.key(name, model, p, self.settings()) for p in prompts]
+            replies = [store.get(k) for k in keys]
+            todo = [i for i, r in enumerate(replies) if r is None]
+            if not todo:
+                self.last_usage = UsageCounter()
+                return [r or "" for r in replies]
+        endpoint = resolve_endpoint(self.endpoint, config)
         client = LLMClient(endpoint, n_threads=self.threads)
         self.last_usage = client.usage
         requests = [
@@ -143,10 +153,6 @@ class BestOfThreeJudge(Judge):
         desc = f"judge ({endpoint.name})"
         if self.store is None:
             return [r.text for r in client.run_many(requests, desc=desc, progress=progress)]
-        store = ReplyStore(Path(self.store))
-        keys = [store.key(endpoint.name, endpoint.model, p, self.settings()) for p in prompts]
-        replies = [store.get(k) for k in keys]
-        todo = [i for i, r in enumerate(replies) if r is None]
         # Small chunks, each appended to the store as it completes: a run stopped part-way
         # keeps all but the chunk in flight (and that one is still in the LLM cache).
         for start in range(0, len(todo), STORE_CHUNK):

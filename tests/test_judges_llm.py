@@ -83,3 +83,12 @@ def test_reply_store_carries_a_judge_run_to_another_machine(
     assert [v.reply for v in again.verdicts] == [v.reply for v in first.verdicts]
     assert second.last_usage.calls == 0
     assert len(store.read_text().splitlines()) == asked  # nothing appended twice
+    # Nor is the model needed: a machine without it still reads the stored replies.
+    from harness.paths import cache_dir
+
+    monkeypatch.setenv("ROUTERLAB_CACHE_DIR", str(tmp_path / "no-models"))
+    assert not (cache_dir() / "models").exists()
+    third = BestOfThreeJudge(endpoint="smollm2", seed=0, max_tokens=12, store=str(store))
+    assert [v.reply for v in third.judge(items, progress=False).verdicts] == [
+        v.reply for v in first.verdicts
+    ]

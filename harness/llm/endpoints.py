@@ -155,6 +155,19 @@ def local_endpoint(model_name: str) -> Endpoint:
     )
 
 
+def endpoint_identity(spec: str, config: Path | None = None) -> tuple[str, str]:
+    """The (name, model) :func:`resolve_endpoint` gives for ``spec``, without loading a model
+    or starting a server: enough to look answers up in a cache or reply store."""
+    from harness.llm.model_pack import MODEL_PACK
+
+    if spec.startswith("server:") and spec[len("server:") :] in MODEL_PACK:
+        return spec, spec[len("server:") :]
+    if spec in MODEL_PACK:
+        return spec, spec
+    endpoint = resolve_endpoint(spec, config)
+    return endpoint.name, endpoint.model
+
+
 def resolve_endpoint(
     spec: str, config: Path | None = None, *, n_threads: int | None = None
 ) -> Endpoint:
