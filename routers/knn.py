@@ -5,6 +5,14 @@ similarity (k = 1, the paper's setting, returns the nearest query's label). Near
 neighbours are found exactly, by a chunked fp32 similarity matmul; among equally similar
 neighbours the earlier training row wins.
 
+Duplicates. Vote data holds the same prompt many times with different labels (the MT-Bench
+human votes: 818 votes on 80 prompts, 74 of them with conflicting votes). Identical
+embeddings are merged at ``fit`` into one row holding their mean label (``duplicates =
+"merge"``, the default), so k = 1 returns the nearest prompt's mean vote. Kept apart
+(``"keep"``), k = 1 returns one of the votes, and which one can change with the last bits of
+the similarity matmul: on GSM8K, 39 of 1,307 queries got different similarities to identical
+copies of their nearest prompt, so results differed between CPUs.
+
 Speed. Exact search costs 2·n·d flops per query (9.2 Mflop at 12,000 × 384 rows): ~45 µs per
 query on this project's 2-core machine (``bench/routers.py``), close to the bare matmul. The
 similarities of a chunk of queries go into one buffer reused across chunks: a fresh 25-50 MB
@@ -33,6 +41,8 @@ class KNNRouter(Router):
         weights: "uniform" (plain mean) or "similarity" (mean weighted by cosine similarity,
             clipped at 0).
         ties: "both" (a tie label, 0.5, is a neighbour's label like any other) or "drop".
+        duplicates: "merge" (identical training embeddings become one row with their mean
+            label, at the place of the first) or "keep" (each row is a neighbour).
         chunk_size: queries per similarity matmul; memory is ``chunk_size × n_train`` floats.
     """
 
@@ -47,11 +57,13 @@ class KNNRouter(Router):
         k: int = 1,
         weights: str = "uniform",
         ties: str = "both",
+        duplicates: str = "merge",
         chunk_size: int = 512,
     ) -> None:
         self.k = k
         self.weights = weights
         self.ties = ties
+        self.duplicates = duplicates
         self.chunk_size = chunk_size
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> KNNRouter:
@@ -61,9 +73,13 @@ class KNNRouter(Router):
             raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
         if self.weights not in ("uniform", "similarity"):
             raise ValueError(f"weights must be 'uniform' or 'similarity', got {self.weights!r}")
+        if self.duplicates not in ("merge", "keep"):
+            raise ValueError(f"duplicates must be 'merge' or 'keep', got {self.duplicates!r}")
         Xc = check_X(X)
         yc = check_targets(Xc, y)
         Xc, yc = apply_ties(Xc, yc, self.ties)
+        if self.duplicates == "merge" and Xc.shape[0] > 1:
+            Xc, yc = _merge_duplicates(Xc, yc)
         self.X_train_ = Xc
         self.y_train_ = yc.astype(np.float64)
         self.prior_ = prior(yc)
@@ -118,3 +134,18 @@ class KNNRouter(Router):
         else:
             out = labels.mean(axis=1)
         return np.clip(out, 0.0, 1.0)
+
+
+def _merge_duplicates(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One row per distinct embedding, in order of first appearance, with its mean label."""
+    _, first, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if len(first) == X.shape[0]:
+        return X, y
+    order = np.argsort(first, kind="stable")  # unique rows back in first-appearance order
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    group = rank[inverse]
+    totals = np.bincount(group, weights=np.asarray(y, dtype=np.float64))
+    counts = np.bincount(group)
+    return X[first[order]], totals / counts

@@ -170,6 +170,28 @@ def with_data_fingerprints(combos: list[Combination], loader: StudyLoader) -> li
     return out
 
 
+def with_resolved_params(combos: list[Combination]) -> list[Combination]:
+    """The combinations with every router and label-source parameter, defaults included,
+    in the key (constructing a plugin is cheap: heavy imports happen in fit/load)."""
+    from dataclasses import replace
+
+    from harness.plugins import LABEL_SOURCES, ROUTERS
+
+    out = []
+    for combo in combos:
+        try:
+            resolved: dict[str, Any] = {
+                "router": ROUTERS.get(combo.router)(**combo.router_params).get_params()
+            }
+            if combo.labels is not None:
+                source = LABEL_SOURCES.get(combo.labels)(**combo.label_params)
+                resolved["labels"] = source.get_params()
+        except TypeError as exc:  # an unknown keyword in the study file
+            raise ConfigError(f"study combination {combo.describe()}: {exc}") from None
+        out.append(replace(combo, resolved_params=resolved))
+    return out
+
+
 def score_combination(
     combo: Combination, loader: StudyLoader
 ) -> tuple[Benchmark, np.ndarray, dict[str, Any]]:
@@ -356,7 +378,7 @@ def run_study(
     started = time.perf_counter()
     data_dir = data_dir or paths.data_dir()
     loader = StudyLoader(data_dir, study.model_pair)
-    combos = with_data_fingerprints(list(study.combinations()), loader)
+    combos = with_resolved_params(with_data_fingerprints(list(study.combinations()), loader))
     done = finished_keys(study.name)
     todo = [c for c in combos if c.key not in done]
     outcome = StudyOutcome(study.name, None, len(combos), len(combos) - len(todo))

@@ -82,9 +82,17 @@ class Combination:
     # Fingerprint of the benchmark's data files, set by the runner: a rebuilt or changed
     # benchmark file gives new keys, so stale results are never reused.
     data_sha256: str = ""
+    # Every keyword parameter of the router and label source, defaults included, set by the
+    # runner: a release that changes a default gives new keys too.
+    resolved_params: dict[str, Any] = field(default_factory=dict)
 
     def config(self) -> dict[str, Any]:
-        return asdict(self)
+        config = asdict(self)
+        if not config["resolved_params"]:
+            # Unresolved (the config key): the same dict, so the same hash, as before this
+            # field existed; stores made by earlier versions keep matching.
+            del config["resolved_params"]
+        return config
 
     @property
     def key(self) -> str:
@@ -99,12 +107,13 @@ class Combination:
 
     @property
     def config_key(self) -> str:
-        """The key without the data fingerprint: the same combination on any version of its
-        data. Reports keep the newest run per config key, so runs on superseded data (a
-        rebuilt benchmark file) drop out of the tables without being deleted."""
+        """The key without the data fingerprint and resolved defaults: the same combination
+        on any version of its data and code. Reports keep the newest run per config key, so
+        runs on superseded data (a rebuilt benchmark file) or made with older defaults drop
+        out of the tables without being deleted."""
         from dataclasses import replace
 
-        return replace(self, data_sha256="").key
+        return replace(self, data_sha256="", resolved_params={}).key
 
     def describe(self) -> str:
         frac = "" if self.train_fraction == 1.0 else f" train={self.train_fraction:g}"

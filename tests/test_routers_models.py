@@ -113,8 +113,29 @@ def test_knn_k1_returns_the_nearest_label_and_k3_the_mean() -> None:
 def test_knn_equal_similarities_pick_the_earlier_row() -> None:
     X = np.array([[1.0, 0.0], [1.0, 0.0]])
     q = np.array([[1.0, 0.0]])
-    assert KNNRouter(k=1).fit(X, np.array([0.0, 1.0])).score(q)[0] == 0.0
-    assert KNNRouter(k=1).fit(X, np.array([1.0, 0.0])).score(q)[0] == 1.0
+    keep = KNNRouter(k=1, duplicates="keep")
+    assert keep.fit(X, np.array([0.0, 1.0])).score(q)[0] == 0.0
+    assert keep.fit(X, np.array([1.0, 0.0])).score(q)[0] == 1.0
+    # Distinct rows at the same similarity: (0.6, 0.8) and (0.6, -0.8) to the query (1, 0).
+    X2 = np.array([[0.6, 0.8], [0.6, -0.8]])
+    assert KNNRouter(k=1).fit(X2, np.array([0.0, 1.0])).score(q)[0] == 0.0
+
+
+def test_knn_merges_duplicate_prompts_into_their_mean_vote() -> None:
+    # Three votes on prompt A (two strong wins, one weak), one on prompt B, interleaved.
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    y = np.array([1.0, 0.0, 0.0, 1.0])
+    router = KNNRouter(k=1).fit(X, y)
+    assert router.X_train_.shape[0] == 2  # one row per distinct prompt, in first-seen order
+    np.testing.assert_allclose(router.y_train_, [2 / 3, 0.0])
+    np.testing.assert_allclose(router.score(np.array([[0.9, 0.1], [0.1, 0.9]])), [2 / 3, 0.0])
+    # Whatever the row order, the merged label is the same (no vote wins by position).
+    perm = [3, 1, 0, 2]
+    np.testing.assert_allclose(KNNRouter(k=1).fit(X[perm], y[perm]).score(X[:2]), [2 / 3, 0.0])
+    # k counts distinct prompts: the 2 nearest of A are A (2/3) and B (0).
+    np.testing.assert_allclose(KNNRouter(k=2).fit(X, y).score(X[:1]), [1 / 3])
+    with pytest.raises(ValueError, match="duplicates"):
+        KNNRouter(duplicates="first").fit(X, y)
 
 
 def test_knn_k_larger_than_training_set_uses_all_rows() -> None:

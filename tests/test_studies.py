@@ -56,6 +56,41 @@ def test_key_changes_with_any_parameter() -> None:
     assert replace(a, data_sha256="x").key != replace(a, data_sha256="y").key
 
 
+def test_key_holds_the_defaults_so_a_changed_default_is_evaluated_anew(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from routers.knn import KNNRouter
+    from studies.runner import with_resolved_params
+
+    raw = {
+        "name": "s",
+        "benchmarks": ["gsm8k"],
+        "grid": [{"labels": ["arena"], "routers": ["knn"]}],
+        "router_params": {"knn": {"k": 3}},
+    }
+    (before,) = with_resolved_params([next(parse_study(raw).combinations())])
+    assert before.resolved_params["router"]["k"] == 3  # the study's value
+    assert before.resolved_params["router"]["duplicates"] == "merge"  # a default
+    assert "labels" in before.resolved_params
+    # A release whose default differs: a new key (no stale reuse), the same config key (the
+    # report shows the newest run of the combination, not both).
+    defaults = KNNRouter.__init__.__defaults__
+    assert defaults is not None
+    names = KNNRouter.__init__.__code__.co_varnames[1 : 1 + len(defaults)]
+    patched = tuple("keep" if n == "duplicates" else d for n, d in zip(names, defaults))
+    monkeypatch.setattr(KNNRouter.__init__, "__defaults__", patched)
+    (after,) = with_resolved_params([next(parse_study(raw).combinations())])
+    assert after.resolved_params["router"]["duplicates"] == "keep"
+    assert after.key != before.key and after.config_key == before.config_key
+    # ... and the config key is the one earlier versions wrote (hash pinned from the release
+    # before resolved_params existed), so their runs are superseded, not shown twice.
+    assert before.config_key == "02c59ec300b5e913"
+    # An unknown keyword is a config error naming the combination, not a traceback.
+    bad = {**raw, "router_params": {"knn": {"kk": 3}}}
+    with pytest.raises(ConfigError, match="knn on gsm8k"):
+        with_resolved_params(list(parse_study(bad).combinations()))
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
