@@ -77,7 +77,9 @@ def test_key_holds_the_defaults_so_a_changed_default_is_evaluated_anew(
     defaults = KNNRouter.__init__.__defaults__
     assert defaults is not None
     names = KNNRouter.__init__.__code__.co_varnames[1 : 1 + len(defaults)]
-    patched = tuple("keep" if n == "duplicates" else d for n, d in zip(names, defaults))
+    patched = tuple(
+        "keep" if name == "duplicates" else d for name, d in zip(names, defaults, strict=True)
+    )
     monkeypatch.setattr(KNNRouter.__init__, "__defaults__", patched)
     (after,) = with_resolved_params([next(parse_study(raw).combinations())])
     assert after.resolved_params["router"]["duplicates"] == "keep"
