@@ -192,6 +192,11 @@ def with_resolved_params(combos: list[Combination]) -> list[Combination]:
     return out
 
 
+def keyed_combinations(study: Study, loader: StudyLoader) -> list[Combination]:
+    """The study's combinations with their full keys: data fingerprints and resolved params."""
+    return with_resolved_params(with_data_fingerprints(list(study.combinations()), loader))
+
+
 def score_combination(
     combo: Combination, loader: StudyLoader
 ) -> tuple[Benchmark, np.ndarray, dict[str, Any]]:
@@ -378,7 +383,7 @@ def run_study(
     started = time.perf_counter()
     data_dir = data_dir or paths.data_dir()
     loader = StudyLoader(data_dir, study.model_pair)
-    combos = with_resolved_params(with_data_fingerprints(list(study.combinations()), loader))
+    combos = keyed_combinations(study, loader)
     done = finished_keys(study.name)
     todo = [c for c in combos if c.key not in done]
     outcome = StudyOutcome(study.name, None, len(combos), len(combos) - len(todo))

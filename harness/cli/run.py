@@ -34,10 +34,10 @@ def run(args: argparse.Namespace) -> int:
     study = load_study(args.study)
     if args.list:
         from harness import paths
-        from studies.runner import StudyLoader, with_data_fingerprints, with_resolved_params
+        from studies.runner import StudyLoader, keyed_combinations
 
         loader = StudyLoader(args.data_dir or paths.data_dir(), study.model_pair)
-        combos = with_resolved_params(with_data_fingerprints(list(study.combinations()), loader))
+        combos = keyed_combinations(study, loader)
         for c in combos:
             print(f"{c.key}  {c.describe()}")
         print(f"{len(combos)} combinations")

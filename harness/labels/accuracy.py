@@ -5,7 +5,8 @@ columns :data:`RESPONSE_COLUMNS`: ``dataset`` and ``row_id`` name a training pro
 :mod:`harness.training_data` (where the gold answers come from), ``prompt_sha256`` pins
 the prompt text (a mismatch means the data changed under the file), ``model`` and
 ``response``. The default file is the greedy answers written by the semantic-entropy label
-run (:data:`DEFAULT_RESPONSES`), so accuracy and SE labels share prompts and models.
+run (:data:`harness.labels.se.store.DEFAULT_RESPONSES_FILE`), so accuracy and SE labels
+share prompts and models.
 
 Each prompt answered by both models becomes one record: model_a = weak, model_b = strong;
 the correct model wins; both right or both wrong is a tie (the paper's rule). Graders are in
@@ -26,8 +27,6 @@ from harness.labels.grading import MATH_DATASETS, QA_DATASETS, grade
 from harness.labels.se.store import DEFAULT_RESPONSES_FILE, RESPONSE_COLUMNS
 from harness.records import LabelSet
 from routers.base import Choice, ParamSpec
-
-DEFAULT_RESPONSES = DEFAULT_RESPONSES_FILE
 
 
 def read_responses(path: Path) -> pd.DataFrame:
@@ -99,7 +98,7 @@ class AccuracyLabels(LabelSource):
     """Correctness of a weak and a strong model's answers → preference records.
 
     Args:
-        responses: responses file; None = :data:`DEFAULT_RESPONSES`.
+        responses: responses file; None = the SE label run's ``DEFAULT_RESPONSES_FILE``.
         weak_model / strong_model: the ``model`` values of the two models; None = the
             names recorded with the file (``<file>.json``, or the parquet metadata the SE
             label run writes: ``routerlab`` → ``weak``/``strong``).
@@ -162,7 +161,7 @@ class AccuracyLabels(LabelSource):
     def load(self, data_dir: Path) -> LabelSet:
         from harness.training_data import prompt_sha256
 
-        path = Path(self.responses) if self.responses else DEFAULT_RESPONSES
+        path = Path(self.responses) if self.responses else DEFAULT_RESPONSES_FILE
         table = read_responses(path)
         if self.datasets is not None:
             table = table[table["dataset"].isin(self.datasets)]

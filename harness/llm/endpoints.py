@@ -155,15 +155,20 @@ def local_endpoint(model_name: str) -> Endpoint:
     )
 
 
+def _local_model(spec: str) -> tuple[str, bool] | None:
+    """(model of the local pack, as a server?) for ``qwen-0.5b`` / ``server:qwen-0.5b``."""
+    from harness.llm.model_pack import MODEL_PACK
+
+    model = spec.removeprefix("server:")
+    return (model, model != spec) if model in MODEL_PACK else None
+
+
 def endpoint_identity(spec: str, config: Path | None = None) -> tuple[str, str]:
     """The (name, model) :func:`resolve_endpoint` gives for ``spec``, without loading a model
     or starting a server: enough to look answers up in a cache or reply store."""
-    from harness.llm.model_pack import MODEL_PACK
-
-    if spec.startswith("server:") and spec[len("server:") :] in MODEL_PACK:
-        return spec, spec[len("server:") :]
-    if spec in MODEL_PACK:
-        return spec, spec
+    local = _local_model(spec)
+    if local is not None:
+        return spec, local[0]
     endpoint = resolve_endpoint(spec, config)
     return endpoint.name, endpoint.model
 
@@ -175,11 +180,12 @@ def resolve_endpoint(
     (starts a llama.cpp server with ``n_threads`` threads), or a name declared in ``config``."""
     from harness.llm.model_pack import MODEL_PACK
 
-    if spec.startswith("server:") and spec[len("server:") :] in MODEL_PACK:
+    local = _local_model(spec)
+    if local is not None and local[1]:
         from harness.llm.local import ensure_server
 
-        return ensure_server(spec[len("server:") :], n_threads=n_threads)
-    if spec in MODEL_PACK:
+        return ensure_server(local[0], n_threads=n_threads)
+    if local is not None:
         return local_endpoint(spec)
     if config is None:
         raise ConfigError(
