@@ -43,12 +43,12 @@ run: data
 
 test: data models
 	$(BIN)/ruff check .
-	$(BIN)/mypy harness routers baselines judges studies reports
+	$(BIN)/mypy routerlab harness routers baselines judges studies reports
 	$(BIN)/pytest -q
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy harness routers baselines judges studies reports
+	$(BIN)/mypy routerlab harness routers baselines judges studies reports
 
 clean:
 	rm -rf .routerlab

@@ -1,5 +1,5 @@
 """Named routing systems = (label source, router) pairs: the rows of the paper's Table 1."""
 
-from baselines.systems import SYSTEMS, System, get_system
+from baselines.systems import SYSTEMS, System, get_system, system_scores
 
-__all__ = ["SYSTEMS", "System", "get_system"]
+__all__ = ["SYSTEMS", "System", "get_system", "system_scores"]

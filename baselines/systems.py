@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import paths
 from harness.errors import ConfigError
+from harness.evaluation import RoutedScores, routed_from_scored
 from harness.records import Benchmark
 
 
@@ -84,10 +86,6 @@ class System:
         )
 
 
-    # the name harness.evaluation.system_scores calls
-    router_scores = run
-
-
 SYSTEMS: dict[str, System] = {
     s.name: s
     for s in (
@@ -122,3 +120,19 @@ def get_system(name: str) -> System:
     if close:
         msg += f". Did you mean {close[0]!r}?"
     raise ConfigError(msg)
+
+
+def system_scores(
+    name: str, benchmark: Benchmark, *, seed: int = 0, data_dir: Path | None = None
+) -> RoutedScores:
+    """Scores of the named system on ``benchmark``, with the params an evaluation logs."""
+    system = get_system(name)
+    params: dict[str, Any] = {
+        "router": system.router,
+        "router_params": dict(system.router_params),
+        "label_source": system.labels or "none",
+        "label_params": dict(system.label_params),
+        "family": system.family,
+    }
+    root = data_dir if data_dir is not None else paths.data_dir()
+    return routed_from_scored(system.run(benchmark, seed=seed, data_dir=root), benchmark, params)

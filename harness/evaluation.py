@@ -9,8 +9,9 @@ pseudo-routers live here —
 * ``scores``: per-prompt scores read from a file (:func:`read_scores_file`), so an external
   router is evaluated without code;
 
-and every other router (or a named system) is resolved through H2's
-``harness.pipeline.router_scores`` / ``baselines.get_system``.
+and every other router is trained on a label source through
+:func:`harness.pipeline.router_scores`. Named systems (label source + router) sit a layer
+above, in :mod:`baselines` (``baselines.system_scores``).
 """
 
 from __future__ import annotations
@@ -26,9 +27,13 @@ import numpy as np
 import pandas as pd
 
 from harness import metrics as M
+from harness import paths
+from harness.data import sha256_file
 from harness.errors import ConfigError, DataError
+from harness.pipeline import router_scores
 from harness.records import Benchmark
 from harness.tracking import DEFAULT_EXPERIMENT, TAG_PREFIX
+from routers.random import RandomRouter
 
 PSEUDO_ROUTERS: tuple[str, ...] = ("random", "oracle", "scores")
 
@@ -271,8 +276,6 @@ def scores_for(
     router_params = dict(router_params or {})
     label_params = dict(label_params or {})
     if router == "random":
-        from routers.random import RandomRouter
-
         r = RandomRouter(seed=int(router_params.get("seed", seed)))
         scores = r.score(np.zeros((len(benchmark), 0)))
         params = {"router": "random", "router_params": r.get_params()}
@@ -285,8 +288,6 @@ def scores_for(
             raise ConfigError("--router scores needs --scores-file FILE (columns id|prompt, score)")
         path = Path(scores_file)
         scores = read_scores_file(path, benchmark)
-        from harness.data import sha256_file
-
         return RoutedScores(
             scores,
             benchmark,
@@ -297,10 +298,7 @@ def scores_for(
             f"router {router!r} is trained on labels: add --labels SOURCE "
             "(se, accuracy, arena, ...) or use --system NAME"
         )
-    pipeline = _import_optional("harness.pipeline", "router_scores", what=f"router {router!r}")
-    from harness import paths
-
-    scored = pipeline.router_scores(
+    scored = router_scores(
         router,
         router_params,
         labels,
@@ -309,7 +307,7 @@ def scores_for(
         seed=seed,
         data_dir=data_dir if data_dir is not None else paths.data_dir(),
     )
-    return _from_scored(
+    return routed_from_scored(
         scored,
         benchmark,
         {
@@ -321,51 +319,11 @@ def scores_for(
     )
 
 
-def system_scores(
-    name: str, benchmark: Benchmark, *, seed: int = 0, data_dir: Path | None = None
-) -> RoutedScores:
-    """Scores of the named system (``baselines.get_system(name).run``) on ``benchmark``."""
-    baselines = _import_optional("baselines", "get_system", what=f"system {name!r}")
-    from harness import paths
-
-    system = baselines.get_system(name)
-    root = data_dir if data_dir is not None else paths.data_dir()
-    labels = getattr(system, "labels", None)
-    params: dict[str, Any] = {
-        "router": str(getattr(system, "router", name)),
-        "router_params": dict(getattr(system, "router_params", {}) or {}),
-        "label_source": str(labels) if labels else "none",
-        "label_params": dict(getattr(system, "label_params", {}) or {}),
-    }
-    if getattr(system, "family", None):
-        params["family"] = system.family
-    run = getattr(system, "run", None) or getattr(system, "router_scores", None)
-    if run is None:
-        raise ConfigError(f"system {name!r} has no run(benchmark, seed=, data_dir=) method")
-    scored = run(benchmark, seed=seed, data_dir=root)
-    return _from_scored(scored, benchmark, params)
-
-
-def _from_scored(scored: Any, benchmark: Benchmark, params: dict[str, Any]) -> RoutedScores:
+def routed_from_scored(scored: Any, benchmark: Benchmark, params: dict[str, Any]) -> RoutedScores:
+    """:class:`RoutedScores` from a pipeline result (or a bare score array) and its params."""
     scores = np.asarray(getattr(scored, "scores", scored), dtype=float)
     bench = getattr(scored, "benchmark", None)
     info = dict(getattr(scored, "info", {}) or {})
     if getattr(scored, "n_dropped", None) is not None:
         info["n_dropped"] = int(scored.n_dropped)
     return RoutedScores(scores, bench if bench is not None else benchmark, params, info)
-
-
-def _import_optional(module_name: str, attr: str, *, what: str) -> Any:
-    import importlib
-
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise ConfigError(
-            f"{what} needs {module_name}.{attr}, which is not available in this install"
-        ) from None
-    if not hasattr(module, attr):
-        raise ConfigError(f"{what} needs {module_name}.{attr}, which is not available yet")
-    return module

@@ -62,6 +62,6 @@ BENCHMARKS.register("mmlu", target="harness.benchmarks.routellm:load_mmlu")
 BENCHMARKS.register("mt_bench", target="harness.benchmarks.routellm:load_mt_bench")
 # Table 2's second pair (local Qwen 0.5B vs 1.5B on GSM8K), built by
 # `routerlab benchmark build-local-gsm8k`; outcomes committed, question text joined at load.
-BENCHMARKS.register("gsm8k_qwen", target="studies.second_pair:load_gsm8k_local")
+BENCHMARKS.register("gsm8k_qwen", target="harness.benchmarks.local_pair:load_gsm8k_local")
 
 JUDGES.register("best_of_three", target="judges.best_of_three:BestOfThreeJudge")

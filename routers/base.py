@@ -17,40 +17,24 @@ rule) and map directly onto MLflow params and an Optuna search space (``search_s
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from harness.params import KeywordParams, check_keyword_init
 
+# The search-space vocabulary lives in the library; re-exported here for plugin authors who
+# import it next to ``Router``.
+from harness.search_space import Choice, FloatRange, IntRange, ParamSpec
 
-@dataclass(frozen=True)
-class FloatRange:
-    """A tunable float hyper-parameter range (inclusive), optionally on a log scale."""
-
-    low: float
-    high: float
-    log: bool = False
-
-
-@dataclass(frozen=True)
-class IntRange:
-    """A tunable integer hyper-parameter range (inclusive), optionally on a log scale."""
-
-    low: int
-    high: int
-    log: bool = False
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A tunable categorical hyper-parameter."""
-
-    choices: tuple[Any, ...]
-
-
-ParamSpec = FloatRange | IntRange | Choice
+__all__ = [
+    "Choice",
+    "FloatRange",
+    "IntRange",
+    "ParamSpec",
+    "Router",
+    "validate_router_class",
+]
 
 
 class Router(KeywordParams):

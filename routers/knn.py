@@ -29,8 +29,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from harness.search_space import Choice, IntRange, ParamSpec
 from routers._fitting import apply_ties, check_targets, check_X, prior
-from routers.base import Choice, IntRange, ParamSpec, Router
+from routers.base import Router
 
 
 class KNNRouter(Router):

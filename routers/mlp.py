@@ -11,8 +11,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from harness.search_space import Choice, FloatRange, IntRange, ParamSpec
 from routers._fitting import apply_ties, check_targets, check_X, prior
-from routers.base import Choice, FloatRange, IntRange, ParamSpec, Router
+from routers.base import Router
 
 
 class MLPRouter(Router):

@@ -35,8 +35,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from harness.search_space import Choice, FloatRange, ParamSpec
 from routers._fitting import apply_ties, check_targets, check_X, prior
-from routers.base import Choice, FloatRange, ParamSpec, Router
+from routers.base import Router
 
 SIMILARITY_NORMS = ("query_max", "train_max", "none")
 

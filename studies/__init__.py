@@ -1,4 +1,4 @@
-"""Studies: the paper's grid in one command, Optuna tuning, the judge step, the second pair.
+"""Studies: the paper's grid in one command, Optuna tuning, the judge step.
 
 * :mod:`studies.spec` — study files (TOML/YAML): label sources × routers × benchmarks ×
   seeds (× training-set shares), tuning budget, optional [judge] step.
@@ -8,6 +8,7 @@
   leak-free validation split, then one evaluation on the test split.
 * :mod:`studies.judging` — Table 3: the best router of each system at CPT(50/80 %) judged
   by an LLM (:mod:`judges`).
-* :mod:`studies.second_pair` — Table 2: GSM8K answered by a local weak/strong pair, stored
-  without question text (benchmark ``gsm8k_qwen``).
+
+Table 2's second pair (GSM8K answered by a local weak/strong pair, benchmark ``gsm8k_qwen``)
+is a benchmark like the others: :mod:`harness.benchmarks.local_pair`.
 """

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.benchmarks.routellm import gsm8k_gold_answers
 from harness.errors import ConfigError, DataError
 from harness.records import Benchmark
 from judges.base import JudgeItem, JudgeResult
@@ -33,23 +34,6 @@ from studies.spec import JudgeSpec, Study
 
 log = logging.getLogger(__name__)
 TAG = "routerlab."
-
-
-def gsm8k_gold_answers(data_dir: Path) -> dict[str, str]:
-    """GSM8K test question → its final answer (the number after ``####``)."""
-    path = Path(data_dir) / "routellm" / "gsm8k" / "test.jsonl"
-    if not path.is_file():
-        raise DataError(
-            f"{path} is missing; run `routerlab data fetch` (gold answers for the judge)"
-        )
-    gold: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            answer = str(row["answer"])
-            final = answer.split("####")[-1].strip() if "####" in answer else answer.strip()
-            gold[str(row["question"]).strip()] = final
-    return gold
 
 
 def routed_responses(

@@ -30,7 +30,7 @@ import numpy as np
 
 from harness.errors import ConfigError
 from harness.records import Benchmark, LabelSet
-from routers.base import Choice, FloatRange, IntRange, ParamSpec
+from harness.search_space import Choice, FloatRange, IntRange, ParamSpec
 
 log = logging.getLogger(__name__)
 TAG = "routerlab."

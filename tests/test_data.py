@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from harness import data
-from harness.cli import main
 from harness.errors import DataError
+from routerlab.cli import main
 
 MIRROR_DOCS = {"SOURCE.md", "README.md", "LICENSE"}
 

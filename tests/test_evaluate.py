@@ -12,9 +12,9 @@ import pytest
 
 from harness import data as data_files
 from harness.benchmarks import load_benchmark
-from harness.cli import main
 from harness.errors import ConfigError, DataError
 from harness.evaluation import evaluate_scores, read_scores_file, scores_for
+from routerlab.cli import main
 
 
 def client():  # type: ignore[no-untyped-def]

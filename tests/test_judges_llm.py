@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.benchmarks.routellm import gsm8k_gold_answers
 from judges.best_of_three import BestOfThreeJudge
-from studies.judging import gsm8k_gold_answers, judge_items
+from studies.judging import judge_items
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
 

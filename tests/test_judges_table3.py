@@ -116,9 +116,9 @@ def test_judge_only_study_runs_from_the_cli_on_a_real_model(
     """`routerlab run` on a study with only a [judge] (Table 3 for another study's grid):
     SmolLM2 judges through llama.cpp, one judge run is logged, and the hint names the report
     that holds its table: the judged study's, which the judge run is filed under."""
-    from harness.cli import main
     from harness.llm.model_pack import is_installed
     from reports.runs import load_runs
+    from routerlab.cli import main
 
     if not is_installed("smollm2"):
         pytest.fail("SmolLM2 is not installed: run `routerlab models install smollm2`")

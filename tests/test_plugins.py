@@ -28,7 +28,7 @@ DIST = "routerlab-example-plugin"
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the routerlab CLI in a fresh interpreter (entry points are read at start)."""
-    code = "import sys; from harness.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from routerlab.cli import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run(
         [sys.executable, "-c", code, *args], capture_output=True, text=True,
         env=dict(os.environ), timeout=900,

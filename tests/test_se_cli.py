@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.cli import main
 from harness.labels.se.source import SELabels
 from harness.labels.se.store import read_label_file
 from harness.llm.cache import LLMCache
 from harness.llm.local import stop_all_servers
 from harness.llm.model_pack import install_model
+from routerlab.cli import main
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 

@@ -188,7 +188,7 @@ def test_study_runs_every_combination_once_and_resumes(tmp_path: Path, data_dir:
 def test_cli_run_and_report(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from harness.cli import main
+    from routerlab.cli import main
 
     study = _tiny_study(tmp_path, ["mt_bench"])
     assert main(["run", str(study)]) == 0
@@ -202,7 +202,7 @@ def test_cli_run_and_report(
 
 
 def test_report_of_unknown_study_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    from harness.cli import main
+    from routerlab.cli import main
 
     assert main(["report", "--study", "never_ran"]) == 2
     assert "routerlab run" in capsys.readouterr().err

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.benchmarks.local_pair import build_local_gsm8k, load_gsm8k_local
 from harness.errors import DataError
-from studies.second_pair import build_local_gsm8k, load_gsm8k_local
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from harness.errors import ConfigError
-from routers.base import Choice, FloatRange, IntRange
+from harness.search_space import Choice, FloatRange, IntRange
 from studies.tuning import (
     objective_values,
     search_space,
@@ -123,7 +123,7 @@ def test_two_workers_share_one_study_through_postgres(data_dir: Path) -> None:
     cmd = [
         sys.executable,
         "-c",
-        "import sys; from harness.cli import main; sys.exit(main())",
+        "import sys; from routerlab.cli import main; sys.exit(main())",
         "tune",
         "--labels",
         "arena",

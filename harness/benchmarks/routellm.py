@@ -32,6 +32,7 @@ Prompt ids are stable across decontamination: ``gsm8k-<row>``, ``mmlu-<subject>-
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -266,3 +267,20 @@ def load_mt_bench(data_dir: Path | None = None) -> Benchmark:
             "source": "lm-sys/RouteLLM routellm/evals/mt_bench",
         },
     )
+
+
+def gsm8k_gold_answers(data_dir: Path) -> dict[str, str]:
+    """GSM8K test question → its final answer (the number after ``####``)."""
+    path = Path(data_dir) / "routellm" / "gsm8k" / "test.jsonl"
+    if not path.is_file():
+        raise DataError(
+            f"{path} is missing; run `routerlab data fetch` (gold answers for the judge)"
+        )
+    gold: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            answer = str(row["answer"])
+            final = answer.split("####")[-1].strip() if "####" in answer else answer.strip()
+            gold[str(row["question"]).strip()] = final
+    return gold

@@ -26,7 +26,7 @@ from harness.labels.base import LabelSource
 from harness.labels.grading import MATH_DATASETS, QA_DATASETS, grade
 from harness.labels.se.store import DEFAULT_RESPONSES_FILE, RESPONSE_COLUMNS
 from harness.records import LabelSet
-from routers.base import Choice, ParamSpec
+from harness.search_space import Choice, ParamSpec
 
 
 def read_responses(path: Path) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from harness.params import KeywordParams, check_keyword_init
 from harness.records import LabelSet
-from routers.base import ParamSpec
+from harness.search_space import ParamSpec
 
 
 class LabelSource(KeywordParams):

@@ -27,7 +27,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from routers.base import Choice, FloatRange, IntRange, Router, validate_router_class
+from harness.search_space import Choice, FloatRange, IntRange
+from routers.base import Router, validate_router_class
 
 
 class RouterConformanceTests:

@@ -20,7 +20,7 @@ from harness.labels.base import LabelSource
 from harness.labels.se.labelling import STRONG, TIE, WEAK, delta_se, se_winner
 from harness.labels.se.store import DEFAULT_LABEL_FILE, read_label_file
 from harness.records import LabelSet
-from routers.base import Choice, FloatRange, ParamSpec
+from harness.search_space import Choice, FloatRange, ParamSpec
 
 _JOINED: dict[tuple[str, str, float], tuple[pd.DataFrame, dict[str, Any]]] = {}
 

@@ -130,9 +130,10 @@ def format_table(results: list[Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
+    from baselines import system_scores
     from harness.benchmarks import load_benchmark
     from harness.errors import ConfigError
-    from harness.evaluation import evaluate_scores, scores_for, system_scores
+    from harness.evaluation import evaluate_scores, scores_for
     from harness.tracking import DEFAULT_EXPERIMENT, parent_run
 
     router = args.router or ("random" if not args.system else None)

@@ -1,6 +1,8 @@
 """The ``routerlab`` command line.
 
-Each subcommand lives in its own module under ``harness/cli/`` exposing
+The top layer: it may import every package (``harness``, ``routers``, ``baselines``,
+``studies``, ``reports``, ...); nothing imports it. Each subcommand lives in its own module
+under ``routerlab/cli/`` exposing
 ``register(subparsers)``, which adds an ``argparse`` sub-parser and sets
 ``func=<callable(args) -> int>``. Modules are imported only to build the parser; they must
 keep heavy imports (torch, mlflow, sentence-transformers) inside the functions they run.
@@ -9,23 +11,23 @@ keep heavy imports (torch, mlflow, sentence-transformers) inside the functions t
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 
 from harness.errors import RouterlabError
+from routerlab.cli import benchmark, data, evaluate, labels, models, plugins, report, run, tune
 
-# Subcommand modules, in help order. A module listed here that does not exist yet is skipped.
-SUBCOMMAND_MODULES = (
-    "harness.cli.data",  # routerlab data fetch|check
-    "harness.cli.evaluate",  # routerlab evaluate
-    "harness.cli.labels",  # routerlab labels se|accuracy|arena
-    "harness.cli.models",  # routerlab models install|serve
-    "harness.cli.benchmark",  # routerlab benchmark build-local-gsm8k
-    "harness.cli.run",  # routerlab run STUDY
-    "harness.cli.tune",  # routerlab tune
-    "harness.cli.report",  # routerlab report
-    "harness.cli.plugins",  # routerlab plugins (list registries)
+# Subcommand modules, in help order.
+SUBCOMMANDS = (
+    data,  # routerlab data fetch|check
+    evaluate,  # routerlab evaluate
+    labels,  # routerlab labels se|accuracy|arena
+    models,  # routerlab models install|serve
+    benchmark,  # routerlab benchmark build-local-gsm8k
+    run,  # routerlab run STUDY
+    tune,  # routerlab tune
+    report,  # routerlab report
+    plugins,  # routerlab plugins (list registries)
 )
 
 
@@ -35,13 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
+    for module in SUBCOMMANDS:
         module.register(sub)
     return parser
 

@@ -30,7 +30,9 @@ def register(subparsers: Any) -> None:
     b.add_argument("--strong", default="qwen-1.5b", help="strong endpoint (default qwen-1.5b)")
     b.add_argument("--endpoints", type=Path, help="endpoint config for non-local models")
     b.add_argument("--max-tokens", type=int, default=384, help="answer budget (default 384)")
-    b.add_argument("--out", type=Path, help="output file (default studies/data/gsm8k_qwen.jsonl)")
+    b.add_argument(
+        "--out", type=Path, help="output file (default harness/benchmarks/data/gsm8k_qwen.jsonl)"
+    )
     b.add_argument("--threads", type=int, help="CPU threads per local model (default: all)")
     b.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
     b.set_defaults(func=build)
@@ -38,7 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def build(args: argparse.Namespace) -> int:
-    from studies.second_pair import DEFAULT_FILE, build_local_gsm8k
+    from harness.benchmarks.local_pair import DEFAULT_FILE, build_local_gsm8k
 
     summary = build_local_gsm8k(
         limit=args.limit,

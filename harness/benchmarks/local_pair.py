@@ -24,9 +24,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness import paths
+from harness.benchmarks.routellm import gsm8k_gold_answers, load_gsm8k
+from harness.data import sha256_file
 from harness.errors import DataError
+from harness.labels.grading import number_match
+from harness.llm.client import LLMClient, Request
+from harness.llm.endpoints import resolve_endpoint
 from harness.records import Benchmark
 
+#: The committed outcomes of the local pair (packaged with the library, no question text).
 DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "gsm8k_qwen.jsonl"
 INSTRUCTION = "Solve the problem step by step, then end with 'The answer is N.'"
 COLUMNS = (
@@ -63,12 +70,6 @@ def build_local_gsm8k(
     threads: int | None = None,
 ) -> dict[str, Any]:
     """Answer, grade and write the benchmark file; returns a summary (accuracies, tokens)."""
-    from harness import paths
-    from harness.benchmarks.routellm import load_gsm8k
-    from harness.labels.grading import number_match
-    from harness.llm.client import LLMClient, Request
-    from harness.llm.endpoints import resolve_endpoint
-    from studies.judging import gsm8k_gold_answers
 
     data_dir = data_dir or paths.data_dir()
     base = load_gsm8k(data_dir)
@@ -170,7 +171,6 @@ def load_gsm8k_local(
     data_dir: Path | None = None, path: Path | None = None, name: str = "gsm8k_qwen"
 ) -> Benchmark:
     """The local-pair GSM8K benchmark: the committed outcomes joined with the question text."""
-    from harness.benchmarks.routellm import load_gsm8k
 
     path = Path(path or DEFAULT_FILE)
     if not path.is_file():
@@ -199,8 +199,6 @@ def load_gsm8k_local(
             f"{path}: the question text of {changed[:3]} differs from the data dir's GSM8K "
             "(prompt_sha256 mismatch); use the pinned data (`routerlab data fetch`)"
         )
-    from harness.data import sha256_file
-
     return Benchmark(
         name=name,
         prompt_ids=df["id"].tolist(),
