@@ -1,0 +1,158 @@
+"""Wall time of the paper grid (``routerlab run studies/paper.toml``): baseline code vs now.
+
+    nice -n 5 python bench/grid.py                    # baseline = commit 341c172
+    python bench/grid.py --baseline <rev> --study studies/smoke.toml
+
+What is timed. Each version runs ``routerlab run STUDY`` in its own fresh process, from its
+own source tree (the baseline is extracted from git with ``git archive`` into a temporary
+folder and put first on ``PYTHONPATH``), into its own fresh MLflow store (a new
+``ROUTERLAB_HOME``), on the same data directory and the same embedding cache. Before
+either is timed, every text the study embeds (benchmark prompts and label-source training
+prompts) is put into the embedding cache, so both runs read their embeddings from disk:
+the goal of issue 13 is "fresh MLflow store, cached embeddings". The wall time includes
+starting Python and importing the libraries, as a user running the command sees it.
+
+Then both stores are compared run by run (same combination key): the largest difference of
+each headline metric is printed, so a speed-up that changes results shows here.
+
+Target (issue 13): the current code under 60 s on two cores and at least 2x faster than
+the baseline. The machine is shared; run it when the CPUs are otherwise quiet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path; drop it so that a bench
+# module's name never shadows a package.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+ROOT = _HERE.parent
+
+BASELINE_REV = "341c172"
+HEADLINE_METRICS = ("cpt_50", "cpt_80", "apgr", "auc", "usd_cpt_50")
+
+
+def extract_tree(rev: str, into: Path) -> Path:
+    """The repository's files at ``rev`` under ``into`` (``git archive``, no checkout)."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = into.parent / f"{into.name}.tar"
+    subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", "-o", str(archive), rev], check=True
+    )
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="data")
+    archive.unlink()
+    return into
+
+
+def warm_embedding_cache(study_path: Path) -> int:
+    """Embed every text the study will need (benchmarks and training labels); returns count."""
+    from harness import paths
+    from harness.embeddings import DEFAULT_MODEL, embed
+    from studies.runner import StudyLoader
+    from studies.spec import load_study
+
+    study = load_study(study_path)
+    loader = StudyLoader(paths.data_dir(), study.model_pair)
+    texts: dict[str, None] = {}
+    for combo in study.combinations():
+        texts.update(dict.fromkeys(loader.benchmark(combo.benchmark).prompts))
+        if combo.labels is not None:
+            records, _ = loader.labels(combo.labels, combo.label_params).targets()
+            texts.update(dict.fromkeys(records["prompt"].astype(str)))
+    embed(list(texts), DEFAULT_MODEL, show_progress=True)
+    return len(texts)
+
+
+def time_grid(tree: Path, study: Path, home: Path) -> float:
+    """Seconds for ``routerlab run STUDY`` from ``tree`` into a fresh store under ``home``."""
+    cli = "routerlab.cli" if (tree / "routerlab" / "cli").is_dir() else "harness.cli"
+    env = {**os.environ, "PYTHONPATH": str(tree), "ROUTERLAB_HOME": str(home)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    code = f"import sys; from {cli} import main; sys.exit(main(sys.argv[1:]))"
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code, "run", str(study)],
+        cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout[-4000:])
+        raise SystemExit(f"{cli} run {study} failed in {tree} (exit {done.returncode})")
+    return seconds
+
+
+def runs_by_key(home: Path) -> dict[str, dict[str, float]]:
+    """Metrics of every finished grid run in the store under ``home``, by combination key."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{(home / 'mlflow.db').resolve()}")
+    out: dict[str, dict[str, float]] = {}
+    for exp in client.search_experiments():
+        for run in client.search_runs([exp.experiment_id], max_results=50000):
+            key = run.data.tags.get("routerlab.key")
+            if key:
+                out[key] = dict(run.data.metrics)
+    return out
+
+
+def compare(base: dict[str, dict[str, float]], new: dict[str, dict[str, float]]) -> list[str]:
+    """One line per headline metric: the largest |new - baseline| over shared runs."""
+    shared = sorted(set(base) & set(new))
+    lines = [f"runs: baseline {len(base)}, current {len(new)}, same key {len(shared)}"]
+    for name in HEADLINE_METRICS:
+        diffs = [
+            abs(new[k][name] - base[k][name])
+            for k in shared
+            if name in base[k] and name in new[k]
+        ]
+        if diffs:
+            lines.append(f"  max |diff| {name:<11} {max(diffs):.4g}  (over {len(diffs)} runs)")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default=BASELINE_REV, help="git revision to compare with")
+    parser.add_argument("--study", default="studies/paper.toml",
+                        help="study file, relative to each source tree (default paper.toml)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="routerlab-bench-grid-"))
+    print(f"warming the embedding cache for {args.study} ...", flush=True)
+    n = warm_embedding_cache(ROOT / args.study)
+    print(f"  {n} distinct texts cached", flush=True)
+    baseline_tree = extract_tree(args.baseline, tmp / "baseline")
+
+    cpus = len(os.sched_getaffinity(0))
+    load = os.getloadavg()[0]
+    print(f"machine: {cpus} CPUs, load average {load:.1f} before the timed runs", flush=True)
+    seconds = {}
+    for label, tree in (("baseline", baseline_tree), ("current", ROOT)):
+        home = tmp / f"home-{label}"
+        seconds[label] = time_grid(tree, Path(args.study), home)
+        print(f"{label:<9} {seconds[label]:7.1f} s   ({tree})", flush=True)
+    ratio = seconds["baseline"] / seconds["current"]
+    print(f"ratio     {ratio:7.2f}x  (baseline {args.baseline} / current; goal >= 2x, "
+          f"current < 60 s)")
+    for line in compare(runs_by_key(tmp / "home-baseline"), runs_by_key(tmp / "home-current")):
+        print(line)
+    if args.keep:
+        print(f"kept {tmp}")
+    else:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
