@@ -69,16 +69,21 @@ def _train(
     gen = torch.Generator().manual_seed(int(seed) + 1)
     Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
     yt = torch.from_numpy(np.asarray(y, dtype=np.float32))
-    opt = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
+    # fused: one kernel per parameter instead of a dozen small ops (same update rule).
+    opt = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     n = Xt.shape[0]
     module.train()
     for _ in range(int(epochs)):
+        # Shuffle and draw the epoch's noise in one call each, then slice batches: the same
+        # draws as per-batch calls (row lengths are multiples of 16, torch's normal block),
+        # with a fraction of the per-call overhead that dominates on a few hundred rows.
         perm = torch.randperm(n, generator=gen)
+        X_epoch, y_epoch = Xt[perm], yt[perm]
+        if input_noise > 0:
+            X_epoch = X_epoch + input_noise * torch.randn(X_epoch.shape, generator=gen)
         for start in range(0, n, int(batch_size)):
-            idx = perm[start : start + int(batch_size)]
-            xb, yb = Xt[idx], yt[idx]
-            if input_noise > 0:
-                xb = xb + input_noise * torch.randn(xb.shape, generator=gen)
+            xb = X_epoch[start : start + int(batch_size)]
+            yb = y_epoch[start : start + int(batch_size)]
             out = module(xb)
             if loss == "bce":
                 batch_loss = torch.nn.functional.binary_cross_entropy_with_logits(out, yb)

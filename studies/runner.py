@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from harness import paths
+from harness.embeddings import DEFAULT_MODEL, EmbeddingCache, embed
 from harness.errors import ConfigError
 from harness.records import Benchmark, LabelSet
 from studies.spec import Combination, Study
@@ -92,26 +95,27 @@ class StudyLoader:
         self._costs: dict[str, Any] = {}
         self._embed_seconds: dict[str, float] = {}
 
-    def embed_seconds_per_query(self, benchmark: Benchmark, n: int = 64) -> float:
-        """Measured time to embed one of the benchmark's prompts (the router's query cost).
+    def embed_seconds_per_query(self, model: str, n: int = 64) -> float:
+        """Measured time to embed one query with ``model`` (the router's query cost).
 
         The study's embeddings come from the disk cache, so their time says nothing; this
-        embeds a sample of prompts into a throw-away cache, once per benchmark.
+        embeds ``n`` prompts into a throw-away cache, once per embedding model per study
+        (each measurement loads the model and embeds, seconds on two cores). The prompts
+        are taken in turn from every benchmark loaded so far (sorted by name: the keyed
+        combinations load all of the study's benchmarks first), so one number stands for
+        the study's mix of query lengths.
         """
-        if benchmark.name not in self._embed_seconds:
-            import tempfile
-
-            from harness.embeddings import EmbeddingCache, embed
-
-            sample = list(benchmark.prompts[:n])
+        if model not in self._embed_seconds:
+            pools = [self._benchmarks[name].prompts for name in sorted(self._benchmarks)]
+            sample = [p for row in zip_longest(*pools) for p in row if p is not None][:n]
             with tempfile.TemporaryDirectory() as tmp:
                 cache = EmbeddingCache(Path(tmp) / "embeddings.sqlite")
-                embed(sample[:2], cache=cache, show_progress=False)  # load the model first
+                embed(sample[:2], model, cache=cache, show_progress=False)  # load the model
                 started = time.perf_counter()
-                embed(sample, cache=cache, show_progress=False)
+                embed(sample, model, cache=cache, show_progress=False)
                 elapsed = time.perf_counter() - started
-            self._embed_seconds[benchmark.name] = elapsed / max(len(sample), 1)
-        return self._embed_seconds[benchmark.name]
+            self._embed_seconds[model] = elapsed / max(len(sample), 1)
+        return self._embed_seconds[model]
 
     def benchmark(self, name: str) -> Benchmark:
         if name not in self._benchmarks:
@@ -236,7 +240,9 @@ def score_combination(
         n_folds=combo.n_folds,
     )
     info = dict(getattr(scored, "info", {}) or {})
-    info["embed_seconds_per_query"] = loader.embed_seconds_per_query(benchmark)
+    info["embed_seconds_per_query"] = loader.embed_seconds_per_query(
+        str(info.get("embedding_model", DEFAULT_MODEL))
+    )
     info.setdefault("pipeline_seconds", time.perf_counter() - started)
     if labels is not None:
         info.setdefault("n_train", len(labels.records))

@@ -206,3 +206,18 @@ def test_report_of_unknown_study_is_one_clear_error(capsys: pytest.CaptureFixtur
 
     assert main(["report", "--study", "never_ran"]) == 2
     assert "routerlab run" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_query_latency_is_measured_once_per_embedding_model(data_dir: Path) -> None:
+    from harness.embeddings import DEFAULT_MODEL
+    from studies.runner import StudyLoader
+
+    loader = StudyLoader(data_dir)
+    for name in ("mt_bench", "gsm8k"):
+        loader.benchmark(name)
+    first = loader.embed_seconds_per_query(DEFAULT_MODEL, n=8)
+    assert 0 < first < 5
+    # Every later run of the study (any benchmark) reuses the one measurement.
+    assert loader.embed_seconds_per_query(DEFAULT_MODEL) == first
+    assert list(loader._embed_seconds) == [DEFAULT_MODEL]
