@@ -29,6 +29,7 @@ from harness import paths
 from harness.embeddings import DEFAULT_MODEL, EmbeddingCache, embed
 from harness.errors import ConfigError
 from harness.records import Benchmark, LabelSet
+from routers.base import Router
 from studies.spec import Combination, Study
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class StudyLoader:
         self._labels: dict[str, LabelSet] = {}
         self._costs: dict[str, Any] = {}
         self._embed_seconds: dict[str, float] = {}
+        #: Fitted routers by (router, params, training rows), shared by every benchmark.
+        self.fitted: dict[str, Router] = {}
 
     def embed_seconds_per_query(self, model: str, n: int = 64) -> float:
         """Measured time to embed one query with ``model`` (the router's query cost).
@@ -238,6 +241,7 @@ def score_combination(
         # shows only then, as later runs read the embedding cache.
         show_progress=True,
         n_folds=combo.n_folds,
+        fitted=loader.fitted,
     )
     info = dict(getattr(scored, "info", {}) or {})
     info["embed_seconds_per_query"] = loader.embed_seconds_per_query(

@@ -147,3 +147,32 @@ def test_label_free_router_needs_no_labels_and_trained_ones_do(data_dir: Path) -
     np.testing.assert_array_equal(out.scores, again.scores)
     with pytest.raises(ConfigError, match="trained on labels"):
         router_scores("knn", {}, None, {}, bench, seed=0, data_dir=data_dir)
+
+
+def test_a_shared_fit_memo_fits_once_per_training_set_and_scores_the_same(
+    data_dir: Path,
+) -> None:
+    gsm8k, mmlu = (load_benchmark(name, data_dir) for name in ("gsm8k", "mmlu"))
+    mmlu = mmlu.subset(np.arange(len(mmlu)) < 500)
+    labels = ArenaLabels().load(data_dir)
+    params = {"epochs": 3}
+    fitted: dict[str, Router] = {}
+    LeakDetector.seen.clear()
+    first = router_scores(LeakDetector(), {}, labels, {}, gsm8k, fitted=fitted,
+                          show_progress=False)
+    again = router_scores(LeakDetector(), {}, labels, {}, mmlu, fitted=fitted,
+                          show_progress=False)
+    assert len(LeakDetector.seen) == 1 and len(fitted) == 1  # the second benchmark reused it
+    assert (first.info["fits_reused"], again.info["fits_reused"]) == (0, 1)
+    # Other hyper-parameters or other training rows: a new fit, never a wrong reuse.
+    mf = router_scores("mf", params, labels, {}, mmlu, fitted=fitted, show_progress=False)
+    half = LabelSet(labels.records.iloc[::2], labels.strong_models, labels.weak_models, "arena")
+    router_scores("mf", params, half, {}, mmlu, fitted=fitted, show_progress=False)
+    router_scores("mf", {"epochs": 4}, labels, {}, mmlu, fitted=fitted, show_progress=False)
+    assert len(fitted) == 4
+    # A reused fit scores exactly as a fresh one.
+    fresh = router_scores("mf", params, labels, {}, mmlu, show_progress=False)
+    reused = router_scores("mf", params, labels, {}, mmlu, fitted=fitted, show_progress=False)
+    assert reused.info["fits_reused"] == 1
+    np.testing.assert_array_equal(reused.scores, fresh.scores)
+    np.testing.assert_array_equal(mf.scores, fresh.scores)
