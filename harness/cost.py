@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.benchmarks.routellm import load_mt_bench_turns
 from harness.errors import ConfigError
 from harness.records import Benchmark
 
@@ -357,3 +358,62 @@ def system_cost_at_share(
     return SystemCost(
         system, pct, float(mask.mean()) if len(mask) else 0.0, costs.routed(mask), router_usd
     )
+
+
+# -- the cost metrics every evaluation run logs ----------------------------------------------
+def benchmark_prompt_costs(benchmark: Benchmark, data_dir: Path | None = None) -> PromptCosts:
+    """Per-prompt USD of a full benchmark: MT-Bench over both turns, others per prompt."""
+    if benchmark.name == "mt_bench":
+        return mt_bench_prompt_costs(benchmark, load_mt_bench_turns(data_dir))
+    return prompt_costs(benchmark)
+
+
+def costs_of(costs: PromptCosts, full_ids: Sequence[str], ids: Sequence[str]) -> PromptCosts:
+    """The costs of the prompts ``ids`` (a subset of ``full_ids``, e.g. after
+    decontamination), in that order."""
+    index = {pid: i for i, pid in enumerate(full_ids)}
+    rows = np.array([index[pid] for pid in ids], dtype=int)
+    return PromptCosts(costs.weak_usd[rows], costs.strong_usd[rows], costs.methods)
+
+
+def router_seconds_per_query(info: dict[str, Any], n: int) -> float:
+    """The router's own time per query: embedding the query plus scoring it (measured)."""
+    seconds = float(info.get("embed_seconds_per_query", 0.0))
+    if "score_seconds" in info and n:
+        seconds += float(info["score_seconds"]) / n
+    return seconds
+
+
+def cost_metrics(
+    costs: PromptCosts,
+    scores: np.ndarray,
+    cpts: dict[str, float],
+    *,
+    seed: int,
+    seconds_per_query: float,
+    prices: PriceTable | None = None,
+) -> tuple[dict[str, float], str]:
+    """USD at CPT(50/80 %), all-weak/all-strong, and the router's compute per 1M queries.
+
+    ``cpts`` holds ``cpt_50`` / ``cpt_80`` in percent (:func:`harness.metrics.summarize`).
+    Returns the metrics and how the tokens were counted (one line per model).
+    """
+    prices = prices or load_prices()
+    out: dict[str, float] = {
+        "usd_all_weak": float(costs.weak_usd.sum()),
+        "usd_all_strong": float(costs.strong_usd.sum()),
+        "router_usd_per_1m": 1e6 * router_compute_usd_per_query(seconds_per_query, prices),
+        "router_ms_per_query": 1000 * seconds_per_query,
+    }
+    for pct in (50, 80):
+        share = cpts.get(f"cpt_{pct}", float("nan")) / 100.0
+        if math.isnan(share):
+            continue
+        sc = system_cost_at_share(
+            costs, scores, share, system="", pct=pct, seed=seed,
+            router_seconds_per_query=seconds_per_query, prices=prices,
+        )
+        out[f"usd_cpt_{pct}"] = sc.llm_usd
+        out[f"usd_total_cpt_{pct}"] = sc.total_usd
+    method = "; ".join(f"{m}: {d}" for m, d in sorted(costs.methods.items()))
+    return out, method

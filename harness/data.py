@@ -83,6 +83,14 @@ def files_under(prefix: str) -> list[str]:
     return sorted(p for p in manifest() if p.startswith(prefix))
 
 
+def data_fingerprint(sha256s: dict[str, str]) -> str:
+    """One sha256 over every (file, sha256) pair: a single param that pins the data."""
+    h = hashlib.sha256()
+    for name, digest in sorted(sha256s.items()):
+        h.update(f"{name}:{digest}\n".encode())
+    return h.hexdigest()
+
+
 def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

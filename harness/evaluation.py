@@ -16,9 +16,8 @@ above, in :mod:`baselines` (``baselines.system_scores``).
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,12 @@ import numpy as np
 import pandas as pd
 
 from harness import metrics as M
-from harness import paths
-from harness.data import sha256_file
+from harness import paths, tracking
+from harness.data import data_fingerprint, sha256_file
 from harness.errors import ConfigError, DataError
 from harness.pipeline import router_scores
-from harness.records import Benchmark
-from harness.tracking import DEFAULT_EXPERIMENT, TAG_PREFIX
+from harness.records import Benchmark, LabelSet
+from harness.tracking import DEFAULT_EXPERIMENT, schema
 from routers.random import RandomRouter
 
 PSEUDO_ROUTERS: tuple[str, ...] = ("random", "oracle", "scores")
@@ -78,14 +77,6 @@ class EvaluationResult:
         return out
 
 
-def data_fingerprint(sha256s: Mapping[str, str]) -> str:
-    """One sha256 over every (file, sha256) pair: a single param that pins the data."""
-    h = hashlib.sha256()
-    for name, digest in sorted(sha256s.items()):
-        h.update(f"{name}:{digest}\n".encode())
-    return h.hexdigest()
-
-
 def evaluate_scores(
     benchmark: Benchmark,
     scores: Sequence[float] | np.ndarray,
@@ -101,6 +92,8 @@ def evaluate_scores(
     experiment: str = DEFAULT_EXPERIMENT,
     run_name: str | None = None,
     progress: bool = False,
+    run: tracking.RunWriter | None = None,
+    labels: LabelSet | None = None,
 ) -> EvaluationResult:
     """Metrics, curves and (unless ``log_to_mlflow=False``) an MLflow run for ``scores``.
 
@@ -117,6 +110,9 @@ def evaluate_scores(
         grid / n_boot / pcts: see :func:`harness.metrics.summarize`.
         experiment / run_name: where the run goes and what it is called.
         progress: show a progress bar on the bootstrap.
+        run: an open run to log into (the caller opened it before the work, so its duration
+            is true); else a run is opened here when ``log_to_mlflow``.
+        labels: the label set the router was trained on, logged as a dataset input.
     """
     s = np.asarray(scores, dtype=float)
     if s.shape != (len(benchmark),):
@@ -159,29 +155,70 @@ def evaluate_scores(
         oracle_curve=oracle_curve,
         params=all_params,
     )
-    if log_to_mlflow:
-        from harness.tracking import log_evaluation
-
-        tags = {
-            f"{TAG_PREFIX}system": system,
-            f"{TAG_PREFIX}router": str(params.get("router", system)),
-            f"{TAG_PREFIX}label_source": str(params.get("label_source", "none")),
-            f"{TAG_PREFIX}benchmark": benchmark.name,
-            f"{TAG_PREFIX}grid": grid,
-            **(extra_tags or {}),
-        }
-        result.run_id = log_evaluation(
-            run_name=run_name or f"{system} · {benchmark.name}",
-            params=all_params,
-            metrics=metrics,
-            tags=tags,
-            curve=curve,
-            oracle_curve=oracle_curve,
-            benchmark=benchmark,
-            title=f"{system} on {benchmark.name} (n={len(benchmark)})",
-            experiment=experiment,
+    if run is not None:
+        log_result(run, result, extra_tags=extra_tags, labels=labels, grid=grid)
+    elif log_to_mlflow:
+        name = run_name or tracking.run_name(
+            system, params.get("label_source"), params.get("router"), benchmark.name
         )
+        with tracking.open_run(name, evaluation_tags(system, params, grid),
+                               experiment=experiment) as new_run:
+            log_result(new_run, result, extra_tags=extra_tags, labels=labels, grid=grid)
+        result.run_id = new_run.run_id
     return result
+
+
+def evaluation_tags(
+    system: str, params: Mapping[str, Any], grid: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The tags of an evaluation run (known before the work starts)."""
+    return {
+        schema.KIND: "evaluation",
+        schema.SYSTEM: system,
+        schema.ROUTER: str(params.get("router", system)),
+        schema.LABEL_SOURCE: str(params.get("label_source") or "none"),
+        schema.GRID: grid,
+        **(extra or {}),
+    }
+
+
+def log_result(
+    run: tracking.RunWriter,
+    result: EvaluationResult,
+    *,
+    extra_tags: Mapping[str, str] | None = None,
+    labels: LabelSet | None = None,
+    grid: str = "exact",
+) -> None:
+    """Write an :class:`EvaluationResult` into an open run."""
+    benchmark = result.benchmark
+    unit = schema.quality_unit(
+        benchmark.weak_score, benchmark.strong_score, benchmark.meta.get("quality_unit")
+    )
+    run.tags({
+        **evaluation_tags(result.system, result.params, grid, extra_tags),
+        schema.BENCHMARK: benchmark.name,
+        schema.QUALITY_UNIT: unit,
+        schema.DESCRIPTION_TAG: schema.describe_units(unit),
+    })
+    tracking.log_evaluation(
+        run,
+        params=result.params,
+        metrics=result.metrics,
+        curve=result.curve,
+        oracle_curve=result.oracle_curve,
+        benchmark=benchmark,
+        labels=labels,
+        title=f"{result.system} on {benchmark.name} (n={len(benchmark)})",
+        label=result.system,
+        table_columns={
+            "system": result.system,
+            "router": str(result.params.get("router", result.system)),
+            "label_source": str(result.params.get("label_source") or "none"),
+            "benchmark": benchmark.name,
+        },
+    )
+    result.run_id = run.run_id
 
 
 # -- scores from a file ----------------------------------------------------------------------
@@ -254,6 +291,7 @@ class RoutedScores:
     benchmark: Benchmark
     params: dict[str, Any]
     info: dict[str, Any] = field(default_factory=dict)
+    label_set: LabelSet | None = None
 
 
 def scores_for(
@@ -326,4 +364,150 @@ def routed_from_scored(scored: Any, benchmark: Benchmark, params: dict[str, Any]
     info = dict(getattr(scored, "info", {}) or {})
     if getattr(scored, "n_dropped", None) is not None:
         info["n_dropped"] = int(scored.n_dropped)
-    return RoutedScores(scores, bench if bench is not None else benchmark, params, info)
+    return RoutedScores(
+        scores, bench if bench is not None else benchmark, params, info,
+        getattr(scored, "label_set", None),
+    )
+
+
+# -- one call: a router (or system) on a benchmark -----------------------------------------------
+
+
+def limit_benchmark(benchmark: Benchmark, limit: int | None) -> Benchmark:
+    """The first ``limit`` prompts of ``benchmark`` (all when None)."""
+    if limit is None or limit >= len(benchmark):
+        return benchmark
+    if limit < 1:
+        raise ConfigError(f"limit must be at least 1, got {limit}")
+    mask = np.zeros(len(benchmark), dtype=bool)
+    mask[:limit] = True
+    return benchmark.subset(mask)
+
+
+def system_label(
+    router: str | None, system: str | None, labels: str | None, scores_file: str | Path | None
+) -> str:
+    """The display name of what is evaluated (``knn+se``, ``scores:mine``, a system name)."""
+    if system:
+        return system
+    if labels:
+        return f"{router}+{labels}"
+    if router == "scores" and scores_file:
+        return f"scores:{Path(scores_file).stem}"
+    return str(router or "random")
+
+
+def _usd(
+    routed: RoutedScores, full: Benchmark, metrics: Mapping[str, float], seed: int,
+    data_dir: Path | None,
+) -> tuple[dict[str, float], str]:
+    """The cost metrics of an evaluation, or none (with the reason) for unpriced models."""
+    from harness import cost
+
+    try:
+        costs = cost.costs_of(
+            cost.benchmark_prompt_costs(full, data_dir), full.prompt_ids,
+            routed.benchmark.prompt_ids,
+        )
+    except (ConfigError, DataError) as exc:
+        return {}, f"no USD: {exc}"
+    return cost.cost_metrics(
+        costs, routed.scores, dict(metrics), seed=seed,
+        seconds_per_query=cost.router_seconds_per_query(routed.info, len(routed.benchmark)),
+    )
+
+
+def evaluate(
+    benchmark: str | Benchmark,
+    router: str | None = None,
+    *,
+    system: str | None = None,
+    scorer: Callable[[Benchmark], RoutedScores] | None = None,
+    labels: str | None = None,
+    router_params: Mapping[str, Any] | None = None,
+    label_params: Mapping[str, Any] | None = None,
+    scores_file: str | Path | None = None,
+    seed: int = 0,
+    grid: M.Grid = "exact",
+    n_boot: int = 1000,
+    limit: int | None = None,
+    data_dir: Path | None = None,
+    log_to_mlflow: bool = False,
+    experiment: str = DEFAULT_EXPERIMENT,
+    run_name: str | None = None,
+    progress: bool = False,
+    weak_model: str | None = None,
+    strong_model: str | None = None,
+) -> EvaluationResult:
+    """Evaluate a router (or a named system) on a benchmark: curve, CPTs with CIs, APGR, USD.
+
+    ``router`` is ``random``, ``oracle``, ``scores`` (with ``scores_file``) or a registered
+    router trained on ``labels``. Or ``scorer`` gives the scores (a named system of
+    :mod:`baselines`: ``routerlab.evaluate`` passes ``baselines.system_scores``) and
+    ``system`` its name.
+    ``limit`` keeps the first prompts of the benchmark. With ``log_to_mlflow`` the MLflow run
+    opens before the work (its duration is the evaluation's) and holds the resolved
+    parameters, the metrics and the dataset inputs. The USD metrics (``usd_*``) are in
+    ``result.metrics``; ``result.params["cost_method"]`` says how tokens were counted.
+    """
+    from harness.benchmarks import load_benchmark
+    from harness.pipeline import resolve_params
+
+    full = (
+        benchmark if isinstance(benchmark, Benchmark)
+        else load_benchmark(benchmark, data_dir, weak_model=weak_model, strong_model=strong_model)
+    )
+    bench = limit_benchmark(full, limit)
+    router = None if scorer is not None else (router or "random")
+    name = system_label(router, system, labels, scores_file)
+    params: dict[str, Any] = {"router": router or name, "label_source": labels or "none"}
+    if router is not None and router not in PSEUDO_ROUTERS:
+        try:
+            resolved = resolve_params(router, dict(router_params or {}), labels,
+                                      dict(label_params or {}))
+        except TypeError as exc:
+            raise ConfigError(f"router {router!r} / labels {labels!r}: {exc}") from None
+        params["router_params"] = resolved["router"]
+        if "seed" in resolved["router"] and "seed" not in (router_params or {}):
+            params["router_params"]["seed"] = seed  # build_router's rule
+        if "labels" in resolved:
+            params["label_params"] = resolved["labels"]
+    if limit is not None:
+        params["limit"] = limit
+
+    def work(run: tracking.RunWriter | None) -> EvaluationResult:
+        if scorer is not None:
+            routed = scorer(bench)
+        else:
+            routed = scores_for(
+                str(router), bench, seed=seed, router_params=router_params, labels=labels,
+                label_params=label_params, scores_file=scores_file, data_dir=data_dir,
+            )
+        merged = {**dict(routed.params), **params}
+        if "router_params" in routed.params and "router_params" in params:
+            merged["router_params"] = {**params["router_params"], **routed.params["router_params"]}
+        for key, value in routed.info.items():
+            if isinstance(value, str):
+                merged[f"info.{key}"] = value
+        result = evaluate_scores(
+            routed.benchmark, routed.scores, system=name, params=merged, seed=seed,
+            log_to_mlflow=False, grid=grid, n_boot=n_boot, progress=progress,
+        )
+        usd, method = _usd(routed, full, result.metrics, seed, data_dir)
+        result.metrics.update(usd)
+        result.params["cost_method"] = method
+        if run is not None:
+            log_result(run, result, labels=routed.label_set, grid=grid)
+            numbers = {k: float(v) for k, v in routed.info.items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            run.metrics({**numbers, **usd})
+        return result
+
+    if not log_to_mlflow:
+        return work(None)
+    title = run_name or tracking.run_name(name, params.get("label_source") if labels else None,
+                                          router if labels else None, bench.name,
+                                          limit=limit)
+    with tracking.open_run(title, evaluation_tags(name, params, grid),
+                           experiment=experiment) as run:
+        return work(run)

@@ -51,6 +51,7 @@ class ScoredBenchmark:
         n_dropped: how many prompts decontamination dropped.
         info: flat, loggable facts (label source, sizes, folds, embedding model, timings).
         dropped_ids: prompt ids of the dropped prompts.
+        label_set: the labels the router was trained on (None for label-free routers).
     """
 
     scores: np.ndarray
@@ -58,6 +59,7 @@ class ScoredBenchmark:
     n_dropped: int
     info: dict[str, Any] = field(default_factory=dict)
     dropped_ids: list[str] = field(default_factory=list)
+    label_set: LabelSet | None = None
 
 
 def build_router(router: str | Router, params: dict[str, Any] | None, seed: int) -> Router:
@@ -84,6 +86,27 @@ def build_router(router: str | Router, params: dict[str, Any] | None, seed: int)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return instance
+
+
+def resolve_params(
+    router: str,
+    router_params: dict[str, Any] | None,
+    labels: str | None = None,
+    label_params: dict[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every keyword parameter of the router (``"router"``) and the label source
+    (``"labels"``), defaults included, as constructing them with these params gives.
+
+    Constructing a plugin is cheap (heavy imports happen in fit/load). An unknown keyword
+    raises TypeError naming it."""
+    from harness.plugins import LABEL_SOURCES, ROUTERS
+
+    resolved: dict[str, dict[str, Any]] = {
+        "router": ROUTERS.get(router)(**dict(router_params or {})).get_params()
+    }
+    if labels is not None:
+        resolved["labels"] = LABEL_SOURCES.get(labels)(**dict(label_params or {})).get_params()
+    return resolved
 
 
 def load_labels(
@@ -307,5 +330,5 @@ def router_scores(
         )
     return ScoredBenchmark(
         scores=scores[keep], benchmark=kept, n_dropped=n_dropped, info=info,
-        dropped_ids=dropped_ids,
+        dropped_ids=dropped_ids, label_set=label_set,
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness.tracking import load_csv
 from reports import figures, tables
 from reports.render import Table, html_page, to_html, to_latex, to_markdown
 from reports.runs import latest_per_key, load_runs
@@ -97,22 +98,14 @@ def build_report(
 
 def load_curves(run_ids: list[str]) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """The ``curve.csv`` and ``oracle_curve.csv`` artifacts of the given runs."""
-    import io
-
-    import mlflow
-
-    # One artifact per call: MLflow's per-download progress bar would only be noise here.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     curves: dict[str, pd.DataFrame] = {}
     oracle: dict[str, pd.DataFrame] = {}
     for run_id in run_ids:
         for name, store in (("curve.csv", curves), ("oracle_curve.csv", oracle)):
             try:
-                text = mlflow.artifacts.load_text(f"runs:/{run_id}/{name}")
+                store[run_id] = load_csv(run_id, name)
             except Exception as exc:  # an artifact store that lost a file: skip that curve
                 log.warning("run %s has no %s (%s); its curve is left out", run_id, name, exc)
-                continue
-            store[run_id] = pd.read_csv(io.StringIO(text))
     return curves, oracle
 
 

@@ -41,7 +41,7 @@ def figure1(runs: pd.DataFrame) -> Any | None:
         & runs["label_source"].notna()
         & (runs["label_source"] != "none")
     ]
-    if ev.empty or "train_size" not in ev or ev["train_fraction"].nunique() < 2:
+    if ev.empty or "n_train" not in ev or ev["train_fraction"].nunique() < 2:
         return None
     plt = _pyplot()
     benchmarks = [b for b in ("mt_bench", "gsm8k", "mmlu") if b in set(ev["benchmark"])]
@@ -53,7 +53,7 @@ def figure1(runs: pd.DataFrame) -> Any | None:
         sel = ev[ev["benchmark"] == bench]
         for (system_key, router_key), grp in sorted(sel.groupby(["system", "router"])):
             system, router = str(system_key), str(router_key)
-            pts = grp.groupby("train_size")["cpt_50"].mean().sort_index()
+            pts = grp.groupby("n_train")["cpt_50"].mean().sort_index()
             if len(pts) < 2:
                 continue
             ax.plot(
@@ -112,8 +112,8 @@ def figure2(
     )
     for ax, bench in zip(axes[0], benchmarks, strict=True):
         sel = best[best["benchmark"] == bench]
-        weak = float(sel["weak"].iloc[0]) if "weak" in sel else float("nan")
-        strong = float(sel["strong"].iloc[0]) if "strong" in sel else float("nan")
+        weak = float(sel["quality_weak"].iloc[0]) if "quality_weak" in sel else float("nan")
+        strong = float(sel["quality_strong"].iloc[0]) if "quality_strong" in sel else float("nan")
         for _, run in sel.iterrows():
             curve = curves.get(run["run_id"])
             if curve is None:

@@ -15,7 +15,6 @@ artifact, every verdict with the raw reply.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
@@ -25,15 +24,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness import tracking
 from harness.benchmarks.routellm import gsm8k_gold_answers
 from harness.errors import ConfigError, DataError
 from harness.records import Benchmark
+from harness.tracking import schema
 from judges.base import JudgeItem, JudgeResult
 from judges.best_of_three import BestOfThreeJudge
 from studies.spec import JudgeSpec, Study
 
 log = logging.getLogger(__name__)
-TAG = "routerlab."
 
 
 def routed_responses(
@@ -79,10 +79,7 @@ def judge_items(
 
 
 def _scores_artifact(run_id: str) -> pd.DataFrame:
-    import mlflow
-
-    text = mlflow.artifacts.load_text(f"runs:/{run_id}/scores.csv")
-    return pd.read_csv(io.StringIO(text), dtype={"prompt_id": str})
+    return tracking.load_csv(run_id, "scores.csv", dtype={"prompt_id": str})
 
 
 def best_system_runs(
@@ -115,16 +112,13 @@ def run_judge(
     ask: Any = None,
 ) -> dict[str, Any]:
     """Judge the best router of each system at each CPT target; log one MLflow run."""
-    import mlflow
-
     from harness import paths
     from harness.benchmarks import load_benchmark
     from harness.plugins import JUDGES
-    from harness.tracking import _setup, experiment_id, flatten_params
-    from reports.runs import latest_per_key, load_runs
+    from reports.runs import latest_per_key
 
     data_dir = data_dir or paths.data_dir()
-    runs = latest_per_key(load_runs(source_study))
+    runs = latest_per_key(tracking.load_runs(source_study))
     benchmark = load_benchmark(spec.benchmark, data_dir)
     gold = gsm8k_gold_answers(data_dir)
     judge_cls = JUDGES.get(spec.judge)
@@ -220,22 +214,20 @@ def run_judge(
                     "parsed": v.parsed,
                 }
             )
-    client = _setup()
     tags = {
-        f"{TAG}kind": "judge",
-        f"{TAG}study": source_study,
-        f"{TAG}benchmark": spec.benchmark,
-        f"{TAG}judge_model": spec.endpoint,
+        schema.KIND: "judge",
+        schema.STUDY: source_study,
+        schema.BENCHMARK: spec.benchmark,
+        schema.tag("judge_model"): spec.endpoint,
     }
-    with mlflow.start_run(
-        experiment_id=experiment_id(client=client),
-        run_name=f"judge {spec.endpoint} on {spec.benchmark}",
-        tags=tags,
+    with tracking.open_run(
+        tracking.run_name(source_study, "judge", spec.endpoint, spec.benchmark), tags
     ) as run:
-        mlflow.log_params(flatten_params(params))
-        mlflow.log_metrics({re.sub(r"[^\w\-. /]", "_", k): float(v) for k, v in metrics.items()})
-        mlflow.log_text("\n".join(json.dumps(r) for r in verdict_rows), "verdicts.jsonl")
-        run_id = run.info.run_id
+        run.params(params)
+        run.metrics({re.sub(r"[^\w\-. /]", "_", k): float(v) for k, v in metrics.items()})
+        run.flush()
+        run.text("\n".join(json.dumps(r) for r in verdict_rows), "verdicts.jsonl")
+    run_id = run.run_id
     return {"run_id": run_id, "metrics": metrics, "params": params}
 
 

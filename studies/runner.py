@@ -25,16 +25,16 @@ from typing import Any
 
 import numpy as np
 
-from harness import paths
+from harness import cost, paths, tracking
 from harness.embeddings import DEFAULT_MODEL, EmbeddingCache, embed
 from harness.errors import ConfigError
+from harness.metrics import Grid
 from harness.records import Benchmark, LabelSet
+from harness.tracking import schema
 from routers.base import Router
 from studies.spec import Combination, Study
 
 log = logging.getLogger(__name__)
-
-TAG = "routerlab."
 
 
 @dataclass
@@ -52,19 +52,15 @@ class StudyOutcome:
 
 def finished_keys(study: str) -> set[str]:
     """Keys of the study's combinations that have a complete evaluation run."""
-    from harness.tracking import find_runs
-
-    runs = find_runs(
-        filter=f"tags.`{TAG}study` = '{study}' and tags.`{TAG}complete` = '1' "
+    runs = tracking.find_runs(
+        filter=f"tags.`{schema.STUDY}` = '{study}' and tags.`{schema.COMPLETE}` = '1' "
         "and attributes.status = 'FINISHED'"
     )
-    return {r.data.tags[f"{TAG}key"] for r in runs if f"{TAG}key" in r.data.tags}
+    return {r.data.tags[schema.KEY] for r in runs if schema.KEY in r.data.tags}
 
 
 def _existing_parent(study: str) -> str | None:
-    from harness.tracking import find_runs
-
-    runs = find_runs(filter={f"{TAG}study": study, f"{TAG}kind": "parent"})
+    runs = tracking.find_runs(filter={schema.STUDY: study, schema.KIND: "parent"})
     return runs[0].info.run_id if runs else None
 
 
@@ -144,28 +140,22 @@ class StudyLoader:
             self._labels[key] = LABEL_SOURCES.get(source)(**params).load(self.data_dir)
         return self._labels[key]
 
-    def prompt_costs(self, benchmark: Benchmark) -> Any:
-        """Per-prompt USD of the full benchmark (subset later by prompt id)."""
-        from harness import cost
-
+    def prompt_costs(self, benchmark: Benchmark) -> cost.PromptCosts:
+        """Per-prompt USD of ``benchmark``'s prompts (computed once on the full benchmark)."""
         if benchmark.name not in self._costs:
             full = self.benchmark(benchmark.name)
-            if full.name == "mt_bench":
-                from harness.benchmarks.routellm import load_mt_bench_turns
-
-                costs = cost.mt_bench_prompt_costs(full, load_mt_bench_turns(self.data_dir))
-            else:
-                costs = cost.prompt_costs(full)
-            index = {pid: i for i, pid in enumerate(full.prompt_ids)}
-            self._costs[benchmark.name] = (costs, index)
-        return self._costs[benchmark.name]
+            self._costs[benchmark.name] = (
+                cost.benchmark_prompt_costs(full, self.data_dir), full.prompt_ids
+            )
+        costs, full_ids = self._costs[benchmark.name]
+        return cost.costs_of(costs, full_ids, benchmark.prompt_ids)
 
 
 def with_data_fingerprints(combos: list[Combination], loader: StudyLoader) -> list[Combination]:
     """The combinations with their benchmark's data fingerprint in the key."""
     from dataclasses import replace
 
-    from harness.evaluation import data_fingerprint
+    from harness.data import data_fingerprint
 
     prints: dict[str, str] = {}
     out = []
@@ -182,17 +172,14 @@ def with_resolved_params(combos: list[Combination]) -> list[Combination]:
     in the key (constructing a plugin is cheap: heavy imports happen in fit/load)."""
     from dataclasses import replace
 
-    from harness.plugins import LABEL_SOURCES, ROUTERS
+    from harness.pipeline import resolve_params
 
     out = []
     for combo in combos:
         try:
-            resolved: dict[str, Any] = {
-                "router": ROUTERS.get(combo.router)(**combo.router_params).get_params()
-            }
-            if combo.labels is not None:
-                source = LABEL_SOURCES.get(combo.labels)(**combo.label_params)
-                resolved["labels"] = source.get_params()
+            resolved: dict[str, Any] = resolve_params(
+                combo.router, combo.router_params, combo.labels, combo.label_params
+            )
         except TypeError as exc:  # an unknown keyword in the study file
             raise ConfigError(f"study combination {combo.describe()}: {exc}") from None
         out.append(replace(combo, resolved_params=resolved))
@@ -206,8 +193,9 @@ def keyed_combinations(study: Study, loader: StudyLoader) -> list[Combination]:
 
 def score_combination(
     combo: Combination, loader: StudyLoader
-) -> tuple[Benchmark, np.ndarray, dict[str, Any]]:
-    """Scores of one combination on its benchmark, the (decontaminated) benchmark, and info."""
+) -> tuple[Benchmark, np.ndarray, dict[str, Any], LabelSet | None]:
+    """Scores of one combination on its benchmark, the (decontaminated) benchmark, info, and
+    the label set the router was trained on (None for label-free routers)."""
     from harness.pipeline import router_scores
 
     benchmark = loader.benchmark(combo.benchmark)
@@ -228,7 +216,7 @@ def score_combination(
             data_dir=loader.data_dir,
         )
         info = {"pipeline_seconds": time.perf_counter() - started}
-        return routed.benchmark, np.asarray(routed.scores, dtype=float), info
+        return routed.benchmark, np.asarray(routed.scores, dtype=float), info, None
     scored = router_scores(
         combo.router,
         combo.router_params,
@@ -250,131 +238,91 @@ def score_combination(
     info.setdefault("pipeline_seconds", time.perf_counter() - started)
     if labels is not None:
         info.setdefault("n_train", len(labels.records))
-    return scored.benchmark, np.asarray(scored.scores, dtype=float), info
-
-
-def _router_seconds_per_query(info: dict[str, Any], n: int) -> float:
-    """The router's own time per query: embedding the query plus scoring it (measured)."""
-    seconds = float(info.get("embed_seconds_per_query", 0.0))
-    if "score_seconds" in info and n:
-        seconds += float(info["score_seconds"]) / n
-    return seconds
-
-
-def cost_metrics(
-    benchmark: Benchmark,
-    scores: np.ndarray,
-    metrics: dict[str, float],
-    info: dict[str, Any],
-    loader: StudyLoader,
-    seed: int,
-) -> tuple[dict[str, float], str]:
-    """USD at CPT(50/80 %), all-weak/all-strong, and the router's compute per 1k queries."""
-    from harness import cost
-
-    full_costs, index = loader.prompt_costs(benchmark)
-    rows = np.array([index[pid] for pid in benchmark.prompt_ids], dtype=int)
-    costs = cost.PromptCosts(
-        full_costs.weak_usd[rows], full_costs.strong_usd[rows], full_costs.methods
-    )
-    prices = cost.load_prices()
-    per_query = _router_seconds_per_query(info, len(benchmark))
-    out: dict[str, float] = {
-        "usd_all_weak": float(costs.weak_usd.sum()),
-        "usd_all_strong": float(costs.strong_usd.sum()),
-        "router_usd_per_1m": 1e6 * cost.router_compute_usd_per_query(per_query, prices),
-        "router_ms_per_query": 1000 * per_query,
-    }
-    for pct in (50, 80):
-        share = metrics.get(f"cpt_{pct}", float("nan")) / 100.0
-        if np.isnan(share):
-            continue
-        sc = cost.system_cost_at_share(
-            costs,
-            scores,
-            share,
-            system="",
-            pct=pct,
-            seed=seed,
-            router_seconds_per_query=per_query,
-            prices=prices,
-        )
-        out[f"usd_cpt_{pct}"] = sc.llm_usd
-        out[f"usd_total_cpt_{pct}"] = sc.total_usd
-    method = "; ".join(f"{m}: {d}" for m, d in sorted(costs.methods.items()))
-    return out, method
+    return scored.benchmark, np.asarray(scored.scores, dtype=float), info, labels
 
 
 def scores_key(benchmark: Benchmark) -> str:
     return hashlib.sha256("\n".join(benchmark.prompt_ids).encode()).hexdigest()[:12]
 
 
+def combination_run_name(combo: Combination, study: Study) -> str:
+    """A readable name, unique within the study: who, on what, with how much training data."""
+    pair = f"{combo.labels}×{combo.router}" if combo.labels else combo.router
+    return tracking.run_name(
+        study.name, combo.system, pair, combo.benchmark,
+        train=combo.train_fraction if combo.labels else None,
+        folds=combo.n_folds, seed=combo.seed,
+    )
+
+
+def logged_params(combo: Combination) -> dict[str, Any]:
+    """The router's and label source's parameters as they ran: every resolved value,
+    defaults included, with the seed the run gave the router."""
+    resolved = combo.resolved_params or {}
+    router_params = dict(resolved.get("router", combo.router_params))
+    if "seed" in router_params and "seed" not in combo.router_params:
+        router_params["seed"] = combo.seed  # build_router's rule: the combination's seed
+    return {
+        "router": combo.router,
+        "router_params": router_params,
+        "label_source": combo.labels or "none",
+        "label_params": dict(resolved.get("labels", combo.label_params)),
+    }
+
+
+INFO_METRICS = (
+    "n_train", "n_dropped", "pipeline_seconds", "score_seconds", "fit_seconds",
+    "embed_seconds_per_query",
+)
+
+
 def run_combination(combo: Combination, study: Study, loader: StudyLoader) -> str:
-    """Evaluate one combination as a child run; returns the MLflow run id."""
-    import mlflow
+    """Evaluate one combination as a child run; returns the MLflow run id.
+
+    The run opens before the work, so its MLflow duration is the combination's real time;
+    ``routerlab.complete`` is written last."""
     import pandas as pd
 
-    from harness.evaluation import evaluate_scores
+    from harness.evaluation import evaluate_scores, evaluation_tags
 
-    benchmark, scores, info = score_combination(combo, loader)
     tags = {
-        f"{TAG}study": study.name,
-        f"{TAG}key": combo.key,
-        f"{TAG}config_key": combo.config_key,
-        f"{TAG}system": combo.system,
-        f"{TAG}router": combo.router,
-        f"{TAG}label_source": combo.labels or "none",
-        f"{TAG}benchmark": combo.benchmark,
-        f"{TAG}train_fraction": f"{combo.train_fraction:g}",
-        f"{TAG}seed": str(combo.seed),
+        schema.STUDY: study.name,
+        schema.KEY: combo.key,
+        schema.CONFIG_KEY: combo.config_key,
+        schema.BENCHMARK: combo.benchmark,
+        schema.TRAIN_FRACTION: f"{combo.train_fraction:g}",
+        schema.SEED: str(combo.seed),
     }
-    params: dict[str, Any] = {
-        "router": combo.router,
-        "router_params": combo.router_params,
-        "label_source": combo.labels or "none",
-        "label_params": combo.label_params,
-        "benchmark": combo.benchmark,
-        "train_fraction": combo.train_fraction,
-        "weak_model": benchmark.weak_model,
-        "strong_model": benchmark.strong_model,
-        "study": study.name,
-        "key": combo.key,
-    }
-    result = evaluate_scores(
-        benchmark,
-        scores,
-        system=combo.system,
-        params=params,
-        seed=combo.seed,
-        extra_tags=tags,
-        grid="routellm" if combo.curve_grid == "routellm" else "exact",
-        n_boot=combo.n_boot,
-    )
-    run_id = str(result.run_id)
-    client = mlflow.MlflowClient()
-    extra, method = cost_metrics(benchmark, scores, dict(result.metrics), info, loader, combo.seed)
-    for name in (
-        "n_train",
-        "n_dropped",
-        "pipeline_seconds",
-        "score_seconds",
-        "fit_seconds",
-        "embed_seconds_per_query",
-    ):
-        if name in info:
-            try:
-                extra[name] = float(info[name])
-            except (TypeError, ValueError):
-                pass
-    extra["train_size"] = float(info.get("n_train", 0))
-    for name, value in extra.items():
-        client.log_metric(run_id, name, value)
-    client.log_param(run_id, "cost_method", method[:6000])
-    # Per-prompt scores, so cost and judge tables can be rebuilt from the run alone.
-    frame = pd.DataFrame({"prompt_id": benchmark.prompt_ids, "score": scores})
-    client.log_text(run_id, frame.to_csv(index=False), "scores.csv")
-    client.set_tag(run_id, f"{TAG}complete", "1")
-    return run_id
+    params = logged_params(combo)
+    grid: Grid = "routellm" if combo.curve_grid == "routellm" else "exact"
+    with tracking.open_run(
+        combination_run_name(combo, study), evaluation_tags(combo.system, params, grid, tags)
+    ) as run:
+        benchmark, scores, info, labels = score_combination(combo, loader)
+        params.update(
+            train_fraction=combo.train_fraction, study=study.name, key=combo.key,
+            n_folds=combo.n_folds if combo.n_folds is not None else "none",
+            embedding_model=info.get("embedding_model", "none"),
+        )
+        result = evaluate_scores(
+            benchmark, scores, system=combo.system, params=params, seed=combo.seed,
+            extra_tags=tags, grid=grid, n_boot=combo.n_boot, run=run, labels=labels,
+        )
+        costs = loader.prompt_costs(benchmark)
+        usd, method = cost.cost_metrics(
+            costs, scores, dict(result.metrics), seed=combo.seed,
+            seconds_per_query=cost.router_seconds_per_query(info, len(benchmark)),
+        )
+        numbers = {name: float(info[name]) for name in INFO_METRICS
+                   if isinstance(info.get(name), (int, float))}
+        run.metrics({**usd, **numbers})
+        run.params({"cost_method": method})
+        # Per-prompt scores, so cost and judge tables can be rebuilt from the run alone.
+        frame = pd.DataFrame({"prompt_id": benchmark.prompt_ids, "score": scores})
+        run.text(frame.to_csv(index=False), "scores.csv")
+        run.flush()
+        run.tags({schema.COMPLETE: "1"})
+    return run.run_id
 
 
 def run_study(
@@ -387,8 +335,6 @@ def run_study(
     """Run every unfinished combination of ``study``; see the module docstring."""
     import mlflow
     from tqdm import tqdm
-
-    from harness.tracking import _setup, experiment_id, parent_run
 
     started = time.perf_counter()
     data_dir = data_dir or paths.data_dir()
@@ -411,11 +357,10 @@ def run_study(
     params = {"study": study.name, "file": str(study.path or ""), "combinations": len(combos)}
     existing = _existing_parent(study.name)
     if existing is not None:
-        _setup()
-        experiment_id()
+        tracking.experiment_id()
         ctx: Any = mlflow.start_run(run_id=existing)
     else:
-        ctx = parent_run(f"study:{study.name}", params, tags={f"{TAG}study": study.name})
+        ctx = tracking.parent_run(f"study:{study.name}", params, tags={schema.STUDY: study.name})
     with ctx as parent:
         outcome.parent_run_id = parent if isinstance(parent, str) else parent.info.run_id
         bar = tqdm(todo, desc=f"study {study.name}", unit="run", disable=not progress)

@@ -31,9 +31,10 @@ import numpy as np
 from harness.errors import ConfigError
 from harness.records import Benchmark, LabelSet
 from harness.search_space import Choice, FloatRange, IntRange, ParamSpec
+from harness.tracking import schema
 
 log = logging.getLogger(__name__)
-TAG = "routerlab."
+TAG = schema.TAG_PREFIX
 
 
 # -- split -------------------------------------------------------------------------------------

@@ -39,7 +39,12 @@ def test_tracking_uri_env_and_default(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.setenv("ROUTERLAB_HOME", str(tmp_path / "home"))
     uri = tracking.tracking_uri()
     assert uri == f"sqlite:///{(tmp_path / 'home' / 'mlflow.db').resolve()}"
-    assert tracking._artifact_location(uri) == (tmp_path / "home" / "mlartifacts").as_uri()
+    # In ROUTERLAB_HOME: artifacts relative to it; a sqlite file elsewhere: beside it.
+    assert tracking._artifact_location(uri) == "routerlab-home:///mlartifacts"
+    other = tmp_path / "elsewhere" / "m.db"
+    assert tracking._artifact_location(f"sqlite:///{other}") == (
+        (tmp_path / "elsewhere" / "mlartifacts").as_uri()
+    )
 
 
 def test_parent_child_runs_and_find_runs(tmp_path: Path) -> None:
@@ -74,6 +79,88 @@ def test_parent_child_runs_and_find_runs(tmp_path: Path) -> None:
         assert secret not in blob
         assert not any("key" in k.lower() or "token" in k.lower() for k in r.data.params)
     assert tracking.find_runs("no-such-experiment") == []
-    # Artifacts live beside the sqlite file, not in the working directory.
-    home = (Path(os.environ["ROUTERLAB_HOME"]) / "mlartifacts").resolve().as_uri()
-    assert all(r.info.artifact_uri.startswith(home) for r in runs + parents)
+    # Artifacts live in ROUTERLAB_HOME (named relative to it), not in the working directory.
+    assert all(r.info.artifact_uri.startswith("routerlab-home:/mlartifacts/")
+               for r in runs + parents)
+    assert (Path(os.environ["ROUTERLAB_HOME"]) / "mlartifacts" / a.run_id / "artifacts"
+            / "curve.csv").is_file()
+
+
+@pytest.mark.slow
+def test_study_runs_describe_themselves_and_survive_a_moved_store(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a small study, the sqlite store itself holds what a reader of the MLflow UI
+    needs: unique readable names, every resolved hyper-parameter, dataset inputs, the git
+    commit, the true duration, units; and its artifacts survive moving ROUTERLAB_HOME."""
+    import shutil
+
+    from mlflow.tracking import MlflowClient
+
+    from harness.pipeline import resolve_params
+    from studies.runner import run_study
+    from studies.spec import load_study
+
+    study_file = tmp_path / "tiny.toml"
+    study_file.write_text(
+        'name = "tiny"\nbenchmarks = ["mt_bench"]\nn_boot = 20\ntrain_fractions = [0.5, 1.0]\n'
+        '[[grid]]\nlabels = ["arena"]\nrouters = ["knn"]\n'
+        '[[systems]]\nrouter = "random"\n'
+        "[router_params.knn]\nk = 3\n"
+    )
+    outcome = run_study(load_study(study_file), data_dir=data_dir, progress=False)
+    assert not outcome.failed and len(outcome.ran) == 3
+
+    home = Path(os.environ["ROUTERLAB_HOME"])
+    client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+    runs = client.search_runs(
+        [client.get_experiment_by_name("routerlab").experiment_id],
+        filter_string="tags.`routerlab.kind` = 'evaluation'",
+    )
+    assert len(runs) == 3
+    names = [r.info.run_name for r in runs]
+    assert len(set(names)) == 3
+    assert "tiny · RouteLLM · arena×knn · mt_bench · train 50% · seed 0" in names
+    expected = resolve_params("knn", {"k": 3}, "arena", {})
+    for run in runs:
+        p, m, t = run.data.params, run.data.metrics, run.data.tags
+        assert t["mlflow.source.git.commit"] and len(t["mlflow.source.git.commit"]) == 40
+        assert t["routerlab.quality_unit"] == "judge score (1-10)"
+        assert "judge score (1-10)" in t["mlflow.note.content"]
+        # Units in names; no metric duplicating a param.
+        assert {"quality_weak", "quality_strong", "cpt_50", "usd_cpt_50"} <= set(m)
+        assert not {"n", "weak", "strong", "train_size", "n_boot"} & set(m)
+        assert p["n_prompts"] and p["n_boot"] == "20"
+        # The run opened before the work: its duration covers scoring and evaluation.
+        duration = (run.info.end_time - run.info.start_time) / 1000
+        assert duration >= m.get("pipeline_seconds", 0.0)
+        contexts = {
+            d.dataset.name: {tg.value for tg in d.tags}
+            for d in run.inputs.dataset_inputs
+        }
+        assert contexts["mt_bench"] == {"evaluation"}
+        if t["routerlab.router"] == "knn":
+            # Every resolved hyper-parameter, defaults included, as it ran.
+            for key, value in expected["router"].items():
+                assert p[f"router_params.{key}"] == str(value), key
+            for key, value in expected["labels"].items():
+                if not isinstance(value, (list, tuple)):
+                    assert p[f"label_params.{key}"] == str(value), key
+            assert contexts["arena-labels"] == {"training"}
+        else:
+            assert p["router_params.seed"] == "0" and "arena-labels" not in contexts
+
+    # The curve as one table across runs.
+    table = client.load_table(runs[0].info.experiment_id, "curve_table.json",
+                              run_ids=[r.info.run_id for r in runs], extra_columns=["run_id"])
+    assert set(table["run_id"]) == {r.info.run_id for r in runs}
+    assert {"strong_share", "quality", "curve", "system", "benchmark"} <= set(table.columns)
+
+    # Move the whole ROUTERLAB_HOME: the store still finds every artifact.
+    moved = tmp_path / "moved_home"
+    shutil.move(str(home), moved)
+    monkeypatch.setenv("ROUTERLAB_HOME", str(moved))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{moved / 'mlflow.db'}")
+    for run in runs:
+        assert tracking.load_text(run.info.run_id, "curve.csv").startswith("strong_share")
+    assert len(tracking.load_curve_tables([r.info.run_id for r in runs])) == len(table)

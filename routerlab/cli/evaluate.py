@@ -7,6 +7,10 @@ Examples::
     routerlab evaluate --benchmark mine.csv --router scores --scores-file scores.csv
     routerlab evaluate --benchmark mt_bench --router knn --labels se --router-param k=1
     routerlab evaluate --benchmark all --system confidence-mlp --grid routellm
+    routerlab evaluate -b gsm8k -r random -r oracle --limit 200 --out results.csv
+
+Every evaluation also writes a results file (``--out``, default
+``$ROUTERLAB_HOME/results/evaluate-<time>.json``) and prints USD at CPT(50 %).
 """
 
 from __future__ import annotations
@@ -32,12 +36,13 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--benchmark", "-b", action="append", required=True, help=BENCHMARK_HELP)
-    who = p.add_mutually_exclusive_group()
-    who.add_argument(
-        "--router", "-r", default=None,
-        help="random | oracle | scores | a registered router (needs --labels); default random",
+    p.add_argument(
+        "--router", "-r", action="append", default=None,
+        help="random | oracle | scores | a registered router (needs --labels); repeat or "
+        "comma-separate for several; default random",
     )
-    who.add_argument("--system", "-s", help="a named system from baselines (label source + router)")
+    p.add_argument("--system", "-s", action="append", default=None,
+                   help="a named system from baselines (label source + router); repeatable")
     p.add_argument("--labels", "-l", help="label source for a trained router (se, accuracy, arena)")
     p.add_argument("--router-param", action="append", default=[], metavar="KEY=VALUE",
                    help="router hyper-parameter (repeatable)")
@@ -54,6 +59,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
     p.add_argument("--experiment", default=None, help="MLflow experiment (default routerlab)")
     p.add_argument("--run-name", help="MLflow run name (parent run when several benchmarks)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N prompts of each benchmark")
+    p.add_argument("--out", type=Path,
+                   help="results file (.json, or .csv: one row per result); default "
+                   "$ROUTERLAB_HOME/results/evaluate-<time>.json")
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     p.set_defaults(func=run)
@@ -103,12 +112,16 @@ def _fmt_ci(m: dict[str, float], key: str) -> str:
     return f"{m[key]:.1f} [{lo:.1f}, {hi:.1f}]"
 
 
+def _fmt_usd(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"${value:,.2f}"
+
+
 def format_table(results: list[Any]) -> str:
     """The readable summary: one row per evaluation."""
     import numpy as np
 
-    headers = ["benchmark", "n", "weak", "strong", "oracle", "CPT(20%)", "CPT(50%)", "CPT(80%)",
-               "APGR", "oracle CPT(50%)"]
+    headers = ["system", "benchmark", "n", "weak", "strong", "oracle", "CPT(20%)", "CPT(50%)",
+               "CPT(80%)", "APGR", "oracle CPT(50%)", "USD@CPT(50%)", "USD all-strong"]
     rows = []
     for r in results:
         m = r.metrics
@@ -116,9 +129,11 @@ def format_table(results: list[Any]) -> str:
         # 0/1 outcomes are accuracies: show them in percent, as the paper does.
         accuracy = bool(np.isin(np.concatenate([b.weak_score, b.strong_score]), (0.0, 1.0)).all())
         rows.append([
-            b.name, str(len(b)), _fmt_score(m["weak"], accuracy), _fmt_score(m["strong"], accuracy),
+            r.system, b.name, str(len(b)), _fmt_score(m["weak"], accuracy),
+            _fmt_score(m["strong"], accuracy),
             _fmt_score(m["oracle"], accuracy), _fmt_ci(m, "cpt_20"), _fmt_ci(m, "cpt_50"),
             _fmt_ci(m, "cpt_80"), f"{m['apgr']:.3f}", f"{m['oracle_cpt_50']:.1f}",
+            _fmt_usd(m.get("usd_cpt_50")), _fmt_usd(m.get("usd_all_strong")),
         ])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
@@ -127,88 +142,126 @@ def format_table(results: list[Any]) -> str:
     return "\n".join(out)
 
 
+def results_path(out: Path | None) -> Path:
+    """Where the results file goes: ``--out``, else a new file under ROUTERLAB_HOME."""
+    if out is not None:
+        return out
+    import time
+
+    from harness import paths
+
+    return paths.home_dir() / "results" / f"evaluate-{time.strftime('%Y%m%d-%H%M%S')}.json"
+
+
+def write_results(path: Path, summary: dict[str, Any]) -> None:
+    """The summary as JSON (or one row per result as CSV for a .csv path), written whole."""
+    import os
+    import tempfile
+
+    import pandas as pd
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".csv":
+        text = pd.DataFrame(summary["results"]).to_csv(index=False)
+    else:
+        text = json.dumps(summary, indent=2, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from baselines import system_scores
-    from harness.benchmarks import load_benchmark
     from harness.errors import ConfigError
-    from harness.evaluation import evaluate_scores, scores_for
+    from harness.evaluation import PSEUDO_ROUTERS, system_label
     from harness.tracking import DEFAULT_EXPERIMENT, parent_run
+    from routerlab.api import evaluate
 
-    router = args.router or ("random" if not args.system else None)
-    if args.system and (args.labels or args.router_param or args.label_param):
+    routers = [r.strip() for v in (args.router or []) for r in v.split(",") if r.strip()]
+    systems = [s.strip() for v in (args.system or []) for s in v.split(",") if s.strip()]
+    if systems and routers:
+        raise ConfigError("give --router or --system, not both")
+    if systems and (args.labels or args.router_param or args.label_param):
         raise ConfigError(
             "--system fixes labels and router; drop --labels/--router-param/--label-param"
         )
-    if router in ("random", "oracle", "scores") and args.labels:
-        raise ConfigError(f"--router {router} uses no labels; drop --labels")
+    if not systems and not routers:
+        routers = ["random"]
+    pseudo = [r for r in routers if r in PSEUDO_ROUTERS]
+    if pseudo and args.labels:
+        raise ConfigError(f"--router {pseudo[0]} uses no labels; drop --labels")
     if args.n_boot < 0:
         raise ConfigError("--n-boot must be 0 or more")
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
     router_params = parse_key_values(args.router_param, "--router-param")
     label_params = parse_key_values(args.label_param, "--label-param")
     names = expand_benchmarks(args.benchmark)
     if not names:
         raise ConfigError("--benchmark: nothing to evaluate")
-    system = args.system or (
-        f"{router}+{args.labels}" if args.labels else (
-            f"scores:{Path(args.scores_file).stem}" if router == "scores" and args.scores_file
-            else str(router)
-        )
-    )
+    whats = [("system", s) for s in systems] or [("router", r) for r in routers]
+    labels_of = {
+        value: system_label(value if kind == "router" else None,
+                            value if kind == "system" else None,
+                            args.labels if kind == "router" and value not in PSEUDO_ROUTERS
+                            else None, args.scores_file)
+        for kind, value in whats
+    }
+    title = " + ".join(labels_of.values())
     experiment = args.experiment or DEFAULT_EXPERIMENT
     log = not args.no_mlflow
+    cells = [(kind, value, name) for kind, value in whats for name in names]
 
-    def evaluate_one(name: str) -> Any:
-        bench = load_benchmark(name, args.data_dir, weak_model=args.weak_model,
-                               strong_model=args.strong_model)
-        if args.system:
-            routed = system_scores(args.system, bench, seed=args.seed, data_dir=args.data_dir)
-        else:
-            routed = scores_for(
-                str(router), bench, seed=args.seed, router_params=router_params,
-                labels=args.labels, label_params=label_params, scores_file=args.scores_file,
-                data_dir=args.data_dir,
-            )
-        params = dict(routed.params)
-        for key, value in routed.info.items():
-            if isinstance(value, (str, int, float, bool)):
-                params[f"info.{key}"] = value
-        return evaluate_scores(
-            routed.benchmark, routed.scores, system=system, params=params, seed=args.seed,
-            log_to_mlflow=log, grid=args.grid, n_boot=args.n_boot, experiment=experiment,
-            run_name=args.run_name if len(names) == 1 else None, progress=True,
+    def evaluate_one(kind: str, value: str, name: str) -> Any:
+        trained = kind == "router" and value not in PSEUDO_ROUTERS
+        return evaluate(
+            name,
+            value if kind == "router" else None,
+            system=value if kind == "system" else None,
+            labels=args.labels if trained else None,
+            router_params=router_params if trained or value == "random" else None,
+            label_params=label_params if trained else None,
+            scores_file=args.scores_file, seed=args.seed, grid=args.grid, n_boot=args.n_boot,
+            limit=args.limit, data_dir=args.data_dir, log_to_mlflow=log,
+            experiment=experiment, run_name=args.run_name if len(cells) == 1 else None,
+            progress=True, weak_model=args.weak_model, strong_model=args.strong_model,
         )
 
     results = []
     parent_id = None
-    bar = tqdm(names, desc="evaluate", unit="benchmark", disable=None if len(names) > 1 else True)
-    if log and len(names) > 1:
+    bar = tqdm(cells, desc="evaluate", unit="run", disable=None if len(cells) > 1 else True)
+    if log and len(cells) > 1:
         with parent_run(
-            args.run_name or f"{system} · {'+'.join(names)}",
-            {"system": system, "router": router or "", "labels": args.labels or "",
-             "benchmarks": names, "seed": args.seed, "grid": args.grid},
+            args.run_name or f"evaluate · {title} · {'+'.join(names)}",
+            {"systems": list(labels_of.values()), "labels": args.labels or "",
+             "benchmarks": names, "seed": args.seed, "grid": args.grid,
+             "limit": args.limit if args.limit is not None else "none"},
             experiment=experiment,
-            tags={"routerlab.system": system},
         ) as parent_id:
-            for name in bar:
-                results.append(evaluate_one(name))
+            for cell in bar:
+                results.append(evaluate_one(*cell))
     else:
-        for name in bar:
-            results.append(evaluate_one(name))
+        for cell in bar:
+            results.append(evaluate_one(*cell))
 
+    summary = {
+        "system": title,
+        "systems": list(labels_of.values()),
+        "grid": args.grid,
+        "seed": args.seed,
+        "limit": args.limit,
+        "mlflow_parent_run_id": parent_id,
+        "results": [r.summary() for r in results],
+    }
+    path = results_path(args.out)
+    write_results(path, summary)
     if args.json:
-        summary = {
-            "system": system,
-            "grid": args.grid,
-            "seed": args.seed,
-            "mlflow_parent_run_id": parent_id,
-            "results": [r.summary() for r in results],
-        }
         json.dump(summary, sys.stdout, indent=2, allow_nan=False)
         print()
     else:
-        print(f"system: {system}   grid: {args.grid}   seed: {args.seed}   "
+        print(f"grid: {args.grid}   seed: {args.seed}   "
               f"CPT in % of strong calls [95% bootstrap CI, {args.n_boot} resamples]")
         print(format_table(results))
         if log:
@@ -217,4 +270,5 @@ def run(args: argparse.Namespace) -> int:
             ids = ", ".join(str(r.run_id) for r in results)
             where = f"parent {parent_id}; " if parent_id else ""
             print(f"MLflow: {where}runs {ids} in experiment {experiment!r} at {display_uri()}")
+    print(f"results: {path}", file=sys.stderr if args.json else sys.stdout)
     return 0

@@ -1,0 +1,300 @@
+"""Writing runs: open a run before the work, buffer params/metrics/tags, write them in batches.
+
+:func:`open_run` starts a run (a child of the active run if there is one) with its name,
+tags, the git commit (``mlflow.source.git.commit``) and ``routerlab.git_dirty``, and yields
+a :class:`RunWriter`. Everything logged through the writer is buffered and written with
+``MlflowClient.log_batch`` (MLflow's limits: 1000 metrics, 100 params, 100 tags a call) when
+the block ends or on :meth:`RunWriter.flush`, so a study's ~150 values per run cost a few
+calls, not hundreds. The run's duration is that of the block: open it before the work.
+
+:func:`log_evaluation` writes what an evaluation run holds: params (flattened, secrets
+dropped), the metrics of :func:`harness.metrics.summarize` under their MLflow names
+(:mod:`harness.tracking.schema`), the curve as step metrics and as the table
+``curve_table.json`` (``mlflow.load_table`` joins it across runs), ``curve.csv`` /
+``oracle_curve.csv``, ``curve.png``, ``data_sha256.json``, and the benchmark (and, when
+given, the label set) as MLflow dataset inputs: digests and outcomes, no prompt text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from harness.data import data_fingerprint
+from harness.tracking import schema
+from harness.tracking.store import _setup, experiment_id, git_state
+from harness.training_data import prompt_sha256
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from harness.metrics import Curve
+    from harness.records import Benchmark, LabelSet
+
+SECRET_WORDS = ("key", "token", "secret", "password")
+MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
+# Param names that contain a secret word but hold none (a combination's hash).
+NOT_SECRET = frozenset({"key", "config_key"})
+
+
+def is_secret(key: str) -> bool:
+    low = key.lower()
+    return low not in NOT_SECRET and any(word in low for word in SECRET_WORDS)
+
+
+def _looks_secret(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(("sk-", "Bearer ")) and len(value) > 20
+
+
+def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested params as flat ``a.b`` keys with string values; secrets dropped."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        full = f"{prefix}{key}"
+        if is_secret(str(key)) or _looks_secret(value):
+            continue
+        if isinstance(value, Mapping):
+            out.update(flatten_params(value, prefix=f"{full}."))
+            continue
+        if isinstance(value, (list, tuple, set, frozenset)):
+            text = json.dumps(sorted(value) if isinstance(value, (set, frozenset)) else list(value),
+                              default=str)
+        else:
+            text = str(value)
+        out[full] = text[:MAX_PARAM_CHARS]
+    return out
+
+
+class RunWriter:
+    """Buffered writes into one run; :meth:`flush` sends them with ``log_batch``."""
+
+    def __init__(self, client: MlflowClient, run_id: str) -> None:
+        self.client = client
+        self.run_id = run_id
+        self._params: dict[str, str] = {}
+        self._logged_params: dict[str, str] = {}
+        self._metrics: list[Any] = []
+        self._tags: dict[str, str] = {}
+
+    def params(self, params: Mapping[str, Any]) -> None:
+        """Flattened params, secrets dropped; a param already logged keeps its first value
+        (MLflow refuses to change one)."""
+        for key, value in flatten_params(params).items():
+            if key not in self._logged_params:
+                self._params.setdefault(key, value)
+
+    def metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self._metrics += [
+            Metric(k, float(v), now, step) for k, v in schema.mlflow_metrics(metrics).items()
+        ]
+
+    def step_metric(self, name: str, values: Mapping[int, float]) -> None:
+        """One metric at several steps (a curve)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self._metrics += [Metric(name, float(v), now, int(s)) for s, v in values.items()]
+
+    def tags(self, tags: Mapping[str, str]) -> None:
+        self._tags.update({k: str(v) for k, v in tags.items()})
+
+    def flush(self) -> None:
+        from mlflow.entities import Param, RunTag
+
+        params = [Param(k, v) for k, v in self._params.items()]
+        tags = [RunTag(k, v) for k, v in self._tags.items()]
+        metrics = self._metrics
+        while params or tags or metrics:
+            self.client.log_batch(
+                self.run_id, metrics=metrics[:1000], params=params[:100], tags=tags[:100]
+            )
+            metrics, params, tags = metrics[1000:], params[100:], tags[100:]
+        self._logged_params.update(self._params)
+        self._params, self._metrics, self._tags = {}, [], {}
+
+    def text(self, text: str, artifact_file: str) -> None:
+        self.client.log_text(self.run_id, text, artifact_file)
+
+    def table(self, frame: Any, artifact_file: str) -> None:
+        self.client.log_table(self.run_id, frame, artifact_file)
+
+    def figure(self, figure: Any, artifact_file: str) -> None:
+        self.client.log_figure(self.run_id, figure, artifact_file)
+
+    def dataset(self, frame: Any, *, name: str, context: str, digest: str) -> None:
+        """A dataset input (MLflow's Dataset column): ``frame`` holds no prompt text."""
+        from mlflow.data.pandas_dataset import from_pandas
+        from mlflow.entities import DatasetInput, InputTag
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        dataset = from_pandas(frame, name=name, digest=digest[:36])
+        self.client.log_inputs(
+            self.run_id,
+            datasets=[
+                DatasetInput(
+                    dataset._to_mlflow_entity(), [InputTag(MLFLOW_DATASET_CONTEXT, context)]
+                )
+            ],
+        )
+
+
+@contextmanager
+def open_run(
+    name: str,
+    tags: Mapping[str, str],
+    *,
+    experiment: str = schema.DEFAULT_EXPERIMENT,
+    description: str | None = None,
+) -> Iterator[RunWriter]:
+    """Start a run (child of the active one if any); buffered writes flush at the end.
+
+    A block that raises ends the run as FAILED (after flushing what it logged)."""
+    import mlflow
+
+    client = _setup()
+    active = mlflow.active_run()
+    exp_id = active.info.experiment_id if active is not None else experiment_id(experiment, client)
+    all_tags = dict(tags)
+    state = git_state()
+    if state is not None:
+        all_tags[schema.GIT_COMMIT_TAG] = state[0]
+        all_tags[schema.GIT_DIRTY] = str(int(state[1]))
+    if description:
+        all_tags[schema.DESCRIPTION_TAG] = description
+    with mlflow.start_run(
+        experiment_id=exp_id, run_name=name, nested=active is not None, tags=all_tags
+    ) as run:
+        writer = RunWriter(client, run.info.run_id)
+        try:
+            yield writer
+        finally:
+            writer.flush()
+
+
+@contextmanager
+def parent_run(
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    experiment: str = schema.DEFAULT_EXPERIMENT,
+    tags: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """Open a parent run; evaluations logged inside become its children. Yields the run id."""
+    with open_run(name, {schema.KIND: "parent", **(tags or {})}, experiment=experiment) as run:
+        if params:
+            run.params(params)
+            run.flush()
+        yield run.run_id
+
+
+def curve_table(curve: Curve) -> Any:
+    """The curve as a DataFrame: strong_share, strong_calls, quality, threshold."""
+    import numpy as np
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "strong_share": curve.share,
+            "strong_calls": np.rint(curve.share * curve.n).astype(int),
+            "quality": curve.quality,
+            "threshold": curve.threshold,
+        }
+    )
+
+
+def benchmark_dataset(benchmark: Benchmark) -> tuple[Any, str]:
+    """The benchmark as a dataset input: prompt ids and outcomes (no text), and its digest."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "prompt_id": benchmark.prompt_ids,
+            "weak_score": benchmark.weak_score,
+            "strong_score": benchmark.strong_score,
+        }
+    )
+    ids = hashlib.sha256("\n".join(benchmark.prompt_ids).encode()).hexdigest()
+    digest = hashlib.sha256(
+        (data_fingerprint(benchmark.source_sha256) + ids).encode()
+    ).hexdigest()
+    return frame, digest
+
+
+def labels_dataset(labels: LabelSet) -> tuple[Any, str]:
+    """A label set as a dataset input: prompt sha256, models and winner (no prompt text)."""
+    import pandas as pd
+
+    records = labels.records
+    frame = pd.DataFrame(
+        {"prompt_sha256": [prompt_sha256(str(p)) for p in records["prompt"]]}
+        | {c: records[c].astype(str).to_numpy() for c in ("model_a", "model_b", "winner")
+           if c in records.columns}
+    )
+    digest = hashlib.sha256(
+        pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+    ).hexdigest()
+    return frame, digest
+
+
+def log_evaluation(
+    run: RunWriter,
+    *,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    curve: Curve,
+    oracle_curve: Curve | None = None,
+    benchmark: Benchmark | None = None,
+    labels: LabelSet | None = None,
+    title: str = "",
+    label: str = "router",
+    table_columns: Mapping[str, Any] | None = None,
+) -> None:
+    """Write an evaluation's params, metrics, curve, artifacts and dataset inputs to ``run``.
+
+    ``table_columns`` are constant columns added to the curve table (system, benchmark ...),
+    so ``mlflow.load_table`` over many runs gives one frame that says which row is which.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from harness.plotting import plot_curve
+
+    run.params(params)
+    run.metrics(metrics)
+    steps = np.arange(101)
+    run.step_metric(
+        schema.CURVE_STEP_METRIC,
+        dict(zip(steps.tolist(), curve.quality_at(steps / 100.0), strict=True)),
+    )
+    frames = [curve_table(curve).assign(curve="router")]
+    if oracle_curve is not None:
+        run.step_metric(
+            schema.ORACLE_CURVE_STEP_METRIC,
+            dict(zip(steps.tolist(), oracle_curve.quality_at(steps / 100.0), strict=True)),
+        )
+        frames.append(curve_table(oracle_curve).assign(curve="oracle"))
+    run.flush()
+    table = pd.concat(frames, ignore_index=True)
+    for column, value in (table_columns or {}).items():
+        table[column] = value
+    run.table(table, schema.CURVE_TABLE)
+    run.text(curve_table(curve).to_csv(index=False), "curve.csv")
+    if oracle_curve is not None:
+        run.text(curve_table(oracle_curve).to_csv(index=False), "oracle_curve.csv")
+    if benchmark is not None:
+        run.text(json.dumps(dict(sorted(benchmark.source_sha256.items())), indent=2),
+                 "data_sha256.json")
+        frame, digest = benchmark_dataset(benchmark)
+        run.dataset(frame, name=benchmark.name, context="evaluation", digest=digest)
+    if labels is not None:
+        frame, digest = labels_dataset(labels)
+        run.dataset(frame, name=f"{labels.source}-labels", context="training", digest=digest)
+    fig = plot_curve(curve, oracle=oracle_curve, title=title, label=label)
+    run.figure(fig, "curve.png")
