@@ -173,6 +173,25 @@ def embed(
     return out
 
 
+def _encode(st_model: Any, texts: list[str], batch_size: int) -> np.ndarray:
+    vectors = st_model.encode(
+        texts,
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    ).astype(np.float32)
+    # normalize again in float32 so that cosine similarity is a plain dot product
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def encode(texts: Sequence[str], model: str = DEFAULT_MODEL, batch_size: int = 64) -> np.ndarray:
+    """Embeddings as :func:`embed` gives them, computed without the disk cache (a served
+    router must not write every prompt it sees to disk)."""
+    return _encode(_load_model(_model_location(model)), [str(t) for t in texts], batch_size)
+
+
 def _encode_and_store(
     missing: dict[str, str],
     model: str,
@@ -192,16 +211,7 @@ def _encode_and_store(
               unit="text", disable=not show_progress) as bar:
         for start in range(0, len(items), step):
             chunk = items[start : start + step]
-            vectors = st_model.encode(
-                [t for _, t in chunk],
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            ).astype(np.float32)
-            # normalize again in float32 so that cosine similarity is a plain dot product
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.maximum(norms, 1e-12)
+            vectors = _encode(st_model, [t for _, t in chunk], batch_size)
             chunk_shas = [sha for sha, _ in chunk]
             cache.put(key, chunk_shas, vectors)
             result.update(zip(chunk_shas, vectors, strict=True))

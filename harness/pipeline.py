@@ -100,12 +100,18 @@ def resolve_params(
     Constructing a plugin is cheap (heavy imports happen in fit/load). An unknown keyword
     raises TypeError naming it."""
     from harness.plugins import LABEL_SOURCES, ROUTERS
+    from harness.registry import RegistryError
 
+    try:
+        router_cls = ROUTERS.get(router)
+        source_cls = LABEL_SOURCES.get(labels) if labels is not None else None
+    except RegistryError as exc:
+        raise ConfigError(str(exc)) from None
     resolved: dict[str, dict[str, Any]] = {
-        "router": ROUTERS.get(router)(**dict(router_params or {})).get_params()
+        "router": router_cls(**dict(router_params or {})).get_params()
     }
-    if labels is not None:
-        resolved["labels"] = LABEL_SOURCES.get(labels)(**dict(label_params or {})).get_params()
+    if source_cls is not None:
+        resolved["labels"] = source_cls(**dict(label_params or {})).get_params()
     return resolved
 
 

@@ -15,12 +15,26 @@ import logging
 import sys
 
 from harness.errors import RouterlabError
-from routerlab.cli import benchmark, data, evaluate, labels, models, plugins, report, run, tune
+from routerlab.cli import (
+    benchmark,
+    calibrate,
+    data,
+    evaluate,
+    export,
+    labels,
+    models,
+    plugins,
+    report,
+    run,
+    tune,
+)
 
 # Subcommand modules, in help order.
 SUBCOMMANDS = (
     data,  # routerlab data fetch|check
     evaluate,  # routerlab evaluate
+    calibrate,  # routerlab calibrate
+    export,  # routerlab export
     labels,  # routerlab labels se|accuracy|arena
     models,  # routerlab models install|serve
     benchmark,  # routerlab benchmark build-local-gsm8k
