@@ -1,4 +1,5 @@
-"""Write a study's report: Markdown, LaTeX and HTML tables plus PNG figures.
+"""Write a study's report: Markdown, LaTeX (a standalone document) and HTML tables, and
+figures as PNG, PDF and SVG.
 
 Everything is read from tracked MLflow runs (:mod:`reports.runs`); files are written to a
 temporary name and renamed, so an interrupted report never leaves a half-written file.
@@ -18,7 +19,7 @@ import pandas as pd
 
 from harness.tracking import load_csv
 from reports import figures, tables
-from reports.render import Table, html_page, to_html, to_latex, to_markdown
+from reports.render import Table, html_page, latex_escape, to_html, to_latex, to_markdown
 from reports.runs import latest_per_key, load_runs
 
 log = logging.getLogger(__name__)
@@ -131,14 +132,51 @@ def write_report(study: str | None, out_dir: Path, *, judge_study: str | None = 
     return write_files(report, out_dir)
 
 
+FIGURE_FORMATS = ("png", "pdf", "svg")
+PNG_DPI = 200
+
+
+def latex_document(title: str, body: list[str]) -> str:
+    """A standalone LaTeX document around the tables and figures (pdflatex report.tex)."""
+    head = [
+        r"\documentclass[10pt]{article}",
+        r"\usepackage[margin=2cm]{geometry}",
+        r"\usepackage{booktabs}",
+        r"\usepackage{graphicx}",
+        r"\usepackage[T1]{fontenc}",
+        rf"\title{{{latex_escape(title)}}}",
+        r"\date{}",
+        r"\begin{document}",
+        r"\maketitle",
+    ]
+    return "\n".join([*head, *body, r"\end{document}"]) + "\n"
+
+
+def latex_figure(name: str, caption: str) -> str:
+    return "\n".join([
+        r"\begin{figure}[t]",
+        r"\centering",
+        rf"\includegraphics[width=\linewidth]{{{name}.pdf}}",
+        rf"\caption{{{latex_escape(caption)}}}",
+        rf"\label{{fig:{name}}}",
+        r"\end{figure}",
+    ]) + "\n"
+
+
 def write_files(report: Report, out_dir: Path) -> list[Path]:
-    """report.md, report.tex, report.html, one file set per table, and the PNG figures."""
+    """report.md, report.tex (a standalone document), report.html, one file set per table,
+    and each figure as PNG, PDF and SVG."""
+    import io
+
+    import matplotlib.pyplot as plt
+
     out_dir = Path(out_dir)
     written: list[Path] = []
     title = f"routerlab report: study {report.study or '(all)'}"
     md = [f"# {title}", "", f"{report.n_runs} evaluation runs, read from MLflow.", ""]
     md += [f"Not in this report: {m}." for m in report.missing] + ([""] if report.missing else [])
-    tex = [f"% {title} (needs \\usepackage{{booktabs}})"]
+    tex = [f"{report.n_runs} evaluation runs, read from MLflow.", ""]
+    tex += [f"Not in this report: {latex_escape(m)}." for m in report.missing]
     html_parts: list[str] = [f"<p>Not in this report: {escape(m)}.</p>" for m in report.missing]
     for name, table in report.tables.items():
         md += [to_markdown(table), ""]
@@ -152,22 +190,26 @@ def write_files(report: Report, out_dir: Path) -> list[Path]:
             path = out_dir / "tables" / f"{name}.{suffix}"
             _atomic_write(path, text)
             written.append(path)
-    for name, fig in report.figures.items():
-        import io
-
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=130)
-        path = out_dir / f"{name}.png"
-        _atomic_write(path, buf.getvalue())
-        written.append(path)
-        md += [f"![{name}]({name}.png)", ""]
-        html_parts.append(f'<p><img src="{name}.png" alt="{name}" style="max-width:100%"></p>')
-        import matplotlib.pyplot as plt
-
+    for number, (name, fig) in enumerate(report.figures.items(), start=1):
+        for fmt in FIGURE_FORMATS:
+            buf = io.BytesIO()
+            # Fixed metadata: the same figure gives the same PDF/SVG bytes on a rerun.
+            metadata = {"Date": None} if fmt in ("pdf", "svg") else None
+            fig.savefig(buf, format=fmt, dpi=PNG_DPI, metadata=metadata)
+            path = out_dir / f"{name}.{fmt}"
+            _atomic_write(path, buf.getvalue())
+            written.append(path)
+        caption = figures.CAPTIONS.get(name, name)
+        md += [f"**Figure {number}.** {caption}", "", f"![{caption}]({name}.png)", ""]
+        tex.append(latex_figure(name, caption))
+        html_parts.append(
+            f'<figure><img src="{name}.svg" alt="{escape(caption)}" style="max-width:100%">'
+            f"<figcaption>Figure {number}. {escape(caption)}</figcaption></figure>"
+        )
         plt.close(fig)
     for path, text in (
         (out_dir / "report.md", "\n".join(md)),
-        (out_dir / "report.tex", "\n".join(tex)),
+        (out_dir / "report.tex", latex_document(title, tex)),
         (out_dir / "report.html", html_page(title, html_parts)),
     ):
         _atomic_write(path, text)

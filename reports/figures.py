@@ -1,10 +1,15 @@
 """The paper's figures from tracked runs, as matplotlib figures (Agg backend, imported lazily).
 
 * Figure 1: CPT(50 %) against the number of training labels, one line per label source ×
-  router, one panel per benchmark (runs of a study with ``train_fractions``).
+  router, one panel per benchmark (runs of a study with ``train_fractions``), with the
+  bootstrap's 95 % interval as a band; the log axis is ticked at the sizes trained on.
 * Figure 2: call–performance curves of the best router of each system, with the random
   router's line, the oracle curve and the weak/strong levels, one panel per benchmark
-  (curves from the runs' ``curve.csv`` / ``oracle_curve.csv`` artifacts).
+  (curves from the runs' ``curve.csv`` / ``oracle_curve.csv`` artifacts); the bootstrap's
+  95 % intervals of CPT(50 %) and CPT(80 %) are drawn as horizontal bars at those targets.
+
+Each figure has one legend, built from every panel, so it names every line of every panel.
+Captions are not drawn into the images: :data:`CAPTIONS` holds them for the documents.
 """
 
 from __future__ import annotations
@@ -23,6 +28,31 @@ COLORS = {
     "Random": "tab:gray",
 }
 LINESTYLES = {"sw_ranking": "-", "mf": "--", "knn": ":", "mlp": "-."}
+CAPTIONS = {
+    "figure1": "CPT(50%) against the number of training labels (lower is better); "
+    "bands: 95% bootstrap intervals.",
+    "figure2": "Call-performance curves of the best router of each system; horizontal bars: "
+    "95% bootstrap intervals of CPT(50%) and CPT(80%).",
+}
+
+
+def shared_legend(fig: Any, axes: Sequence[Any], ncol: int, bottom: float) -> None:
+    """One legend for the figure with every distinct label of every panel."""
+    seen: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    fig.legend(
+        list(seen.values()),
+        list(seen),
+        loc="lower center",
+        ncol=min(ncol, max(1, len(seen))),
+        fontsize=7,
+        frameon=False,
+        handlelength=4,  # long enough to show a router's dash pattern behind the marker
+    )
+    rows = -(-len(seen) // ncol)
+    fig.tight_layout(rect=(0, min(0.4, bottom * rows), 1, 1))
 
 
 def _pyplot() -> Any:
@@ -51,40 +81,41 @@ def figure1(runs: pd.DataFrame) -> Any | None:
     )
     for ax, bench in zip(axes[0], benchmarks, strict=True):
         sel = ev[ev["benchmark"] == bench]
+        sizes: set[float] = set()
         for (system_key, router_key), grp in sorted(sel.groupby(["system", "router"])):
             system, router = str(system_key), str(router_key)
-            pts = grp.groupby("n_train")["cpt_50"].mean().sort_index()
+            pts = grp.groupby("n_train")[
+                [c for c in ("cpt_50", "cpt_50_lo", "cpt_50_hi") if c in grp]
+            ].mean().sort_index()
             if len(pts) < 2:
                 continue
+            color = COLORS.get(system, "black")
             ax.plot(
                 pts.index,
-                pts.values,
+                pts["cpt_50"],
                 marker="o",
-                color=COLORS.get(system, "black"),
+                color=color,
                 linestyle=LINESTYLES.get(router, "-"),
                 label=f"{system} {router_title(router)}",
             )
+            if {"cpt_50_lo", "cpt_50_hi"} <= set(pts.columns):
+                ax.fill_between(pts.index, pts["cpt_50_lo"], pts["cpt_50_hi"], color=color,
+                                alpha=0.12, linewidth=0)
+            sizes.update(float(x) for x in pts.index)
         ax.axhline(50, color="gray", linewidth=0.8, linestyle=":", label="random (50)")
         ax.set_xscale("log")
-        from matplotlib.ticker import NullFormatter, ScalarFormatter
+        from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on a short axis
+        # A log axis over less than a decade gets one default tick: tick the sizes trained on.
+        ticks = sorted(sizes)
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks(ticks, [f"{t:,.0f}" for t in ticks], fontsize=7)
         ax.set_title(benchmark_title(bench))
-        ax.set_xlabel("training labels")
-        ax.set_ylabel("CPT(50%) (%)")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        labels,
-        loc="lower center",
-        ncol=min(6, max(1, len(labels))),
-        fontsize=7,
-        frameon=False,
-        handlelength=4,  # long enough to show the router's dash pattern behind the marker
-    )
-    fig.suptitle("Figure 1: CPT(50%) vs training-set size (lower is better)")
-    fig.tight_layout(rect=(0, 0.12, 1, 0.95))
+        ax.set_xlabel("training labels (log scale)")
+        ax.set_ylabel("CPT(50%) (% strong calls)")
+    shared_legend(fig, axes[0], ncol=4, bottom=0.06)
     return fig
 
 
@@ -122,13 +153,23 @@ def figure2(
             label = (
                 system if system == "Random" else f"{system} ({router_title(str(run['router']))})"
             )
+            color = COLORS.get(system, "black")
             ax.plot(
                 100 * curve["strong_share"],
                 curve["quality"],
-                color=COLORS.get(system, "black"),
+                color=color,
                 label=label,
                 linewidth=1.2,
             )
+            for pct in (50, 80):
+                values = [run.get(f"cpt_{pct}{s}", float("nan")) for s in ("", "_lo", "_hi")]
+                cpt, lo, hi = (float(v) if v is not None else float("nan") for v in values)
+                if not all(v == v for v in (cpt, lo, hi)):
+                    continue  # no bootstrap for this run (n_boot = 0)
+                target = weak + pct / 100 * (strong - weak)
+                ax.errorbar([cpt], [target], xerr=[[cpt - lo], [hi - cpt]], fmt="o",
+                            color=color, markersize=3, capsize=2, linewidth=1,
+                            label="CPT(50/80%) with 95% CI")
         ax.plot([0, 100], [weak, strong], color="gray", linestyle=":", label="random (expected)")
         first = sel["run_id"].iloc[0]
         if first in oracle:
@@ -145,16 +186,7 @@ def figure2(
         ax.axhline(strong, color="tab:purple", linewidth=0.7, label="strong")
         ax.set_title(benchmark_title(bench))
         ax.set_xlabel("strong-model calls (%)")
-        ax.set_ylabel("benchmark score")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        labels,
-        loc="lower center",
-        ncol=min(7, max(1, len(labels))),
-        fontsize=7,
-        frameon=False,
-    )
-    fig.suptitle("Figure 2: call–performance curves, best router of each system")
-    fig.tight_layout(rect=(0, 0.1, 1, 0.95))
+        unit = sel["quality_unit"].iloc[0] if "quality_unit" in sel else None
+        ax.set_ylabel(f"benchmark score ({unit})" if isinstance(unit, str) else "benchmark score")
+    shared_legend(fig, axes[0], ncol=5, bottom=0.06)
     return fig

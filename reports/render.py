@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass, field
+
+WIDE_TABLE_COLUMNS = 8  # more columns than this: scaled to the text width
 
 
 @dataclass(frozen=True)
@@ -154,15 +157,22 @@ def _tex_cell(cell: Cell) -> str:
 
 
 def to_latex(table: Table) -> str:
-    """A ``table`` environment with booktabs rules (``\\usepackage{booktabs}``)."""
+    """A ``table`` environment with booktabs rules (``\\usepackage{booktabs}``; a wide table
+    is scaled with ``\\resizebox`` from ``graphicx``)."""
     ncol = len(table.columns)
+    # LaTeX numbers the caption itself ("Table 1: ..."): drop the title's own number.
+    caption = re.sub(r"^Table \d+:\s*", "", table.title)
     lines = [
         r"\begin{table}[t]",
         r"\centering",
-        rf"\caption{{{latex_escape(table.title)}}}",
+        rf"\caption{{{latex_escape(caption)}}}",
     ]
     if table.label:
         lines.append(rf"\label{{{table.label}}}")
+    # Wide tables (Table 1 has 14 columns) shrink to the text width instead of running off it.
+    wide = ncol > WIDE_TABLE_COLUMNS
+    if wide:
+        lines.append(r"\resizebox{\linewidth}{!}{%")
     lines += [rf"\begin{{tabular}}{{{'l' * ncol}}}", r"\toprule"]
     spans = _groups(table.columns)
     if any(g for g, _ in spans):
@@ -184,7 +194,7 @@ def to_latex(table: Table) -> str:
     lines.append(r"\midrule")
     for row in table.rows:
         lines.append(" & ".join(_tex_cell(c) for c in row) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [r"\bottomrule", r"\end{tabular}" + ("}" if wide else "")]
     for note in table.notes:
         lines.append(rf"\par\smallskip{{\footnotesize {latex_escape(note)}}}")
     lines.append(r"\end{table}")

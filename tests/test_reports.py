@@ -279,3 +279,65 @@ def test_a_missing_judge_table_is_named_with_the_command_that_makes_it(tmp_path:
     write_files(report, tmp_path)
     assert "Not in this report: Table 3" in (tmp_path / "report.md").read_text()
     assert build_report(runs, study="golden").missing == []
+
+
+@pytest.mark.slow
+def test_report_tex_is_a_standalone_document_matching_its_golden_file(tmp_path: Path) -> None:
+    from reports.build import write_report
+
+    _log_fixed_runs()
+    write_report("golden", tmp_path)
+    tex = (tmp_path / "report.tex").read_text()
+    assert tex.startswith(r"\documentclass") and tex.rstrip().endswith(r"\end{document}")
+    assert r"\usepackage{graphicx}" in tex and r"\usepackage{booktabs}" in tex
+    # LaTeX numbers captions itself: no "Table 1: Table 1: ...".
+    assert r"\caption{Table" not in tex
+    # The 14-column Table 1 is scaled to the page.
+    assert r"\resizebox{\linewidth}{!}{%" in tex
+    _check_golden("report.tex", tex)
+
+
+def test_figures_have_one_true_legend_bands_and_three_formats(tmp_path: Path) -> None:
+    from reports.build import Report, write_files
+    from reports.figures import figure1, figure2
+    from reports.runs import normalize_runs
+
+    rows = []
+    for bench, systems in (("gsm8k", ("RouteLLM", "Confidence")), ("mmlu", ("TO-Router",))):
+        for frac, size in ((0.25, 250), (0.5, 500), (1.0, 1000)):
+            for system in systems:
+                rows.append({
+                    "run_id": f"{bench}{system}{frac}", "tags.routerlab.kind": "evaluation",
+                    "tags.routerlab.system": system, "tags.routerlab.router": "mlp",
+                    "tags.routerlab.label_source": system.lower(),
+                    "tags.routerlab.benchmark": bench,
+                    "tags.routerlab.train_fraction": str(frac), "metrics.n_train": size,
+                    "metrics.cpt_50": 45.0, "metrics.cpt_50_lo": 40.0, "metrics.cpt_50_hi": 50.0,
+                    "metrics.cpt_80": 75.0, "metrics.cpt_80_lo": 70.0, "metrics.cpt_80_hi": 80.0,
+                    "metrics.quality_weak": 0.6, "metrics.quality_strong": 0.85,
+                })
+    runs = normalize_runs(pd.DataFrame(rows))
+    fig1 = figure1(runs)
+    assert fig1 is not None
+    legend = {t.get_text() for t in fig1.legends[0].get_texts()}
+    # The mmlu panel's TO-Router line is in the legend too, not only the first panel's.
+    assert {"RouteLLM MLP", "Confidence MLP", "TO-Router MLP"} <= legend
+    assert all(ax.collections for ax in fig1.axes)  # the 95 % bands
+    ticks = [t.get_text() for t in fig1.axes[0].get_xticklabels()]
+    assert ticks == ["250", "500", "1,000"]  # every size trained on, readable
+    assert fig1._suptitle is None  # the caption belongs to the document
+    best = runs[runs["train_fraction"] == 1.0]
+    curve = pd.DataFrame({"strong_share": [0.0, 0.5, 1.0], "quality": [0.6, 0.8, 0.85]})
+    fig2 = figure2(best, dict.fromkeys(best["run_id"], curve), {})
+    assert fig2 is not None
+    legend2 = {t.get_text() for t in fig2.legends[0].get_texts()}
+    assert {"RouteLLM (MLP)", "Confidence (MLP)", "TO-Router (MLP)"} <= legend2
+    assert "CPT(50/80%) with 95% CI" in legend2
+    write_files(Report(study="x", figures={"figure1": fig1, "figure2": fig2}, n_runs=1),
+                tmp_path)
+    for name in ("figure1", "figure2"):
+        for fmt in ("png", "pdf", "svg"):
+            assert (tmp_path / f"{name}.{fmt}").stat().st_size > 1000, (name, fmt)
+    tex = (tmp_path / "report.tex").read_text()
+    assert r"\includegraphics[width=\linewidth]{figure1.pdf}" in tex
+    assert "Figure 1" not in tex  # LaTeX numbers figures
