@@ -44,6 +44,21 @@ def test_second_run_embeds_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     )
 
 
+def test_a_repeated_request_is_served_from_memory_as_a_private_copy(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path / "e.sqlite")
+    key = model_cache_key("all-MiniLM-L6-v2")
+    stored = np.eye(3, 384, dtype=np.float32)  # vectors put in the cache, no model needed
+    cache.put(key, [text_sha256(t) for t in TEXTS], stored)
+    first = embed(TEXTS, cache=cache, show_progress=False)
+    np.testing.assert_array_equal(first, stored)
+    first[:] = 0.0  # a caller may scribble on its array
+    with cache._connect() as con:  # the rows leave the disk cache: only memory can answer
+        con.execute("DELETE FROM embedding")
+    again = embed(TEXTS, cache=cache, show_progress=False)
+    np.testing.assert_array_equal(again, stored)
+    assert cache.count(key) == 0  # nothing was embedded and stored again
+
+
 def test_only_missing_texts_are_embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache = EmbeddingCache(tmp_path / "e.sqlite")
     embed(TEXTS[:2], cache=cache, show_progress=False)
