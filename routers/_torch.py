@@ -34,6 +34,9 @@ def train(
             (module returns two logits per row, [weak, strong]).
         input_noise: std of Gaussian noise added to the embeddings during training
             (RouteLLM's MF trick to stabilise training).
+
+    A module with a ``set_loss_gradients(x, y)`` method computes the "bce" loss gradients
+    itself (setting each parameter's ``.grad``), in place of ``loss.backward()``.
     """
     import torch
 
@@ -74,9 +77,10 @@ def _train(
     n = Xt.shape[0]
     module.train()
     for _ in range(int(epochs)):
-        # Shuffle and draw the epoch's noise in one call each, then slice batches: the same
-        # draws as per-batch calls (row lengths are multiples of 16, torch's normal block),
-        # with a fraction of the per-call overhead that dominates on a few hundred rows.
+        # Shuffle and draw the epoch's noise in one call each, then slice batches: a fraction
+        # of the per-call overhead that dominates on a few hundred rows. (When the row length
+        # is a multiple of 16, torch's normal block, e.g. 384, these are the very draws the
+        # per-batch calls made before.)
         perm = torch.randperm(n, generator=gen)
         X_epoch, y_epoch = Xt[perm], yt[perm]
         if input_noise > 0:
@@ -84,6 +88,10 @@ def _train(
         for start in range(0, n, int(batch_size)):
             xb = X_epoch[start : start + int(batch_size)]
             yb = y_epoch[start : start + int(batch_size)]
+            if loss == "bce" and hasattr(module, "set_loss_gradients"):
+                module.set_loss_gradients(xb, yb)  # closed form, no autograd graph
+                opt.step()
+                continue
             out = module(xb)
             if loss == "bce":
                 batch_loss = torch.nn.functional.binary_cross_entropy_with_logits(out, yb)

@@ -47,6 +47,33 @@ def _build_module(text_dim: int, dim: int) -> Any:
             # whole batch (training ran 3x faster on the grid's few hundred rows).
             return x @ self.direction()
 
+        @torch.no_grad()
+        def set_loss_gradients(self, x: torch.Tensor, y: torch.Tensor) -> None:
+            """Set each parameter's ``.grad`` to that of the mean BCE of ``forward(x)`` vs ``y``.
+
+            The same numbers autograd gives (a test checks it), in closed form: with
+            v = E/‖E‖ row-wise, δ = v_s − v_w, a = w ⊙ δ, d = Wᵀa and z = xd,
+            ∂L/∂z = (σ(z) − y)/B, g_d = xᵀ∂L/∂z, ∂L/∂W = a g_dᵀ, g_a = W g_d,
+            ∂L/∂w = g_a ⊙ δ, ∂L/∂δ = g_a ⊙ w, and through the row normalisation
+            ∂L/∂E = (g_v − v (v·g_v))/‖E‖ with g_v = (−∂L/∂δ, +∂L/∂δ) for (weak, strong).
+            Without autograd's graph a step costs 40 % less on the grid's few hundred rows.
+            """
+            E, W, w = self.models.weight, self.text_proj.weight, self.classifier.weight
+            norm = E.norm(dim=1, keepdim=True).clamp_min(1e-12)  # F.normalize's eps
+            v = E / norm
+            delta = v[STRONG] - v[WEAK]
+            a = w[0] * delta
+            z = x @ (W.T @ a)
+            g_z = (torch.sigmoid(z) - y) / len(y)
+            g_d = x.T @ g_z
+            W.grad = torch.outer(a, g_d)
+            g_a = W @ g_d
+            w.grad = (g_a * delta)[None, :]
+            g_delta = g_a * w[0]
+            g_v = torch.zeros_like(v)
+            g_v[STRONG], g_v[WEAK] = g_delta, -g_delta
+            E.grad = (g_v - v * (v * g_v).sum(dim=1, keepdim=True)) / norm
+
     return BilinearBT()
 
 

@@ -188,3 +188,23 @@ def test_mlp_numpy_scores_equal_the_torch_softmax() -> None:
     with torch.no_grad():
         probs = torch.softmax(router.module_(torch.tensor(Xq, dtype=torch.float32)), dim=1)
     np.testing.assert_allclose(router.score(Xq), probs[:, 1].numpy(), atol=1e-5)
+
+
+def test_mf_closed_form_gradients_equal_autograd() -> None:
+    import torch
+
+    from routers.mf import _build_module
+
+    torch.manual_seed(0)
+    module = _build_module(24, 8)
+    x = torch.randn(40, 24)
+    y = torch.tensor(np.random.default_rng(0).choice([0.0, 0.5, 1.0], size=40), dtype=torch.float32)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(module(x), y)
+    loss.backward()
+    expected = [p.grad.clone() for p in module.parameters()]
+    for p in module.parameters():
+        p.grad = None
+    module.set_loss_gradients(x, y)
+    for want, p in zip(expected, module.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, want, rtol=1e-5, atol=1e-7)
+
