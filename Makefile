@@ -37,8 +37,11 @@ models: install-local
 
 # The main job on the embedded defaults: the paper's grid, tracked in MLflow (sqlite in
 # .routerlab/), then the comparison report in .routerlab/report/.
+# Table 3 comes from the committed judge replies (studies/data/judge_local_replies.jsonl):
+# seconds, no model, unless the grid's best routers changed (then only new prompts are asked).
 run: data
 	$(BIN)/routerlab run studies/paper.toml
+	$(BIN)/routerlab run studies/judge_local.toml
 	$(BIN)/routerlab report --study paper
 
 test: data models
