@@ -81,6 +81,9 @@ def build_report(
             "Table 3 (LLM-as-a-judge on GSM8K): no judge run in the store yet; make it with "
             "`routerlab run studies/judge_local.toml` (local Qwen 1.5B, hours on a CPU)"
         )
+    tuned = tables.tuned_table(runs)
+    if tuned is not None:
+        report.tables["tuned"] = tuned
     cost = tables.cost_table(runs)
     if cost is not None:
         report.tables["cost"] = cost

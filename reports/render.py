@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-WIDE_TABLE_COLUMNS = 8  # more columns than this: scaled to the text width
+WIDE_TABLE_COLUMNS = 6  # more columns than this: scaled to the text width
 
 
 @dataclass(frozen=True)

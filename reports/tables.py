@@ -8,6 +8,7 @@ columns marked "paper".
 from __future__ import annotations
 
 import functools
+import json
 import math
 import sys
 from collections.abc import Sequence
@@ -365,3 +366,34 @@ def _isnan(v: Any) -> bool:
 def _present(v: Any) -> bool:
     """A logged string param: not missing, not NaN (absent params are NaN in the runs table)."""
     return v is not None and not (isinstance(v, float) and math.isnan(v)) and str(v) != ""
+
+
+def tuned_table(runs: pd.DataFrame) -> Table | None:
+    """The parameters ``routerlab tune`` found, per system and benchmark, as the runs of a
+    ``routerlab run STUDY --tuned`` used them (tag ``routerlab.tuned``)."""
+    ev = evaluation_runs(runs)
+    if "tuned" not in ev or ev["tuned"].isna().all():
+        return None
+    ev = ev[ev["tuned"].notna()]
+    columns = [Column("", "System"), Column("", "Router"), Column("", "Benchmark"),
+               Column("", "Tuned parameters"), Column("", "Optuna study")]
+    seen: dict[tuple[str, str, str], list[Cell]] = {}
+    for _, run in ev.iterrows():
+        key = (str(run["system"]), str(run["router"]), str(run["benchmark"]))
+        values = json.loads(str(run["tuned"]))
+        text = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in sorted(values.items())
+        )
+        seen[key] = [Cell(text=key[0]), Cell(text=router_title(key[1])),
+                     Cell(text=benchmark_title(key[2])), Cell(text=text),
+                     Cell(text=str(run.get("tuned_from") or ""))]
+    rows = [seen[k] for k in sorted(seen, key=lambda k: (*_sort_key(k[0], k[1]), k[2]))]
+    return Table(
+        title="Tuned parameters",
+        columns=columns,
+        rows=rows,
+        notes=["Best parameters of `routerlab tune` on the benchmark's validation split, used "
+               "by `routerlab run STUDY --tuned`; other parameters keep the study's values."],
+        label="tab:tuned",
+    )

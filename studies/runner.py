@@ -14,6 +14,7 @@ USD cost at CPT(50 %) / CPT(80 %) (:mod:`harness.cost`), logged into the same ru
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import tempfile
 import time
@@ -293,6 +294,14 @@ def run_combination(combo: Combination, study: Study, loader: StudyLoader) -> st
         schema.TRAIN_FRACTION: f"{combo.train_fraction:g}",
         schema.SEED: str(combo.seed),
     }
+    tuned = study.tuned_record(combo.labels, combo.router, combo.benchmark)
+    if tuned:
+        # The report names the tuned values; the run says where they came from.
+        tags[schema.tag("tuned")] = json.dumps(
+            {**tuned.get("router_params", {}), **tuned.get("label_params", {})},
+            sort_keys=True, default=str,
+        )
+        tags[schema.tag("tuned_from")] = str(tuned.get("optuna_study", ""))
     params = logged_params(combo)
     grid: Grid = "routellm" if combo.curve_grid == "routellm" else "exact"
     with tracking.open_run(

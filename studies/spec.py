@@ -173,6 +173,19 @@ class Study:
     tuning: TuningSpec = field(default_factory=TuningSpec)
     judge: JudgeSpec | None = None
     description: str = ""
+    # Tuned parameters by :func:`tuned_key` (``routerlab run STUDY --tuned``): they override
+    # the study's router_params / label_params for that (labels, router, benchmark).
+    tuned: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def with_tuned(self, records: dict[str, dict[str, Any]]) -> Study:
+        """This study with tuned parameters, under the name ``<name>-tuned`` (its runs and
+        report stay apart from the untuned ones)."""
+        from dataclasses import replace
+
+        return replace(self, name=f"{self.name}-tuned", tuned=dict(records))
+
+    def tuned_record(self, labels: str | None, router: str, benchmark: str) -> dict[str, Any]:
+        return self.tuned.get(tuned_key(labels, router, benchmark), {})
 
     def combinations(self) -> Iterator[Combination]:
         """Every combination, in a stable order (benchmark-major, so data loads once)."""
@@ -185,14 +198,22 @@ class Study:
         for benchmark in self.benchmarks:
             for router, labels, block in pairs:
                 fractions = block if labels is not None else (1.0,)
+                tuned = self.tuned_record(labels, router, benchmark)
+                router_params = {
+                    **self.router_params.get(router, {}), **tuned.get("router_params", {})
+                }
+                label_params = (
+                    {**self.label_params.get(labels, {}), **tuned.get("label_params", {})}
+                    if labels else {}
+                )
                 for fraction in fractions:
                     for seed in self.seeds:
                         combo = Combination(
                             benchmark=benchmark,
                             router=router,
                             labels=labels,
-                            router_params=dict(self.router_params.get(router, {})),
-                            label_params=dict(self.label_params.get(labels, {})) if labels else {},
+                            router_params=dict(router_params),
+                            label_params=dict(label_params),
                             seed=seed,
                             train_fraction=fraction,
                             curve_grid=self.curve_grid,
@@ -202,6 +223,11 @@ class Study:
                         if combo.key not in seen:
                             seen.add(combo.key)
                             yield combo
+
+
+def tuned_key(labels: str | None, router: str, benchmark: str) -> str:
+    """The name of a tuned (labels, router, benchmark) system's best parameters."""
+    return f"{labels or 'none'}-{router}-{benchmark}"
 
 
 def resolve_study_path(name_or_path: str | Path) -> Path:

@@ -32,6 +32,7 @@ from harness.errors import ConfigError
 from harness.records import Benchmark, LabelSet
 from harness.search_space import Choice, FloatRange, IntRange, ParamSpec
 from harness.tracking import schema
+from studies.spec import tuned_key
 
 log = logging.getLogger(__name__)
 TAG = schema.TAG_PREFIX
@@ -204,6 +205,24 @@ class TuneSpec:
     study_tag: str = "tune"
     evaluate_test: bool = True
     n_boot: int = 200
+    # This process's index among the workers sharing the study: each derives its own
+    # sampler seed from ``seed``, so workers draw different trials and a rerun draws the same.
+    worker: int = 0
+
+    @property
+    def sampler_seed(self) -> int:
+        """The TPE sampler's seed: a hash of (seed, worker)."""
+        digest = hashlib.sha256(f"tune-sampler:{self.seed}:{self.worker}".encode()).digest()
+        return int.from_bytes(digest[:4], "big")
+
+    def metric_names(self) -> list[str]:
+        """The objective's name(s), as the Optuna dashboard shows them."""
+        if self.objective == "multi":
+            return ["cpt_50", "cpt_80"]
+        if self.objective == "weighted":
+            terms = ",".join(f"{k}={v:g}" for k, v in sorted(self.weights.items()))
+            return [f"weighted({terms})"]
+        return [self.objective]
 
     def optuna_study_name(self) -> str:
         if self.study_name:
@@ -321,8 +340,9 @@ def tune(
         f"{TAG}benchmark": spec.benchmark,
     }
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(seed=None)  # workers must not draw identical trials
+    sampler = optuna.samplers.TPESampler(seed=spec.sampler_seed)
     study = _create_or_load_study(name, storage, directions, sampler)
+    study.set_metric_names(spec.metric_names())
     _init_mlflow_store()
     study.set_user_attr("validation_fraction", spec.validation_fraction)
     study.set_user_attr("split_seed", spec.split_seed)
@@ -338,6 +358,9 @@ def tune(
         "n_validation": len(val),
         "n_test": len(test),
         "storage_kind": storage.split(":", 1)[0],
+        "seed": spec.seed,
+        "worker": spec.worker,
+        "sampler_seed": spec.sampler_seed,
     }
     with parent_run(
         f"tune {name}", params_to_log, tags={**tags, f"{TAG}kind": "tuning"}
@@ -397,9 +420,67 @@ def tune(
                 }
             )
         mlflow.log_params({f"best.{k}": v for k, v in best.params.items()})
+    write_tuned(spec, router_best, labels_best, name, validation)
     return TuneOutcome(
         name, storage, len(study.trials), dict(best.params), validation, test_metrics, test_run
     )
+
+
+# -- best parameters, where `routerlab run STUDY --tuned` finds them --------------------------
+def tuned_dir() -> Path:
+    """``$ROUTERLAB_HOME/tuned``: one JSON file per tuned (labels, router, benchmark)."""
+    from harness import paths
+
+    return paths.home_dir() / "tuned"
+
+
+def write_tuned(
+    spec: TuneSpec,
+    router_params: dict[str, Any],
+    label_params: dict[str, Any],
+    study_name: str,
+    validation: dict[str, float],
+) -> Path:
+    """The best parameters of a tuning run, as ``routerlab run --tuned`` reads them."""
+    import json
+    import os
+    import tempfile
+
+    folder = tuned_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{tuned_key(spec.labels, spec.router, spec.benchmark)}.json"
+    record = {
+        "labels": spec.labels,
+        "router": spec.router,
+        "benchmark": spec.benchmark,
+        "router_params": router_params,
+        "label_params": label_params,
+        "optuna_study": study_name,
+        "objective": spec.metric_names(),
+        "validation": {k: v for k, v in validation.items() if math.isfinite(v)},
+        "seed": spec.seed,
+    }
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(record, fh, indent=2, default=str)
+    os.replace(tmp, path)
+    return path
+
+
+def load_tuned() -> dict[str, dict[str, Any]]:
+    """Every tuned record in :func:`tuned_dir`, by :func:`tuned_key`."""
+    import json
+
+    out: dict[str, dict[str, Any]] = {}
+    folder = tuned_dir()
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            record = json.loads(path.read_text())
+            key = tuned_key(record["labels"], record["router"], record["benchmark"])
+        except (ValueError, KeyError) as exc:
+            raise ConfigError(f"{path}: not a tuned-parameters file ({exc}); delete it") from None
+        out[key] = record
+    return out
 
 
 def _create_or_load_study(name: str, storage: str, directions: list[Any], sampler: Any) -> Any:

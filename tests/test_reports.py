@@ -297,9 +297,7 @@ def test_report_tex_is_a_standalone_document_matching_its_golden_file(tmp_path: 
     _check_golden("report.tex", tex)
 
 
-def test_figures_have_one_true_legend_bands_and_three_formats(tmp_path: Path) -> None:
-    from reports.build import Report, write_files
-    from reports.figures import figure1, figure2
+def _figure_runs() -> pd.DataFrame:
     from reports.runs import normalize_runs
 
     rows = []
@@ -316,7 +314,14 @@ def test_figures_have_one_true_legend_bands_and_three_formats(tmp_path: Path) ->
                     "metrics.cpt_80": 75.0, "metrics.cpt_80_lo": 70.0, "metrics.cpt_80_hi": 80.0,
                     "metrics.quality_weak": 0.6, "metrics.quality_strong": 0.85,
                 })
-    runs = normalize_runs(pd.DataFrame(rows))
+    return normalize_runs(pd.DataFrame(rows))
+
+
+def test_figures_have_one_true_legend_bands_and_three_formats(tmp_path: Path) -> None:
+    from reports.build import Report, write_files
+    from reports.figures import figure1, figure2
+
+    runs = _figure_runs()
     fig1 = figure1(runs)
     assert fig1 is not None
     legend = {t.get_text() for t in fig1.legends[0].get_texts()}
@@ -341,3 +346,28 @@ def test_figures_have_one_true_legend_bands_and_three_formats(tmp_path: Path) ->
     tex = (tmp_path / "report.tex").read_text()
     assert r"\includegraphics[width=\linewidth]{figure1.pdf}" in tex
     assert "Figure 1" not in tex  # LaTeX numbers figures
+
+
+@pytest.mark.slow
+def test_report_tex_compiles_standalone_with_its_figures(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from reports.build import build_report, write_files
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex not installed (apt-get install texlive-latex-recommended)")
+    _log_fixed_runs()
+    from reports.runs import load_runs
+
+    runs = pd.concat([load_runs("golden"), _figure_runs()], ignore_index=True)
+    report = build_report(runs, study="golden")
+    assert "figure1" in report.figures
+    write_files(report, tmp_path)
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert (tmp_path / "report.pdf").stat().st_size > 10_000
+    assert "Overfull" not in done.stdout  # every table fits the page

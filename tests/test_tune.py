@@ -141,9 +141,10 @@ def test_two_workers_share_one_study_through_postgres(data_dir: Path) -> None:
         "--json",
     ]
     env = {**os.environ, "ROUTERLAB_DATA_DIR": str(data_dir)}
-    workers = [
-        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
+    workers = [  # each its own --worker: its own sampler seed, derived from --seed
+        subprocess.Popen([*cmd, "--worker", str(i)], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for i in range(2)
     ]
     try:
         results = [w.communicate(timeout=600) for w in workers]
@@ -164,3 +165,49 @@ def test_two_workers_share_one_study_through_postgres(data_dir: Path) -> None:
         assert logged == list(range(2 * per_worker))
     finally:
         optuna.delete_study(study_name=name, storage=url)
+
+
+@pytest.mark.slow
+def test_tuning_is_reproducible_from_a_seed_and_feeds_run_tuned(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import optuna
+
+    from reports.build import build_report
+    from reports.runs import load_runs
+    from routerlab.cli import main
+    from studies.tuning import TuneSpec, load_tuned, tune
+
+    def trials(seed: int, worker: int, storage: str) -> list[dict[str, object]]:
+        spec = TuneSpec(router="knn", labels="arena", benchmark="mt_bench", trials=4, seed=seed,
+                        worker=worker, storage=storage, evaluate_test=False)
+        out = tune(spec, data_dir=data_dir, progress=False)
+        study = optuna.load_study(study_name=out.study_name, storage=storage)
+        assert study.metric_names == ["cpt_50"]  # the dashboard names the objective
+        return [t.params for t in study.trials]
+
+    first = trials(7, 0, f"sqlite:///{tmp_path / 'a.db'}")
+    assert trials(7, 0, f"sqlite:///{tmp_path / 'b.db'}") == first  # same seed: same trials
+    assert trials(7, 1, f"sqlite:///{tmp_path / 'c.db'}") != first  # another worker: its own
+
+    tuned = load_tuned()["arena-knn-mt_bench"]
+    assert set(tuned["router_params"]) == {"k", "weights", "ties"}
+    assert tuned["objective"] == ["cpt_50"]
+
+    study = tmp_path / "tiny.toml"
+    study.write_text('name = "tiny"\nbenchmarks = ["mt_bench"]\nn_boot = 20\n'
+                     '[[grid]]\nlabels = ["arena"]\nrouters = ["knn"]\n')
+    assert main(["run", str(study), "--tuned"]) == 0
+    assert "tuned arena-knn-mt_bench" in capsys.readouterr().out
+    runs = load_runs("tiny-tuned")
+    ev = runs[runs["kind"] == "evaluation"]
+    assert len(ev) == 1
+    for key, value in tuned["router_params"].items():
+        assert ev[f"param.router_params.{key}"].iloc[0] == str(value)
+    assert json.loads(ev["tuned"].iloc[0]) == {**tuned["router_params"], **tuned["label_params"]}
+    report = build_report(runs, study="tiny-tuned")
+    table = report.tables["tuned"]
+    assert table.rows[0][0].text == "RouteLLM"
+    assert all(f"{k}=" in table.rows[0][3].text for k in tuned["router_params"])

@@ -5,11 +5,13 @@ Examples::
     routerlab run studies/paper.toml          # the paper's grid (a rerun skips finished cells)
     routerlab run smoke                       # a shipped study by name
     routerlab run studies/paper.toml --list   # print the combinations and their keys
+    routerlab run studies/paper.toml --tuned  # with `routerlab tune`'s best parameters
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
     p.add_argument("--list", action="store_true", help="list the combinations and exit")
     p.add_argument("--no-judge", action="store_true", help="skip the study's [judge] step")
+    p.add_argument(
+        "--tuned", action="store_true",
+        help="use the best parameters `routerlab tune` wrote ($ROUTERLAB_HOME/tuned) where a "
+        "system was tuned on that benchmark; runs go to the study '<name>-tuned'",
+    )
     p.set_defaults(func=run)
 
 
@@ -32,6 +39,19 @@ def run(args: argparse.Namespace) -> int:
     from studies.spec import load_study
 
     study = load_study(args.study)
+    if args.tuned:
+        from harness.errors import ConfigError
+        from studies.tuning import load_tuned, tuned_dir
+
+        records = load_tuned()
+        if not records:
+            raise ConfigError(
+                f"--tuned: no tuned parameters in {tuned_dir()}; run `routerlab tune` first"
+            )
+        study = study.with_tuned(records)
+        for key, record in sorted(records.items()):
+            values = {**record["router_params"], **record["label_params"]}
+            print(f"tuned {key}: {json.dumps(values, default=str)}")
     if args.list:
         from harness import paths
         from studies.runner import StudyLoader, keyed_combinations

@@ -49,7 +49,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--validation-fraction", type=float, help="share of prompts used to tune (0.5)")
     p.add_argument("--split-seed", type=int, help="seed of the validation/test split (0)")
-    p.add_argument("--seed", type=int, default=0, help="router seed (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="router seed and the sampler's base seed (default 0): the same seed "
+                   "and worker on a fresh storage give the same trials")
+    p.add_argument("--worker", type=int, default=0,
+                   help="this worker's index among workers sharing a study (default 0); each "
+                   "derives its own sampler seed, so give each a different one")
     p.add_argument(
         "--storage",
         help="Optuna storage URL (default $ROUTERLAB_OPTUNA_STORAGE or sqlite in .routerlab/)",
@@ -63,8 +68,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.errors import ConfigError
-    from studies.spec import TuningSpec, load_study
-    from studies.tuning import TuneSpec, tune
+    from studies.spec import TuningSpec, load_study, tuned_key
+    from studies.tuning import TuneSpec, tune, tuned_dir
 
     defaults = load_study(args.study).tuning if args.study else TuningSpec()
     weights = dict(defaults.weights)
@@ -95,12 +100,14 @@ def run(args: argparse.Namespace) -> int:
         ),
         split_seed=args.split_seed if args.split_seed is not None else defaults.split_seed,
         seed=args.seed,
+        worker=args.worker,
         study_name=args.study_name,
         storage=args.storage,
         study_tag="tune",
         evaluate_test=not args.no_test,
     )
     outcome = tune(spec, data_dir=args.data_dir)
+    tuned_path = tuned_dir() / f"{tuned_key(spec.labels, spec.router, spec.benchmark)}.json"
     summary = {
         "optuna_study": outcome.study_name,
         "trials_in_study": outcome.n_trials,
@@ -110,12 +117,14 @@ def run(args: argparse.Namespace) -> int:
             {k: outcome.test.get(k) for k in ("cpt_50", "cpt_80", "apgr")} if outcome.test else None
         ),
         "test_run_id": outcome.test_run_id,
+        "tuned_file": str(tuned_path),
     }
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
         return 0
     print(f"Optuna study {outcome.study_name}: {outcome.n_trials} trials in storage")
-    print(f"best params: {json.dumps(outcome.best_params, default=str)}")
+    print(f"best params: {json.dumps(outcome.best_params, default=str)} "
+          f"(written to {tuned_path}; `routerlab run STUDY --tuned` uses them)")
     v = outcome.validation
     print(
         f"validation: CPT50 {v.get('cpt_50', float('nan')):.2f}  "
