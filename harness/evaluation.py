@@ -94,6 +94,7 @@ def evaluate_scores(
     progress: bool = False,
     run: tracking.RunWriter | None = None,
     labels: LabelSet | None = None,
+    figure: bool = True,
 ) -> EvaluationResult:
     """Metrics, curves and (unless ``log_to_mlflow=False``) an MLflow run for ``scores``.
 
@@ -113,6 +114,7 @@ def evaluate_scores(
         run: an open run to log into (the caller opened it before the work, so its duration
             is true); else a run is opened here when ``log_to_mlflow``.
         labels: the label set the router was trained on, logged as a dataset input.
+        figure: log the per-run ``curve.png`` (studies render figures once, in the report).
     """
     s = np.asarray(scores, dtype=float)
     if s.shape != (len(benchmark),):
@@ -156,14 +158,15 @@ def evaluate_scores(
         params=all_params,
     )
     if run is not None:
-        log_result(run, result, extra_tags=extra_tags, labels=labels, grid=grid)
+        log_result(run, result, extra_tags=extra_tags, labels=labels, grid=grid, figure=figure)
     elif log_to_mlflow:
         name = run_name or tracking.run_name(
             system, params.get("label_source"), params.get("router"), benchmark.name
         )
         with tracking.open_run(name, evaluation_tags(system, params, grid),
                                experiment=experiment) as new_run:
-            log_result(new_run, result, extra_tags=extra_tags, labels=labels, grid=grid)
+            log_result(new_run, result, extra_tags=extra_tags, labels=labels, grid=grid,
+                       figure=figure)
         result.run_id = new_run.run_id
     return result
 
@@ -189,8 +192,9 @@ def log_result(
     extra_tags: Mapping[str, str] | None = None,
     labels: LabelSet | None = None,
     grid: str = "exact",
+    figure: bool = True,
 ) -> None:
-    """Write an :class:`EvaluationResult` into an open run."""
+    """Write an :class:`EvaluationResult` into an open run (``figure``: its curve.png)."""
     benchmark = result.benchmark
     unit = schema.quality_unit(
         benchmark.weak_score, benchmark.strong_score, benchmark.meta.get("quality_unit")
@@ -217,6 +221,7 @@ def log_result(
             "label_source": str(result.params.get("label_source") or "none"),
             "benchmark": benchmark.name,
         },
+        figure=figure,
     )
     result.run_id = run.run_id
 

@@ -32,21 +32,12 @@ from typing import Any
 
 from baselines import system_scores
 from harness import evaluation, metrics
-from harness.evaluation import EvaluationResult
+from harness.evaluation import EvaluationResult as EvaluationResult
 from harness.records import Benchmark
 from harness.serving.calibration import Calibration, calibrate, read_prompts
-from harness.serving.trained import TrainedRouter, train_router
-from harness.tracking import load_runs
-
-__all__ = [
-    "Calibration",
-    "EvaluationResult",
-    "TrainedRouter",
-    "calibrate_threshold",
-    "evaluate",
-    "load_runs",
-    "train_router",
-]
+from harness.serving.trained import TrainedRouter
+from harness.serving.trained import train_router as train_router
+from harness.tracking import load_runs as load_runs
 
 
 def evaluate(

@@ -316,6 +316,7 @@ def run_combination(combo: Combination, study: Study, loader: StudyLoader) -> st
         result = evaluate_scores(
             benchmark, scores, system=combo.system, params=params, seed=combo.seed,
             extra_tags=tags, grid=grid, n_boot=combo.n_boot, run=run, labels=labels,
+            figure=False,  # the report draws the study's figures once
         )
         costs = loader.prompt_costs(benchmark)
         usd, method = cost.cost_metrics(

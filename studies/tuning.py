@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from harness import tracking
 from harness.errors import ConfigError
 from harness.records import Benchmark, LabelSet
 from harness.search_space import Choice, FloatRange, IntRange, ParamSpec
@@ -156,9 +157,7 @@ class MLflowTrialLogger:
     def __call__(self, study: Any, trial: Any) -> None:
         from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
-        from harness.tracking import _setup, experiment_id, flatten_params
-
-        client = _setup()
+        client = tracking.client()
         tags = {
             **self.tags,
             f"{TAG}kind": "trial",
@@ -169,17 +168,20 @@ class MLflowTrialLogger:
         }
         if self.parent_run_id:
             tags[MLFLOW_PARENT_RUN_ID] = self.parent_run_id
-        run = client.create_run(experiment_id(client=client), tags=tags)
+        run = client.create_run(tracking.experiment_id(client=client), tags=tags)
         run_id = run.info.run_id
-        for k, v in flatten_params(trial.params).items():
-            client.log_param(run_id, k, v)
+        # One batch per trial (trials come from other workers' callbacks too, so the fluent
+        # run stack is not used here).
+        writer = tracking.RunWriter(client, run_id)
+        writer.params(trial.params)
         values = trial.values or []
         names = ["value"] if len(values) == 1 else [f"value_{i}" for i in range(len(values))]
-        for name, value in zip(names, values, strict=True):
-            client.log_metric(run_id, name, float(value))
-        for k, v in trial.user_attrs.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-                client.log_metric(run_id, k, float(v))
+        writer.metrics(dict(zip(names, (float(v) for v in values), strict=True)))
+        writer.metrics({
+            k: float(v) for k, v in trial.user_attrs.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        })
+        writer.flush()
         status = "FINISHED" if trial.state.name == "COMPLETE" else "FAILED"
         client.set_terminated(run_id, status=status)
 
@@ -295,7 +297,6 @@ def tune(
     from harness import paths
     from harness.benchmarks import load_benchmark
     from harness.evaluation import evaluate_scores
-    from harness.tracking import parent_run
 
     if spec.objective not in ("cpt_50", "cpt_80", "weighted", "multi"):
         raise ConfigError(
@@ -362,7 +363,7 @@ def tune(
         "worker": spec.worker,
         "sampler_seed": spec.sampler_seed,
     }
-    with parent_run(
+    with tracking.parent_run(
         f"tune {name}", params_to_log, tags={**tags, f"{TAG}kind": "tuning"}
     ) as parent_id:
         logger = MLflowTrialLogger(parent_id, tags)
@@ -408,18 +409,13 @@ def tune(
             )
             test_metrics = dict(result.metrics)
             test_run = result.run_id
-        import mlflow
-
-        mlflow.log_metrics({f"val_{k}": v for k, v in validation.items() if math.isfinite(v)})
+        summary = tracking.RunWriter(tracking.client(), parent_id)
+        summary.metrics({f"val_{k}": v for k, v in validation.items()})
         if test_metrics:
-            mlflow.log_metrics(
-                {
-                    f"test_{k}": test_metrics[k]
-                    for k in ("cpt_50", "cpt_80", "apgr")
-                    if k in test_metrics and math.isfinite(test_metrics[k])
-                }
-            )
-        mlflow.log_params({f"best.{k}": v for k, v in best.params.items()})
+            summary.metrics({f"test_{k}": test_metrics[k] for k in ("cpt_50", "cpt_80", "apgr")
+                             if k in test_metrics})
+        summary.params({f"best.{k}": v for k, v in best.params.items()})
+        summary.flush()
     write_tuned(spec, router_best, labels_best, name, validation)
     return TuneOutcome(
         name, storage, len(study.trials), dict(best.params), validation, test_metrics, test_run
@@ -518,11 +514,9 @@ def _init_mlflow_store() -> None:
     import random
     import time
 
-    from harness.tracking import experiment_id
-
     for attempt in range(6):
         try:
-            experiment_id()
+            tracking.experiment_id()
             return
         except Exception as exc:  # sqlite "table already exists" while another process migrates
             if attempt == 5:
