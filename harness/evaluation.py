@@ -30,6 +30,12 @@ from harness import paths, tracking
 from harness.data import data_fingerprint, sha256_file
 from harness.errors import ConfigError, DataError
 from harness.pipeline import router_scores
+from harness.protocols import (
+    LEAVE_ONE_BENCHMARK_OUT,
+    benchmark_ref,
+    check_protocol,
+    protocol_label_params,
+)
 from harness.records import Benchmark, LabelSet
 from harness.tracking import DEFAULT_EXPERIMENT, schema
 from routers.random import RandomRouter
@@ -69,6 +75,12 @@ class EvaluationResult:
             "strong_model": self.benchmark.strong_model,
             "mlflow_run_id": self.run_id,
         }
+        for key in ("protocol", "label_source", "train_benchmarks", "fold_seed"):
+            if key in self.params:
+                out[key] = self.params[key]
+        # How many prompts left the evaluation before scoring, and why (never silent).
+        out["dropped_contaminated_list"] = int(self.benchmark.dropped_contaminated)
+        out["dropped_similar_to_training"] = int(self.params.get("dropped_similar_to_training", 0))
         for key, value in self.metrics.items():
             if math.isnan(value):
                 out[key] = None
@@ -181,6 +193,7 @@ def evaluation_tags(
         schema.ROUTER: str(params.get("router", system)),
         schema.LABEL_SOURCE: str(params.get("label_source") or "none"),
         schema.GRID: grid,
+        schema.PROTOCOL: str(params.get("protocol") or "transfer"),
         **(extra or {}),
     }
 
@@ -309,12 +322,18 @@ def scores_for(
     label_params: Mapping[str, Any] | None = None,
     scores_file: str | Path | None = None,
     data_dir: Path | None = None,
+    protocol: str = "transfer",
+    n_folds: int | None = None,
+    train_benchmarks: Sequence[str] | None = None,
 ) -> RoutedScores:
     """Per-prompt scores of ``router`` on ``benchmark``.
 
     ``random``/``oracle``/``scores`` are handled here; any other name is a registry router
     trained on ``labels`` through ``harness.pipeline.router_scores`` (which may also
     decontaminate the benchmark: the returned ``benchmark`` is the one the scores match).
+    ``protocol`` (:mod:`harness.protocols`) says where the labels come from; ``n_folds``
+    is cross-fit's fold count and ``train_benchmarks`` leave-one-benchmark-out's training
+    benchmarks.
     """
     router_params = dict(router_params or {})
     label_params = dict(label_params or {})
@@ -341,6 +360,10 @@ def scores_for(
             f"router {router!r} is trained on labels: add --labels SOURCE "
             "(se, accuracy, arena, ...) or use --system NAME"
         )
+    protocol = check_protocol(protocol)
+    label_params = protocol_label_params(
+        protocol, labels, label_params, benchmark_ref(benchmark), train_benchmarks
+    )
     scored = router_scores(
         router,
         router_params,
@@ -349,17 +372,19 @@ def scores_for(
         benchmark,
         seed=seed,
         data_dir=data_dir if data_dir is not None else paths.data_dir(),
+        protocol=protocol,
+        n_folds=n_folds,
     )
-    return routed_from_scored(
-        scored,
-        benchmark,
-        {
-            "router": router,
-            "router_params": router_params,
-            "label_source": labels,
-            "label_params": label_params,
-        },
-    )
+    params: dict[str, Any] = {
+        "router": router,
+        "router_params": router_params,
+        "label_source": labels,
+        "label_params": label_params,
+        "protocol": protocol,
+    }
+    if protocol == LEAVE_ONE_BENCHMARK_OUT:
+        params["train_benchmarks"] = ",".join(label_params["benchmarks"])
+    return routed_from_scored(scored, benchmark, params)
 
 
 def routed_from_scored(scored: Any, benchmark: Benchmark, params: dict[str, Any]) -> RoutedScores:
@@ -443,6 +468,9 @@ def evaluate(
     progress: bool = False,
     weak_model: str | None = None,
     strong_model: str | None = None,
+    protocol: str = "transfer",
+    n_folds: int | None = None,
+    train_benchmarks: Sequence[str] | None = None,
 ) -> EvaluationResult:
     """Evaluate a router (or a named system) on a benchmark: curve, CPTs with CIs, APGR, USD.
 
@@ -450,6 +478,8 @@ def evaluate(
     router trained on ``labels``. Or ``scorer`` gives the scores (a named system of
     :mod:`baselines`: ``routerlab.evaluate`` passes ``baselines.system_scores``) and
     ``system`` its name.
+    ``protocol`` / ``n_folds`` / ``train_benchmarks``: where a trained router's labels come
+    from (:mod:`harness.protocols`; see :func:`scores_for`).
     ``limit`` keeps the first prompts of the benchmark. With ``log_to_mlflow`` the MLflow run
     opens before the work (its duration is the evaluation's) and holds the resolved
     parameters, the metrics and the dataset inputs. The USD metrics (``usd_*``) are in
@@ -479,6 +509,8 @@ def evaluate(
             params["label_params"] = resolved["labels"]
     if limit is not None:
         params["limit"] = limit
+    if router is not None and router not in PSEUDO_ROUTERS:
+        params["protocol"] = check_protocol(protocol)
 
     def work(run: tracking.RunWriter | None) -> EvaluationResult:
         if scorer is not None:
@@ -487,8 +519,14 @@ def evaluate(
             routed = scores_for(
                 str(router), bench, seed=seed, router_params=router_params, labels=labels,
                 label_params=label_params, scores_file=scores_file, data_dir=data_dir,
+                protocol=protocol, n_folds=n_folds, train_benchmarks=train_benchmarks,
             )
         merged = {**dict(routed.params), **params}
+        # what left the evaluation before scoring, and the folds' seed (the JSON summary)
+        if "n_dropped" in routed.info:
+            merged["dropped_similar_to_training"] = int(routed.info["n_dropped"])
+        if "fold_seed" in routed.info:
+            merged["fold_seed"] = int(routed.info["fold_seed"])
         if "router_params" in routed.params and "router_params" in params:
             merged["router_params"] = {**params["router_params"], **routed.params["router_params"]}
         for key, value in routed.info.items():

@@ -17,6 +17,14 @@ share prompts. Then every benchmark question is scored by a router fitted on the
 *other* questions only (leave-one-question-out by default, or ``n_folds`` folds of whole
 questions), and decontamination compares each question with its own fold's training prompts.
 Benchmark prompts whose group has no labels are scored by a router fitted on all labels.
+
+Cross-fit (``protocol="cross-fit"``, :mod:`harness.protocols`): labels from the scored
+benchmark itself. Benchmark questions are split into ``n_folds`` seeded folds; a label record
+belongs to the fold of the benchmark prompt it describes (same ``benchmark`` and
+``prompt_id`` columns, as outcome labels carry, else the same prompt text), and each fold is
+scored by a router fitted on the records of the other folds. Records that describe no
+benchmark prompt train every fold. :attr:`ScoredBenchmark.folds` lists, per fold, the
+training record ids and the scored prompt ids, so leaks can be checked by id.
 """
 
 from __future__ import annotations
@@ -32,12 +40,28 @@ import numpy as np
 
 from harness.embeddings import DEFAULT_MODEL, embed
 from harness.errors import ConfigError, DataError
+from harness.protocols import (
+    CROSS_FIT,
+    DEFAULT_CROSS_FIT_FOLDS,
+    check_protocol,
+    fold_of_questions,
+    question_keys,
+)
 from harness.records import Benchmark, LabelSet
 from routers.base import Router
 
 logger = logging.getLogger(__name__)
 
 DECONTAMINATION_THRESHOLD = 0.95  # RouteLLM's rule
+
+
+@dataclass
+class Fold:
+    """One fitted router of a run: the label records it saw and the prompts it scored."""
+
+    index: int
+    train_ids: list[str]
+    scored_ids: list[str]
 
 
 @dataclass
@@ -52,6 +76,7 @@ class ScoredBenchmark:
         info: flat, loggable facts (label source, sizes, folds, embedding model, timings).
         dropped_ids: prompt ids of the dropped prompts.
         label_set: the labels the router was trained on (None for label-free routers).
+        folds: per fitted router, its training record ids and scored prompt ids.
     """
 
     scores: np.ndarray
@@ -60,6 +85,7 @@ class ScoredBenchmark:
     info: dict[str, Any] = field(default_factory=dict)
     dropped_ids: list[str] = field(default_factory=list)
     label_set: LabelSet | None = None
+    folds: list[Fold] = field(default_factory=list)
 
 
 def build_router(router: str | Router, params: dict[str, Any] | None, seed: int) -> Router:
@@ -145,10 +171,13 @@ def max_similarity(queries: np.ndarray, train: np.ndarray, chunk: int = 2048) ->
     return out
 
 
-def _folds(
+def _group_folds(
     bench_groups: list[str], label_groups: np.ndarray, n_folds: int | None, seed: int
-) -> list[tuple[set[str], np.ndarray]]:
-    """(held-out groups, benchmark row mask) per fold; groups without labels fold last."""
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(training record mask, benchmark row mask) per fold of shared question groups.
+
+    Groups without labels fold last, scored by a router fitted on every label.
+    """
     shared = sorted(set(bench_groups) & set(label_groups.tolist()))
     groups_arr = np.asarray(bench_groups)
     if n_folds is None or n_folds >= len(shared):
@@ -160,10 +189,10 @@ def _folds(
             )
         order = np.random.default_rng(seed).permutation(len(shared))
         blocks = [[shared[i] for i in order[k::n_folds]] for k in range(n_folds)]
-    folds = [(set(b), np.isin(groups_arr, b)) for b in blocks]
+    folds = [(~np.isin(label_groups, b), np.isin(groups_arr, b)) for b in blocks]
     rest = ~np.isin(groups_arr, shared)
     if rest.any():
-        folds.append((set(), rest))
+        folds.append((np.ones(len(label_groups), dtype=bool), rest))
     return folds
 
 
@@ -184,6 +213,34 @@ def _fit(
     if key not in fitted:
         fitted[key] = template.clone().fit(X, y)
     return fitted[key]
+def _record_folds(records: Any, benchmark: Benchmark, bench_fold: np.ndarray) -> np.ndarray:
+    """The fold of each label record: that of the benchmark prompt it describes, else -1."""
+    by_id = {pid: f for pid, f in zip(benchmark.prompt_ids, bench_fold.tolist(), strict=True)}
+    by_text = {p: f for p, f in zip(benchmark.prompts, bench_fold.tolist(), strict=True)}
+    texts = records["prompt"].astype(str).tolist()
+    if {"benchmark", "prompt_id"} <= set(records.columns):
+        same = (records["benchmark"].astype(str) == benchmark.name).to_numpy()
+        ids = records["prompt_id"].astype(str).tolist()
+        return np.array(
+            [by_id.get(i, -1) if s else by_text.get(t, -1)
+             for s, i, t in zip(same, ids, texts, strict=True)],
+            dtype=np.int64,
+        )
+    return np.array([by_text.get(t, -1) for t in texts], dtype=np.int64)
+
+
+def _cross_fit_folds(
+    records: Any, benchmark: Benchmark, n_folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(training record mask, benchmark row mask) per cross-fit fold (module docstring)."""
+    bench_fold = fold_of_questions(question_keys(benchmark), n_folds, seed)
+    record_fold = _record_folds(records, benchmark, bench_fold)
+    if (record_fold < 0).all():
+        raise DataError(
+            f"cross-fit on {benchmark.name!r}: no label record describes a prompt of the "
+            "benchmark; use labels from the benchmark itself (--labels outcomes)"
+        )
+    return [(record_fold != f, bench_fold == f) for f in range(n_folds)]
 
 
 def _label_free_scores(template: Router, benchmark: Benchmark) -> ScoredBenchmark:
@@ -212,6 +269,7 @@ def router_scores(
     n_folds: int | None = None,
     show_progress: bool = True,
     fitted: dict[str, Router] | None = None,
+    protocol: str = "transfer",
 ) -> ScoredBenchmark:
     """Fit ``router`` on ``labels`` and score ``benchmark`` (module docstring).
 
@@ -230,6 +288,12 @@ def router_scores(
             with the same router class, hyper-parameters and training rows is reused, not
             redone. Fitting is seeded, so a reused router scores exactly as a refit one; the
             grid fits each (labels, router) once instead of once per benchmark.
+        n_folds: with shared prompts, the number of question folds (None = one per question);
+            for ``protocol="cross-fit"`` the number of folds (None = 5).
+        protocol: ``"transfer"`` (labels from other data, folded only where they share
+            questions with the benchmark) or ``"cross-fit"`` (module docstring). The
+            leave-one-benchmark-out protocol is a choice of labels
+            (:func:`harness.protocols.protocol_label_params`), scored like ``transfer``.
     """
     from harness import paths
 
@@ -272,35 +336,39 @@ def router_scores(
         X_train = np.zeros((len(train_prompts), 0), dtype=np.float32)
         X_bench = np.zeros((len(benchmark), 0), dtype=np.float32)
 
+    protocol = check_protocol(protocol)
     label_groups = (
         records["group"].astype(str).to_numpy() if "group" in records.columns else None
     )
-    shared = (
+    if protocol == CROSS_FIT:
+        k = int(n_folds) if n_folds is not None else DEFAULT_CROSS_FIT_FOLDS
+        folds = _cross_fit_folds(records, benchmark, k, seed)
+        info.update(folds="cross-fit", fold_seed=seed)
+    elif (
         label_groups is not None
         and benchmark.groups is not None
         and bool(set(benchmark.groups) & set(label_groups.tolist()))
-    )
-    if shared:
-        assert label_groups is not None and benchmark.groups is not None
-        folds = _folds([str(g) for g in benchmark.groups], label_groups, n_folds, seed)
-        info["folds"] = "by_group"
+    ):
+        folds = _group_folds([str(g) for g in benchmark.groups], label_groups, n_folds, seed)
+        info.update(folds="by_group", fold_seed=seed)
     else:
-        folds = [(set(), np.ones(len(benchmark), dtype=bool))]
+        folds = [(np.ones(len(records), dtype=bool), np.ones(len(benchmark), dtype=bool))]
         info["folds"] = "none"
+    info["protocol"] = protocol
     info["n_folds"] = len(folds)
 
     scores = np.full(len(benchmark), np.nan)
     keep = np.ones(len(benchmark), dtype=bool)
+    record_ids = records["id"].astype(str).to_numpy()
+    fold_log: list[Fold] = []
     fit_seconds = score_seconds = 0.0
     n_fits = 0
     memo_before = len(fitted) if fitted is not None else 0
-    for held_out, rows in folds:
-        train_mask = (
-            ~np.isin(label_groups, list(held_out)) if held_out and label_groups is not None
-            else np.ones(len(records), dtype=bool)
-        )
+    for index, (train_mask, rows) in enumerate(folds):
         if not train_mask.any():
-            raise DataError(f"fold holding out groups {sorted(held_out)} leaves no training labels")
+            raise DataError(
+                f"fold {index} of {benchmark.name!r} leaves no training labels; use fewer folds"
+            )
         idx = np.flatnonzero(rows)
         if decontaminate is not None and template.needs_embeddings:
             sims = max_similarity(X_bench[idx], X_train[train_mask])
@@ -315,6 +383,9 @@ def router_scores(
         score_seconds += time.perf_counter() - t1
         fit_seconds += t1 - t0
         n_fits += 1
+        fold_log.append(Fold(
+            index, record_ids[train_mask].tolist(), [benchmark.prompt_ids[i] for i in idx]
+        ))
 
     n_dropped = int((~keep).sum())
     dropped_ids = [benchmark.prompt_ids[i] for i in np.flatnonzero(~keep)]
@@ -336,5 +407,5 @@ def router_scores(
         )
     return ScoredBenchmark(
         scores=scores[keep], benchmark=kept, n_dropped=n_dropped, info=info,
-        dropped_ids=dropped_ids, label_set=label_set,
+        dropped_ids=dropped_ids, label_set=label_set, folds=fold_log,
     )

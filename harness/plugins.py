@@ -56,6 +56,7 @@ ROUTERS.register("mlp", target="routers.mlp:MLPRouter")
 LABEL_SOURCES.register("accuracy", target="harness.labels.accuracy:AccuracyLabels")
 LABEL_SOURCES.register("arena", target="harness.labels.arena:ArenaLabels")
 LABEL_SOURCES.register("se", target="harness.labels.se.source:SELabels")
+LABEL_SOURCES.register("outcomes", target="harness.labels.outcomes:OutcomeLabels")
 
 BENCHMARKS.register("gsm8k", target="harness.benchmarks.routellm:load_gsm8k")
 BENCHMARKS.register("mmlu", target="harness.benchmarks.routellm:load_mmlu")

@@ -187,9 +187,37 @@ def with_resolved_params(combos: list[Combination]) -> list[Combination]:
     return out
 
 
+def with_training_benchmarks(
+    combos: list[Combination], loader: StudyLoader, benchmarks: tuple[str, ...]
+) -> list[Combination]:
+    """Leave-one-benchmark-out combinations with their training benchmarks (the study's
+    other benchmarks of the same model pair); a benchmark without such a partner is skipped."""
+    from dataclasses import replace
+
+    from harness.protocols import LEAVE_ONE_BENCHMARK_OUT, leave_one_out_benchmarks
+
+    def pair_of(name: str) -> tuple[str, str]:
+        bench = loader.benchmark(name)
+        return bench.weak_model, bench.strong_model
+
+    out = []
+    for combo in combos:
+        if combo.protocol != LEAVE_ONE_BENCHMARK_OUT or combo.train_benchmarks:
+            out.append(combo)
+            continue
+        try:
+            train = leave_one_out_benchmarks(combo.benchmark, benchmarks, pair_of)
+        except ConfigError as exc:
+            log.info("skipping %s: %s", combo.describe(), exc)
+            continue
+        out.append(replace(combo, train_benchmarks=train))
+    return out
+
+
 def keyed_combinations(study: Study, loader: StudyLoader) -> list[Combination]:
     """The study's combinations with their full keys: data fingerprints and resolved params."""
-    return with_resolved_params(with_data_fingerprints(list(study.combinations()), loader))
+    combos = with_training_benchmarks(list(study.combinations()), loader, study.benchmarks)
+    return with_resolved_params(with_data_fingerprints(combos, loader))
 
 
 def score_combination(
@@ -198,12 +226,17 @@ def score_combination(
     """Scores of one combination on its benchmark, the (decontaminated) benchmark, info, and
     the label set the router was trained on (None for label-free routers)."""
     from harness.pipeline import router_scores
+    from harness.protocols import benchmark_ref, protocol_label_params
 
     benchmark = loader.benchmark(combo.benchmark)
     labels: LabelSet | None = None
     if combo.labels is not None:
+        label_params = protocol_label_params(
+            combo.protocol, combo.labels, combo.label_params, benchmark_ref(benchmark),
+            combo.train_benchmarks,
+        )
         labels = subsample_labels(
-            loader.labels(combo.labels, combo.label_params), combo.train_fraction, combo.seed
+            loader.labels(combo.labels, label_params), combo.train_fraction, combo.seed
         )
     started = time.perf_counter()
     if labels is None:  # label-free routers (random): H1's evaluate-time path
@@ -231,6 +264,7 @@ def score_combination(
         show_progress=True,
         n_folds=combo.n_folds,
         fitted=loader.fitted,
+        protocol=combo.protocol,
     )
     info = dict(getattr(scored, "info", {}) or {})
     info["embed_seconds_per_query"] = loader.embed_seconds_per_query(
@@ -293,6 +327,7 @@ def run_combination(combo: Combination, study: Study, loader: StudyLoader) -> st
         schema.BENCHMARK: combo.benchmark,
         schema.TRAIN_FRACTION: f"{combo.train_fraction:g}",
         schema.SEED: str(combo.seed),
+        schema.PROTOCOL: combo.protocol,
     }
     tuned = study.tuned_record(combo.labels, combo.router, combo.benchmark)
     if tuned:
@@ -312,7 +347,13 @@ def run_combination(combo: Combination, study: Study, loader: StudyLoader) -> st
             train_fraction=combo.train_fraction, study=study.name, key=combo.key,
             n_folds=combo.n_folds if combo.n_folds is not None else "none",
             embedding_model=info.get("embedding_model", "none"),
+            protocol=combo.protocol,
         )
+        if combo.train_benchmarks:
+            params["train_benchmarks"] = ",".join(combo.train_benchmarks)
+        for name in ("folds", "fold_seed"):
+            if name in info:
+                params[f"info.{name}"] = info[name]
         result = evaluate_scores(
             benchmark, scores, system=combo.system, params=params, seed=combo.seed,
             extra_tags=tags, grid=grid, n_boot=combo.n_boot, run=run, labels=labels,

@@ -20,6 +20,12 @@ A study is a TOML (or YAML) file. Every field has a default except ``name``::
     routers = ["sw_ranking", "mf", "knn", "mlp"]
     # train_fractions = [0.25, 0.5, 1.0]          # per block, overrides the study's
 
+    [[grid]]                                      # the evaluated pair's own outcomes
+    labels = ["outcomes"]
+    routers = ["knn", "mlp"]
+    protocols = ["cross-fit", "leave-one-benchmark-out"]   # default ["transfer"]
+    n_folds = 5                                   # per block, overrides the study's
+
     [[systems]]                                   # single systems (label-free routers)
     router = "random"
 
@@ -41,7 +47,12 @@ A study is a TOML (or YAML) file. Every field has a default except ``name``::
     limit = 300
 
 A combination is (benchmark, label source + params, router + params, seed, train fraction,
-curve grid); its key is a hash of that config, so a rerun finds finished combinations by key.
+curve grid, protocol); its key is a hash of that config, so a rerun finds finished
+combinations by key. Protocols (:mod:`harness.protocols`): ``transfer`` (labels from other
+data, the default), ``cross-fit`` (the benchmark's own outcomes, folds of whole questions)
+and ``leave-one-benchmark-out`` (the outcomes of the study's other benchmarks of the same
+model pair; the runner names them in ``train_benchmarks`` and skips a benchmark without
+such a partner).
 """
 
 from __future__ import annotations
@@ -55,6 +66,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.protocols import TRANSFER, check_protocol
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -85,13 +97,21 @@ class Combination:
     # Every keyword parameter of the router and label source, defaults included, set by the
     # runner: a release that changes a default gives new keys too.
     resolved_params: dict[str, Any] = field(default_factory=dict)
+    protocol: str = TRANSFER
+    # leave-one-benchmark-out: the benchmarks whose outcomes train the router (set by the
+    # runner from the study's benchmarks of the same model pair).
+    train_benchmarks: tuple[str, ...] = ()
 
     def config(self) -> dict[str, Any]:
         config = asdict(self)
+        # Fields at their default are left out: the same dict, so the same hash, as before
+        # they existed; stores made by earlier versions keep matching.
         if not config["resolved_params"]:
-            # Unresolved (the config key): the same dict, so the same hash, as before this
-            # field existed; stores made by earlier versions keep matching.
             del config["resolved_params"]
+        if config["protocol"] == TRANSFER:
+            del config["protocol"]
+        if not config["train_benchmarks"]:
+            del config["train_benchmarks"]
         return config
 
     @property
@@ -118,11 +138,26 @@ class Combination:
     def describe(self) -> str:
         frac = "" if self.train_fraction == 1.0 else f" train={self.train_fraction:g}"
         labels = f"{self.labels} × " if self.labels else ""
-        return f"{labels}{self.router} on {self.benchmark} (seed {self.seed}{frac})"
+        protocol = "" if self.protocol == TRANSFER else f", {self.protocol}"
+        return f"{labels}{self.router} on {self.benchmark} (seed {self.seed}{frac}{protocol})"
 
 
 # The paper's names for the label sources (its systems are label source × router).
-SYSTEM_NAMES = {"se": "Confidence", "accuracy": "TO-Router", "arena": "RouteLLM"}
+SYSTEM_NAMES = {
+    "se": "Confidence", "accuracy": "TO-Router", "arena": "RouteLLM", "outcomes": "Outcomes",
+}
+
+
+@dataclass(frozen=True)
+class GridBlock:
+    """A ``[[grid]]`` block: every label source × router, per protocol and train fraction."""
+
+    labels: tuple[str, ...]
+    routers: tuple[str, ...]
+    train_fractions: tuple[float, ...] | None = None
+    protocols: tuple[str, ...] = (TRANSFER,)
+    # Folds for this block (cross-fit, or labels sharing questions); None = the study's.
+    n_folds: int | None = None
 
 
 def system_name(labels: str | None, router: str) -> str:
@@ -161,7 +196,7 @@ class Study:
     path: Path | None
     benchmarks: tuple[str, ...]
     seeds: tuple[int, ...]
-    grid: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[float, ...] | None], ...]
+    grid: tuple[GridBlock, ...]
     systems: tuple[tuple[str, str | None], ...]
     label_params: dict[str, dict[str, Any]]
     router_params: dict[str, dict[str, Any]]
@@ -189,15 +224,22 @@ class Study:
 
     def combinations(self) -> Iterator[Combination]:
         """Every combination, in a stable order (benchmark-major, so data loads once)."""
-        pairs: list[tuple[str, str | None, tuple[float, ...]]] = []
-        for label_names, routers, block_fractions in self.grid:
-            fractions = block_fractions or self.train_fractions
-            pairs.extend((r, lab, fractions) for lab in label_names for r in routers)
-        pairs.extend((router, labels, self.train_fractions) for router, labels in self.systems)
+        pairs: list[tuple[str, str | None, tuple[float, ...], str, int | None]] = []
+        for block in self.grid:
+            fractions = block.train_fractions or self.train_fractions
+            folds = block.n_folds if block.n_folds is not None else self.n_folds
+            pairs.extend(
+                (r, lab, fractions, protocol, folds)
+                for protocol in block.protocols for lab in block.labels for r in block.routers
+            )
+        pairs.extend(
+            (router, labels, self.train_fractions, TRANSFER, self.n_folds)
+            for router, labels in self.systems
+        )
         seen: set[str] = set()
         for benchmark in self.benchmarks:
-            for router, labels, block in pairs:
-                fractions = block if labels is not None else (1.0,)
+            for router, labels, block_fractions, protocol, n_folds in pairs:
+                fractions = block_fractions if labels is not None else (1.0,)
                 tuned = self.tuned_record(labels, router, benchmark)
                 router_params = {
                     **self.router_params.get(router, {}), **tuned.get("router_params", {})
@@ -218,7 +260,8 @@ class Study:
                             train_fraction=fraction,
                             curve_grid=self.curve_grid,
                             n_boot=self.n_boot,
-                            n_folds=self.n_folds,
+                            n_folds=n_folds,
+                            protocol=protocol,
                         )
                         if combo.key not in seen:
                             seen.add(combo.key)
@@ -296,7 +339,7 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
     if unknown:
         raise ConfigError(f"study file {path}: unknown field(s) {unknown}; known: {sorted(known)}")
 
-    grid: list[tuple[tuple[str, ...], tuple[str, ...], tuple[float, ...] | None]] = []
+    grid: list[GridBlock] = []
     for i, block in enumerate(raw.get("grid", [])):
         labels = tuple(_list(block, "labels", path, []))
         routers = tuple(_list(block, "routers", path, []))
@@ -307,7 +350,12 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
                 raise ConfigError(
                     f"study file {path}: grid[{i}].train_fractions must lie in (0, 1]"
                 )
-        grid.append((labels, routers, block_fractions))
+        protocols = tuple(
+            _protocol(p, f"grid[{i}].protocols", path)
+            for p in _list(block, "protocols", path, [block.get("protocol", TRANSFER)])
+        )
+        block_folds = int(block["n_folds"]) if block.get("n_folds") is not None else None
+        grid.append(GridBlock(labels, routers, block_fractions, protocols, block_folds))
         for name in labels:
             _check_name(LABEL_SOURCES.names(), name, f"grid[{i}].labels", path)
         for name in routers:
@@ -375,6 +423,13 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
         tuning=tuning,
         judge=judge,
     )
+
+
+def _protocol(name: str, field_name: str, path: Path | None) -> str:
+    try:
+        return check_protocol(name)
+    except ConfigError as exc:
+        raise ConfigError(f"study file {path}: {field_name}: {exc}") from None
 
 
 def _check_name(known: list[str], name: str, field_name: str, path: Path | None) -> None:

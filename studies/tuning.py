@@ -30,6 +30,7 @@ import numpy as np
 
 from harness import tracking
 from harness.errors import ConfigError
+from harness.protocols import question_keys
 from harness.records import Benchmark, LabelSet
 from harness.search_space import Choice, FloatRange, IntRange, ParamSpec
 from harness.tracking import schema
@@ -41,10 +42,8 @@ TAG = schema.TAG_PREFIX
 
 # -- split -------------------------------------------------------------------------------------
 def split_keys(benchmark: Benchmark) -> list[str]:
-    """The key that decides a prompt's side: its question group for MT-Bench, else its text."""
-    if benchmark.name.startswith("mt_bench") and benchmark.groups is not None:
-        return list(benchmark.groups)
-    return list(benchmark.prompts)
+    """The key that decides a prompt's side: its question (:func:`question_keys`)."""
+    return question_keys(benchmark)
 
 
 def validation_mask(benchmark: Benchmark, fraction: float, seed: int) -> np.ndarray:

@@ -146,7 +146,9 @@ def load_mmlu(data_dir: Path | None = None) -> Benchmark:
         groups=all_rows["subject"].tolist(),
         source_sha256=sha,
         dropped_contaminated=dropped,
-        meta={"metric": "accuracy", "source": "lm-sys/RouteLLM routellm/evals/mmlu"},
+        # groups are subjects, not questions: splits by question use the prompt text
+        meta={"metric": "accuracy", "source": "lm-sys/RouteLLM routellm/evals/mmlu",
+              "group_kind": "subject"},
     )
 
 

@@ -45,6 +45,7 @@ LABEL_SOURCE = tag("label_source")
 BENCHMARK = tag("benchmark")
 TRAIN_FRACTION = tag("train_fraction")
 SEED = tag("seed")
+PROTOCOL = tag("protocol")  # transfer | cross-fit | leave-one-benchmark-out (harness.protocols)
 GRID = tag("grid")
 COMPLETE = tag("complete")  # "1", written last: a run without it is redone
 QUALITY_UNIT = tag("quality_unit")

@@ -8,9 +8,18 @@ Examples::
     routerlab evaluate --benchmark mt_bench --router knn --labels se --router-param k=1
     routerlab evaluate --benchmark all --system confidence-mlp --grid routellm
     routerlab evaluate -b gsm8k -r random -r oracle --limit 200 --out results.csv
+    routerlab evaluate --benchmark gsm8k --router knn --labels outcomes --protocol cross-fit
+    routerlab evaluate --benchmark gsm8k --router knn --labels outcomes \
+        --protocol leave-one-benchmark-out --train-benchmarks mmlu
 
 Every evaluation also writes a results file (``--out``, default
 ``$ROUTERLAB_HOME/results/evaluate-<time>.json``) and prints USD at CPT(50 %).
+
+Protocols (where a trained router's labels come from): transfer (default; labels from other
+data), cross-fit (the benchmark's own outcomes, --folds folds of whole questions; no prompt
+is scored by a router that saw it), leave-one-benchmark-out (the outcomes of the other
+benchmarks of the same model pair; --train-benchmarks names them, default: the paper's
+benchmarks and those given with --benchmark that share the pair).
 """
 
 from __future__ import annotations
@@ -48,6 +57,12 @@ def register(subparsers: Any) -> None:
                    help="router hyper-parameter (repeatable)")
     p.add_argument("--label-param", action="append", default=[], metavar="KEY=VALUE",
                    help="label-source hyper-parameter (repeatable)")
+    p.add_argument("--protocol", default="transfer",
+                   help="transfer (default) | cross-fit | leave-one-benchmark-out")
+    p.add_argument("--folds", type=int, default=None,
+                   help="cross-fit: number of folds of whole questions (default 5)")
+    p.add_argument("--train-benchmarks", default=None, metavar="NAME[,NAME]",
+                   help="leave-one-benchmark-out: the benchmarks whose outcomes train the router")
     p.add_argument("--scores-file", type=Path,
                    help="for --router scores: file with columns id|prompt and score")
     p.add_argument("--seed", type=int, default=0, help="router and bootstrap seed (default 0)")
@@ -174,6 +189,7 @@ def write_results(path: Path, summary: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
+    from harness.benchmarks import PAPER_BENCHMARKS, load_benchmark
     from harness.errors import ConfigError
     from harness.evaluation import PSEUDO_ROUTERS, system_label
     from harness.tracking import DEFAULT_EXPERIMENT, parent_run
@@ -196,6 +212,19 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--n-boot must be 0 or more")
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+    from harness.protocols import (
+        LEAVE_ONE_BENCHMARK_OUT,
+        TRANSFER,
+        check_protocol,
+        leave_one_out_benchmarks,
+    )
+
+    protocol = check_protocol(args.protocol)
+    if protocol != TRANSFER and (systems or all(r in PSEUDO_ROUTERS for r in routers)):
+        raise ConfigError(
+            f"--protocol {protocol} trains a router on outcome labels: use --router NAME "
+            "--labels outcomes"
+        )
     router_params = parse_key_values(args.router_param, "--router-param")
     label_params = parse_key_values(args.label_param, "--label-param")
     names = expand_benchmarks(args.benchmark)
@@ -212,6 +241,27 @@ def run(args: argparse.Namespace) -> int:
     title = " + ".join(labels_of.values())
     experiment = args.experiment or DEFAULT_EXPERIMENT
     log = not args.no_mlflow
+    given_train = (
+        [b.strip() for b in args.train_benchmarks.split(",") if b.strip()]
+        if args.train_benchmarks else None
+    )
+    pairs: dict[str, tuple[str, str]] = {}
+
+    def pair_of(name: str) -> tuple[str, str]:
+        if name not in pairs:
+            b = load_benchmark(name, args.data_dir, weak_model=args.weak_model,
+                               strong_model=args.strong_model)
+            pairs[name] = (b.weak_model, b.strong_model)
+        return pairs[name]
+
+    def train_benchmarks(name: str) -> list[str] | None:
+        if protocol != LEAVE_ONE_BENCHMARK_OUT:
+            return None
+        if given_train:
+            return given_train
+        candidates = list(dict.fromkeys([*PAPER_BENCHMARKS, *names]))
+        return list(leave_one_out_benchmarks(name, candidates, pair_of))
+
     cells = [(kind, value, name) for kind, value in whats for name in names]
 
     def evaluate_one(kind: str, value: str, name: str) -> Any:
@@ -227,6 +277,8 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit, data_dir=args.data_dir, log_to_mlflow=log,
             experiment=experiment, run_name=args.run_name if len(cells) == 1 else None,
             progress=True, weak_model=args.weak_model, strong_model=args.strong_model,
+            protocol=protocol if trained else TRANSFER, n_folds=args.folds,
+            train_benchmarks=train_benchmarks(name) if trained else None,
         )
 
     results = []
@@ -249,6 +301,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "system": title,
         "systems": list(labels_of.values()),
+        "protocol": protocol,
         "grid": args.grid,
         "seed": args.seed,
         "limit": args.limit,
@@ -261,8 +314,12 @@ def run(args: argparse.Namespace) -> int:
         json.dump(summary, sys.stdout, indent=2, allow_nan=False)
         print()
     else:
-        print(f"grid: {args.grid}   seed: {args.seed}   "
+        print(f"protocol: {protocol}   grid: {args.grid}   seed: {args.seed}   "
               f"CPT in % of strong calls [95% bootstrap CI, {args.n_boot} resamples]")
+        for r in results:
+            train = r.params.get("train_benchmarks")
+            if train:
+                print(f"  {r.benchmark.name}: trained on the outcomes of {train}")
         print(format_table(results))
         if log:
             from harness.tracking import display_uri

@@ -1,0 +1,180 @@
+"""Outcome labels and the evaluation protocols (cross-fit, leave-one-benchmark-out), on real
+embeddings, a synthetic benchmark file and the real benchmark data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.benchmarks import load_benchmark
+from harness.errors import ConfigError
+from harness.labels.outcomes import OutcomeLabels, outcome_winners
+from harness.pipeline import router_scores
+from harness.protocols import (
+    check_protocol,
+    fold_of_questions,
+    protocol_label_params,
+    question_keys,
+)
+from routerlab.cli import main
+
+# Two kinds of prompt the MiniLM embedding tells apart: on arithmetic the strong model alone
+# is right, on the writing requests the weak model alone is. A router that learns the kind
+# separates the classes perfectly.
+_NUMBERS = ["seventeen", "forty-two", "three hundred", "ninety-one", "eight", "sixty-five",
+            "twelve", "one thousand", "twenty-nine", "five hundred", "seventy", "eleven"]
+_THINGS = ["a lighthouse", "autumn leaves", "a lost umbrella", "the ocean at night",
+           "a grandmother's kitchen", "a city in the rain", "an old violin", "a snowy owl",
+           "the first day of school", "a desert sunrise", "a broken clock", "a summer market"]
+
+
+def synthetic_benchmark(path: Path, n: int = 24, groups: bool = False) -> Path:
+    rows = []
+    for i in range(n):
+        a, b = _NUMBERS[i % len(_NUMBERS)], _NUMBERS[(i * 5 + 3) % len(_NUMBERS)]
+        rows.append({"id": f"math{i}", "prompt": f"Compute {a} multiplied by {b} minus {i}.",
+                     "weak": False, "strong": True})
+        rows.append({"id": f"poem{i}",
+                     "prompt": f"Write a gentle poem about {_THINGS[i % len(_THINGS)]}, "
+                               f"verse {i}.",
+                     "weak": True, "strong": False})
+    frame = pd.DataFrame(rows)
+    if groups:  # pairs of rows form one question group
+        frame["group"] = [f"g{i // 2}" for i in range(len(frame))]
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_outcome_winners_follow_the_margin_rule() -> None:
+    weak = np.array([0, 1, 1, 0, 7.0, 8.0, 8.0])
+    strong = np.array([1, 0, 1, 0, 9.0, 8.5, 7.0])
+    assert outcome_winners(weak, strong, 0.0).tolist() == [1, 0, 0.5, 0.5, 1, 1, 0]
+    # a margin turns small score differences into ties
+    assert outcome_winners(weak, strong, 0.5).tolist() == [1, 0, 0.5, 0.5, 1, 0.5, 0]
+
+
+def test_outcome_labels_from_builtin_and_custom_benchmarks(data_dir: Path, tmp_path: Path) -> None:
+    gsm = OutcomeLabels(benchmarks=("gsm8k",)).load(data_dir)
+    bench = load_benchmark("gsm8k", data_dir)
+    records, y = gsm.targets()
+    assert len(records) == len(bench) == 1307
+    only_strong = (bench.strong_score == 1) & (bench.weak_score == 0)
+    only_weak = (bench.strong_score == 0) & (bench.weak_score == 1)
+    assert int((y == 1.0).sum()) == int(only_strong.sum()) == gsm.meta["strong_wins"]
+    assert int((y == 0.0).sum()) == int(only_weak.sum())
+    assert records["prompt_id"].tolist() == bench.prompt_ids
+
+    mt = OutcomeLabels(benchmarks=("mt_bench",), margin=1.0).load(data_dir)
+    mt_bench = load_benchmark("mt_bench", data_dir)
+    diff = mt_bench.strong_score - mt_bench.weak_score
+    assert mt.meta["strong_wins"] == int((diff > 1.0).sum())
+    assert mt.meta["ties"] == int((np.abs(diff) <= 1.0).sum())
+
+    custom = OutcomeLabels(benchmarks=str(synthetic_benchmark(tmp_path / "syn.csv"))).load(
+        data_dir
+    )
+    assert custom.meta["strong_wins"] == custom.meta["weak_wins"] == 24
+
+    with pytest.raises(ConfigError, match="different model pairs"):
+        OutcomeLabels(benchmarks=("gsm8k", "gsm8k_qwen")).load(data_dir)
+    with pytest.raises(ConfigError, match="needs benchmarks"):
+        OutcomeLabels().load(data_dir)
+
+
+def test_cross_fit_recovers_the_separating_kind_and_never_scores_a_training_prompt(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    path = synthetic_benchmark(tmp_path / "syn.csv")
+    bench = load_benchmark(str(path))
+    params = protocol_label_params("cross-fit", "outcomes", {}, str(path))
+    out = router_scores(
+        "knn", {"k": 3}, "outcomes", params, bench, seed=7, data_dir=data_dir,
+        protocol="cross-fit", n_folds=4, decontaminate=None, show_progress=False,
+    )
+    assert out.info["protocol"] == "cross-fit" and out.info["fold_seed"] == 7
+    assert len(out.folds) == 4
+    scored: list[str] = []
+    for fold in out.folds:
+        trained_on = {rid.split(":", 1)[1] for rid in fold.train_ids}
+        assert not trained_on & set(fold.scored_ids)  # never scored by a router that saw it
+        assert len(trained_on) + len(fold.scored_ids) == len(bench)
+        scored += fold.scored_ids
+    assert sorted(scored) == sorted(bench.prompt_ids)  # every prompt scored exactly once
+    kind = np.array([pid.startswith("math") for pid in out.benchmark.prompt_ids])
+    # the learned score separates the classes: every arithmetic prompt above every poem
+    assert out.scores[kind].min() > out.scores[~kind].max()
+
+    # transfer of the same labels would score prompts the router was trained on
+    leaky = router_scores("knn", {"k": 3}, "outcomes", params, bench, seed=7,
+                          data_dir=data_dir, decontaminate=None, show_progress=False)
+    assert leaky.info["protocol"] == "transfer"
+    assert set(leaky.folds[0].scored_ids) <= {r.split(":", 1)[1] for r in leaky.folds[0].train_ids}
+
+
+def test_cross_fit_keeps_question_groups_on_one_side(data_dir: Path, tmp_path: Path) -> None:
+    path = synthetic_benchmark(tmp_path / "grouped.csv", groups=True)
+    bench = load_benchmark(str(path))
+    group_of = dict(zip(bench.prompt_ids, question_keys(bench), strict=True))
+    out = router_scores(
+        "knn", {"k": 3}, "outcomes", {"benchmarks": (str(path),)}, bench, seed=1,
+        data_dir=data_dir, protocol="cross-fit", n_folds=3, decontaminate=None,
+        show_progress=False,
+    )
+    for fold in out.folds:
+        train_groups = {group_of[r.split(":", 1)[1]] for r in fold.train_ids}
+        assert not train_groups & {group_of[p] for p in fold.scored_ids}
+
+
+def test_fold_assignment_is_seeded_and_balanced() -> None:
+    keys = [f"q{i % 50}" for i in range(200)]
+    a, b = fold_of_questions(keys, 5, 0), fold_of_questions(keys, 5, 0)
+    assert (a == b).all() and not (a == fold_of_questions(keys, 5, 1)).all()
+    assert np.bincount(a).tolist() == [40] * 5
+    for key in set(keys):  # whole questions
+        assert len({int(f) for f, k in zip(a, keys, strict=True) if k == key}) == 1
+    with pytest.raises(ConfigError, match="n_folds"):
+        fold_of_questions(keys, 1, 0)
+
+
+def test_protocol_names_and_label_params() -> None:
+    assert check_protocol("lobo") == "leave-one-benchmark-out"
+    assert check_protocol("cross_fit") == "cross-fit"
+    with pytest.raises(ConfigError, match="unknown protocol"):
+        check_protocol("holdout")
+    assert protocol_label_params("cross-fit", "outcomes", {}, "gsm8k") == {
+        "benchmarks": ("gsm8k",)
+    }
+    assert protocol_label_params(
+        "leave-one-benchmark-out", "outcomes", {"margin": 1}, "gsm8k", ["mmlu", "mt_bench"]
+    ) == {"margin": 1, "benchmarks": ("mmlu", "mt_bench")}
+    with pytest.raises(ConfigError, match="also a training benchmark"):
+        protocol_label_params("leave-one-benchmark-out", "outcomes", {}, "gsm8k", ["gsm8k"])
+    with pytest.raises(ConfigError, match="labels 'outcomes'"):
+        protocol_label_params("leave-one-benchmark-out", "se", {}, "gsm8k", ["mmlu"])
+
+
+def test_cli_cross_fit_and_leave_one_benchmark_out(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = synthetic_benchmark(tmp_path / "syn.csv")
+    other = synthetic_benchmark(tmp_path / "other.csv", n=12)
+    code = main(["evaluate", "--benchmark", str(path), "--router", "knn", "--labels",
+                 "outcomes", "--router-param", "k=3", "--protocol", "cross-fit", "--folds",
+                 "4", "--n-boot", "200", "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["protocol"] == "cross-fit"
+    result = summary["results"][0]
+    assert result["fold_seed"] == 0
+    assert result["cpt_50"] < 30  # the oracle needs 25 %: the classes are learned
+    assert result["dropped_similar_to_training"] >= 0
+
+    code = main(["evaluate", "--benchmark", str(path), "--router", "knn", "--labels",
+                 "outcomes", "--protocol", "lobo", "--train-benchmarks", str(other),
+                 "--n-boot", "0", "--no-mlflow"])
+    assert code == 0
+    assert f"trained on the outcomes of {other}" in capsys.readouterr().out
