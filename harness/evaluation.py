@@ -375,7 +375,7 @@ def scores_for(
         protocol=protocol,
         n_folds=n_folds,
     )
-    params: dict[str, Any] = {
+    trained: dict[str, Any] = {
         "router": router,
         "router_params": router_params,
         "label_source": labels,
@@ -383,8 +383,8 @@ def scores_for(
         "protocol": protocol,
     }
     if protocol == LEAVE_ONE_BENCHMARK_OUT:
-        params["train_benchmarks"] = ",".join(label_params["benchmarks"])
-    return routed_from_scored(scored, benchmark, params)
+        trained["train_benchmarks"] = ",".join(label_params["benchmarks"])
+    return routed_from_scored(scored, benchmark, trained)
 
 
 def routed_from_scored(scored: Any, benchmark: Benchmark, params: dict[str, Any]) -> RoutedScores:
