@@ -30,6 +30,12 @@ from harness.errors import ConfigError
 from harness.evaluation import RoutedScores, routed_from_scored
 from harness.records import Benchmark
 
+#: The paper's name for the systems trained on each label source (its rows are label
+#: source × router); "Outcomes" trains on the evaluated pair's own outcomes.
+FAMILY_OF_LABELS: dict[str, str] = {
+    "se": "Confidence", "accuracy": "TO-Router", "arena": "RouteLLM", "outcomes": "Outcomes",
+}
+
 
 @dataclass(frozen=True)
 class System:

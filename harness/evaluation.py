@@ -157,6 +157,8 @@ def evaluate_scores(
         "n_boot": n_boot,
         "data_sha256": data_fingerprint(benchmark.source_sha256),
     }
+    if benchmark_ref(benchmark) != benchmark.name:  # a custom file: where to reload it from
+        all_params["benchmark_file"] = benchmark_ref(benchmark)
     if len(benchmark.source_sha256) <= 10:
         for name, digest in sorted(benchmark.source_sha256.items()):
             all_params[f"data_sha256.{Path(name).name}"] = digest
@@ -198,6 +200,11 @@ def evaluation_tags(
     }
 
 
+#: Every evaluation run's per-prompt scores (prompt_id, score): paired comparisons
+#: (``routerlab compare``, the report's marks), costs and judge tables read them.
+SCORES_ARTIFACT = "scores.csv"
+
+
 def log_result(
     run: tracking.RunWriter,
     result: EvaluationResult,
@@ -236,7 +243,20 @@ def log_result(
         },
         figure=figure,
     )
+    frame = pd.DataFrame({"prompt_id": benchmark.prompt_ids, "score": result.scores})
+    run.text(frame.to_csv(index=False), SCORES_ARTIFACT)
     result.run_id = run.run_id
+
+
+def load_scores(run_id: str) -> pd.DataFrame:
+    """A run's ``scores.csv``: columns prompt_id (str) and score."""
+    try:
+        return tracking.load_csv(run_id, SCORES_ARTIFACT, dtype={"prompt_id": str})
+    except Exception as exc:  # a run logged before scores were kept, or a wrong id
+        raise DataError(
+            f"MLflow run {run_id} has no {SCORES_ARTIFACT} ({type(exc).__name__}); rerun the "
+            "evaluation with this version to compare it"
+        ) from None
 
 
 # -- scores from a file ----------------------------------------------------------------------

@@ -325,7 +325,8 @@ def _exact_replicates(
     K = np.cumsum(c, axis=1)
     G = np.cumsum(c * gain_sorted, axis=1)
     total_gain = G[:, -1].copy()
-    weak_sum = c @ weak_sorted
+    # 2-D gain/weak: one order per resample (the random router's draws, paired_vs_random)
+    weak_sum = c @ weak_sorted if weak_sorted.ndim == 1 else np.einsum("ij,ij->i", c, weak_sorted)
     if len(ends) != n:  # ties: keep only the group boundaries
         K, G = K[:, ends], G[:, ends]
     out = np.empty((len(c), len(pcts)))
@@ -449,6 +450,97 @@ def bootstrap_cpt_ci(
     return {p: res.cpt_ci(p) for p in res.pcts}
 
 
+# -- paired comparisons -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """CPT(a) − CPT(b) on the same bootstrap resamples of the prompts (negative: a is better).
+
+    Attributes:
+        pcts: the CPT percentages, in the order of ``diff``'s columns.
+        point: CPT(a) − CPT(b) on the prompts as they are, per percentage.
+        diff: ``(n_boot, len(pcts))`` replicates of the difference.
+        level: the confidence level of :meth:`ci`.
+    """
+
+    pcts: tuple[float, ...]
+    point: tuple[float, ...]
+    diff: np.ndarray
+    level: float = 0.95
+
+    def ci(self, pct: float) -> tuple[float, float]:
+        """The percentile interval of the difference at ``pct``."""
+        values = self.diff[:, self.pcts.index(float(pct))]
+        alpha = (1.0 - self.level) / 2.0
+        lo, hi = np.quantile(values, [alpha, 1.0 - alpha])
+        return float(lo), float(hi)
+
+    def a_better(self, pct: float) -> bool:
+        """a needs fewer strong calls than b with the given confidence (interval below 0)."""
+        return self.ci(pct)[1] < 0.0
+
+
+def _cpt_replicates(
+    scores: np.ndarray, w: np.ndarray, t: np.ndarray, counts: np.ndarray, pcts: tuple[float, ...]
+) -> np.ndarray:
+    """CPTs of ``scores`` on resamples given as per-prompt counts (prompt order)."""
+    order, ends = _sorted_groups(scores)
+    out, _ = _exact_replicates((t - w)[order], w[order], ends, counts[:, order], pcts, True)
+    return out
+
+
+def paired_bootstrap(
+    scores_a: Sequence[float] | np.ndarray,
+    scores_b: Sequence[float] | np.ndarray | None,
+    weak: np.ndarray,
+    strong: np.ndarray,
+    *,
+    pcts: Sequence[float] = (50.0, 80.0),
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> PairedDifference:
+    """CPT(a) − CPT(b) with a paired percentile bootstrap (exact curves).
+
+    Every resample draws prompts with replacement once and scores both routers on it, so the
+    interval reflects only how the routers differ, not how hard the drawn prompts were.
+    ``scores_b=None`` compares with the *random* router: its expected CPT(x) is x on every
+    resample, and its sampling spread is included by drawing a fresh random order of the
+    prompts per resample (the CPT a uniformly random router reaches on that resample), so
+    "a beats random" never rests on one seeded draw.
+    """
+    sa, w, t = _as_arrays(scores_a, weak, strong)
+    pcts_t = tuple(float(p) for p in pcts)
+    n = len(sa)
+    rng = np.random.default_rng(seed)
+    curve_a = call_performance_curve(sa, w, t)
+    if scores_b is None:
+        point = tuple(cpt(curve_a, p) - p for p in pcts_t)
+    else:
+        sb, _, _ = _as_arrays(scores_b, w, t)
+        curve_b = call_performance_curve(sb, w, t)
+        point = tuple(cpt(curve_a, p) - cpt(curve_b, p) for p in pcts_t)
+    rows = max(2, min(n_boot, (1 << 17) // max(n, 1)))
+    diffs: list[np.ndarray] = []
+    done = 0
+    while done < n_boot:
+        m = min(rows, n_boot - done)
+        counts = _resample_counts(rng, n, m)
+        rep_a = _cpt_replicates(sa, w, t, counts, pcts_t)
+        if scores_b is None:
+            # one random order per resample: a random router's draw on that resample
+            perm = np.argsort(rng.random((m, n)), axis=1)
+            gain = (t - w)[perm]
+            c = np.take_along_axis(counts, perm, axis=1)
+            rep_b, _ = _exact_replicates(gain, w[perm], np.arange(n), c, pcts_t, True)
+        else:
+            rep_b = _cpt_replicates(sb, w, t, counts, pcts_t)
+        diffs.append(rep_a - rep_b)
+        done += m
+    return PairedDifference(pcts_t, point, np.concatenate(diffs), level)
+
+
 # -- summary -------------------------------------------------------------------------------------
 
 
@@ -472,7 +564,12 @@ def summarize(
     Keys: ``n``, ``weak``, ``strong``, ``oracle`` (best reachable score), ``cpt_<p>``,
     ``cpt_<p>_lo``, ``cpt_<p>_hi`` (percent), ``apgr``, ``apgr_lo``, ``apgr_hi``, ``auc``,
     ``oracle_cpt_<p>``, ``oracle_apgr`` (always on the exact grid), ``n_points`` (points on
-    the curve), ``n_boot``.
+    the curve), ``n_boot``, ``constant_scores`` (1 when the scores are constant or nearly:
+    see :func:`is_degenerate`; then no interval is given, since a zero-width CI around
+    the random line would look more certain than random), and the paired comparison with
+    the random router (:func:`paired_bootstrap` with ``scores_b=None``):
+    ``diff_random_cpt_<p>`` (CPT − p), ``diff_random_cpt_<p>_lo`` / ``_hi`` and
+    ``beats_random_<p>`` (1 when the whole interval is below 0).
     """
     w, t = benchmark.weak_score, benchmark.strong_score
     curve = call_performance_curve(scores, w, t, grid=grid)
@@ -484,12 +581,13 @@ def summarize(
         "strong": curve.strong,
         "oracle": oracle_quality(w, t),
     }
+    degenerate = is_degenerate(scores)
     boot = (
         bootstrap(
             scores, w, t, pcts=pcts, n_boot=n_boot, seed=seed, level=level, grid=grid,
             progress=progress,
         )
-        if n_boot > 0
+        if n_boot > 0 and not degenerate
         else None
     )
     for p in pcts:
@@ -506,4 +604,33 @@ def summarize(
     out["oracle_apgr"] = apgr(oracle_curve)
     out["n_points"] = float(len(curve))
     out["n_boot"] = float(n_boot)
+    out["constant_scores"] = float(degenerate)
+    if n_boot > 0 and not degenerate:
+        vs_random = paired_bootstrap(
+            scores, None, w, t, pcts=pcts, n_boot=n_boot, seed=seed, level=level
+        )
+        for p, point in zip(vs_random.pcts, vs_random.point, strict=True):
+            key = _pct_key(p)
+            lo, hi = vs_random.ci(p)
+            out[f"diff_random_cpt_{key}"] = point
+            out[f"diff_random_cpt_{key}_lo"], out[f"diff_random_cpt_{key}_hi"] = lo, hi
+            out[f"beats_random_{key}"] = float(hi < 0.0)
     return out
+
+
+#: A router whose most common score covers this share of prompts or more is degenerate.
+DEGENERATE_SHARE = 0.95
+
+
+def is_degenerate(scores: Sequence[float] | np.ndarray, share: float = DEGENERATE_SHARE) -> bool:
+    """True when the scores are constant, or nearly (one value on ``share`` of the prompts,
+    or a spread below float noise): such a router routes like the random one and its
+    curve says nothing about it."""
+    s = np.asarray(scores, dtype=float)
+    if len(s) < 2:
+        return True
+    spread = float(np.ptp(s))
+    if spread <= 1e-9 * max(1.0, float(np.abs(s).max())):
+        return True
+    _, counts = np.unique(s, return_counts=True)
+    return bool(counts.max() >= share * len(s))

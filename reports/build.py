@@ -22,6 +22,8 @@ from reports import figures, tables
 from reports.render import Table, html_page, latex_escape, to_html, to_latex, to_markdown
 from reports.runs import latest_per_key, load_runs
 
+TRANSFER = tables.TRANSFER
+
 log = logging.getLogger(__name__)
 
 PAPER_BENCHMARKS = ("mt_bench", "gsm8k", "mmlu")
@@ -34,6 +36,8 @@ class Report:
     study: str | None
     tables: dict[str, Table] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
+    # Captions of figures that differ from figures.CAPTIONS (one Figure 2 per protocol).
+    captions: dict[str, str] = field(default_factory=dict)
     n_runs: int = 0
     # Parts of the paper's evaluation with no tracked runs yet, each with the command that
     # makes them (printed in the report, so a missing table is never silent).
@@ -60,8 +64,13 @@ def build_report(
     judge_runs: pd.DataFrame | None = None,
     curves: dict[str, pd.DataFrame] | None = None,
     oracle_curves: dict[str, pd.DataFrame] | None = None,
+    beats_baseline: dict[str, dict[int, bool]] | None = None,
 ) -> Report:
-    """All tables and figures from a runs frame (pure: no I/O besides matplotlib)."""
+    """All tables and figures from a runs frame (pure: no I/O besides matplotlib).
+
+    ``beats_baseline`` (run id → pct → verdict, :func:`reports.tables.baseline_verdicts`)
+    marks the runs that beat the best baseline with 95 % confidence.
+    """
     # Count combinations, not runs: a rerun or a run on superseded data does not count twice.
     evaluations = runs[runs["kind"] == "evaluation"] if len(runs) else runs
     report = Report(study=study, n_runs=len(latest_per_key(evaluations)))
@@ -69,10 +78,21 @@ def build_report(
         return report
     present = set(runs.loc[runs["kind"] == "evaluation", "benchmark"].dropna())
     paper = [b for b in PAPER_BENCHMARKS if b in present]
-    if paper:
-        report.tables["table1"] = tables.table1(runs, benchmarks=paper)
-    for other in sorted(present - set(PAPER_BENCHMARKS)):
-        report.tables[f"table2_{other}"] = tables.table2(runs, other)
+    by_protocol = tables.protocol_runs(runs)
+    for protocol, selected in by_protocol.items():
+        suffix = tables.protocol_suffix(protocol)
+        here = set(selected.loc[selected["kind"] == "evaluation", "benchmark"].dropna())
+        paper_here = [b for b in paper if b in here]
+        if paper_here:
+            report.tables[f"table1{suffix}"] = tables.table1(
+                selected, benchmarks=paper_here, protocol=protocol, beats_baseline=beats_baseline
+            )
+        for other in sorted(here - set(PAPER_BENCHMARKS)):
+            report.tables[f"table2_{other}{suffix}"] = tables.table2(
+                selected, other, protocol=protocol, beats_baseline=beats_baseline
+            )
+    # Costs, Figure 1 and the judge compare the paper's systems: the transfer protocol.
+    runs = by_protocol.get(TRANSFER, runs.iloc[0:0])
     judge = tables.judge_table(judge_runs if judge_runs is not None else runs)
     if judge is not None:
         report.tables["table3"] = judge
@@ -93,10 +113,18 @@ def build_report(
     fig1 = figures.figure1(runs)
     if fig1 is not None:
         report.figures["figure1"] = fig1
-    best = figures.best_runs(runs[runs["benchmark"].isin(paper)] if paper else runs)
-    fig2 = figures.figure2(best, curves or {}, oracle_curves or {})
-    if fig2 is not None:
-        report.figures["figure2"] = fig2
+    for protocol, selected in by_protocol.items():
+        best = figures.best_runs(
+            selected[selected["benchmark"].isin(paper)] if paper else selected
+        )
+        fig2 = figures.figure2(best, curves or {}, oracle_curves or {})
+        if fig2 is not None:
+            name = f"figure2{tables.protocol_suffix(protocol)}"
+            report.figures[name] = fig2
+            report.captions[name] = (
+                f"{figures.CAPTIONS['figure2']} Protocol: "
+                f"{tables.protocol_title(protocol, selected).removeprefix('protocol ')}."
+            )
     return report
 
 
@@ -113,6 +141,34 @@ def load_curves(run_ids: list[str]) -> tuple[dict[str, pd.DataFrame], dict[str, 
     return curves, oracle
 
 
+def _paired_compare() -> Any:
+    """compare(run_a, run_b) → CPT(a) − CPT(b) by paired bootstrap on the prompts both
+    scored (None when a run has no scores artifact); benchmarks and scores load once."""
+    from harness.benchmarks import load_benchmark
+    from harness.comparison import compare_scores, run_info
+    from harness.errors import RouterlabError
+    from harness.evaluation import load_scores
+
+    benchmarks: dict[str, Any] = {}
+    scores: dict[str, pd.DataFrame] = {}
+
+    def compare(run_a: str, run_b: str) -> Any:
+        try:
+            info = run_info(run_a)
+            ref = info.benchmark_file or info.benchmark
+            if ref not in benchmarks:
+                benchmarks[ref] = load_benchmark(ref)
+            for run_id in (run_a, run_b):
+                if run_id not in scores:
+                    scores[run_id] = load_scores(run_id)
+            return compare_scores(benchmarks[ref], scores[run_a], scores[run_b]).difference
+        except RouterlabError as exc:
+            log.warning("no paired comparison of %s with %s: %s", run_a, run_b, exc)
+            return None
+
+    return compare
+
+
 def write_report(study: str | None, out_dir: Path, *, judge_study: str | None = None) -> list[Path]:
     """Read the runs of ``study``, build every table and figure, write them to ``out_dir``."""
     from harness.errors import ConfigError
@@ -127,10 +183,16 @@ def write_report(study: str | None, out_dir: Path, *, judge_study: str | None = 
     if not (runs["kind"] == "judge").any():
         # Table 3 takes hours with a local judge; it may live in its own study.
         judge_runs = load_runs(judge_study) if judge_study else load_runs(None)
-    best = figures.best_runs(runs[runs["benchmark"].isin(PAPER_BENCHMARKS)])
-    curves, oracle = load_curves(best["run_id"].tolist() if len(best) else [])
+    paper_runs = runs[runs["benchmark"].isin(PAPER_BENCHMARKS)]
+    best_ids = [
+        run_id
+        for selected in tables.protocol_runs(paper_runs).values()
+        for run_id in figures.best_runs(selected)["run_id"].tolist()
+    ]
+    curves, oracle = load_curves(best_ids)
     report = build_report(
-        runs, study=study, judge_runs=judge_runs, curves=curves, oracle_curves=oracle
+        runs, study=study, judge_runs=judge_runs, curves=curves, oracle_curves=oracle,
+        beats_baseline=tables.baseline_verdicts(runs, _paired_compare()),
     )
     return write_files(report, out_dir)
 
@@ -202,7 +264,7 @@ def write_files(report: Report, out_dir: Path) -> list[Path]:
             path = out_dir / f"{name}.{fmt}"
             _atomic_write(path, buf.getvalue())
             written.append(path)
-        caption = figures.CAPTIONS.get(name, name)
+        caption = report.captions.get(name) or figures.CAPTIONS.get(name, name)
         md += [f"**Figure {number}.** {caption}", "", f"![{caption}]({name}.png)", ""]
         tex.append(latex_figure(name, caption))
         html_parts.append(

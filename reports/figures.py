@@ -26,6 +26,7 @@ COLORS = {
     "TO-Router": "tab:blue",
     "RouteLLM": "tab:green",
     "Random": "tab:gray",
+    "Outcomes": "tab:brown",
 }
 LINESTYLES = {"sw_ranking": "-", "mf": "--", "knn": ":", "mlp": "-."}
 CAPTIONS = {
@@ -130,7 +131,9 @@ def best_runs(runs: pd.DataFrame, systems: Sequence[str] = SYSTEM_ORDER) -> pd.D
 
 
 def figure2(
-    best: pd.DataFrame, curves: Mapping[str, pd.DataFrame], oracle: Mapping[str, pd.DataFrame]
+    best: pd.DataFrame,
+    curves: Mapping[str, pd.DataFrame],
+    oracle: Mapping[str, pd.DataFrame],
 ) -> Any | None:
     """Call–performance curves; ``curves``/``oracle`` map run id → curve table."""
     if best.empty or not any(run_id in curves for run_id in best["run_id"]):

@@ -26,6 +26,8 @@ class Cell:
     rank: int | None = None
     digits: int = 2
     prefix: str = ""
+    # A significance mark after the value (e.g. † / ‡, explained in the table's notes).
+    mark: str = ""
 
     def plain(self) -> str:
         """The cell's content without emphasis."""
@@ -37,7 +39,7 @@ class Cell:
         if self.lo is not None and self.hi is not None:
             ci = max(self.digits - 1, 0)  # one digit less: the interval is coarser
             out += f" [{self.lo:.{ci}f}, {self.hi:.{ci}f}]"
-        return out
+        return out + self.mark
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from baselines.systems import FAMILY_OF_LABELS
 from reports.render import Cell, Column, Table, rank_columns
 from reports.runs import latest_per_key
 
@@ -29,9 +30,57 @@ PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.toml")
 
 BENCHMARK_NAMES = {"mt_bench": "MT-Bench", "gsm8k": "GSM8K", "mmlu": "MMLU"}
 ROUTER_NAMES = {"sw_ranking": "SW", "mf": "MF", "knn": "kNN", "mlp": "MLP", "random": "–"}
-SYSTEM_ORDER = ("Random", "TO-Router", "RouteLLM", "Confidence")
+SYSTEM_ORDER = ("Random", "TO-Router", "RouteLLM", "Confidence", "Outcomes")
 ROUTER_ORDER = ("random", "sw_ranking", "mf", "knn", "mlp")
 PCTS = (50, 80)
+
+TRANSFER = "transfer"
+PROTOCOL_ORDER = (TRANSFER, "cross-fit", "leave-one-benchmark-out")
+# Where each label source's labels come from, for the titles of per-protocol tables.
+LABEL_PROVENANCE = {
+    "se": "SE of local Qwen 0.5B/1.5B on NQ/TriviaQA/MAWPS",
+    "accuracy": "accuracy of local Qwen 0.5B/1.5B on NQ/TriviaQA/MAWPS",
+    "arena": "MT-Bench human votes",
+    "outcomes": "the evaluated pair's own outcomes",
+}
+
+
+def protocol_runs(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The runs of each protocol present, in a fixed order; label-free runs (Random) are in
+    every protocol's set, since they learn nothing. Runs logged without a protocol are
+    ``transfer`` (the only protocol before there were several)."""
+    protocol = (
+        runs["protocol"].fillna(TRANSFER) if "protocol" in runs
+        else pd.Series(TRANSFER, index=runs.index)
+    )
+    label_free = runs["label_source"].isna() | (runs["label_source"] == "none")
+    trained = protocol[~label_free & (runs["kind"] == "evaluation")]
+    present = sorted(
+        set(trained) or {TRANSFER},
+        key=lambda p: (PROTOCOL_ORDER.index(p) if p in PROTOCOL_ORDER else 99, p),
+    )
+    return {p: runs[(protocol == p) | label_free] for p in present}
+
+
+def protocol_suffix(protocol: str) -> str:
+    """The file-name suffix of a protocol's tables and figures ("" for transfer)."""
+    return "" if protocol == TRANSFER else "_" + protocol.replace("-", "_")
+
+
+def protocol_title(protocol: str, runs: pd.DataFrame) -> str:
+    """"protocol P; labels: provenance" for a table or figure title."""
+    sources = sorted(
+        {str(s) for s in runs["label_source"].dropna() if str(s) not in ("", "none")}
+    )
+    provenance = "; ".join(
+        f"{FAMILY_OF_LABELS.get(s, s)} = {LABEL_PROVENANCE.get(s, s)}" for s in sources
+    )
+    text = f"protocol {protocol}"
+    if protocol == "cross-fit":
+        text += " (every prompt scored by a router trained on other questions)"
+    elif protocol == "leave-one-benchmark-out":
+        text += " (trained on the other benchmarks of the pair)"
+    return f"{text}; labels: {provenance}" if provenance else text
 
 
 @functools.lru_cache(maxsize=1)
@@ -78,6 +127,7 @@ def cpt_table(
     label: str = "",
     show_ci: bool = True,
     paper_benchmark: str | None = None,
+    beats_baseline: dict[str, dict[int, bool]] | None = None,
 ) -> Table:
     """CPT(50 %) and CPT(80 %) per system × router × benchmark (Table 1 / Table 2 shape).
 
@@ -85,6 +135,12 @@ def cpt_table(
     the seeds' bounds when there are several). The best value of each column is rank 1
     (bold), the second rank 2 (underlined); lower is better. An Oracle row (the floor) is
     added from the runs' ``oracle_cpt_*`` metrics and is not ranked.
+
+    Marks (every seed's run must qualify): † the run beats the random router with 95 %
+    confidence (its ``beats_random_<pct>`` metric: a paired bootstrap against the random
+    router's expected curve and sampling spread); ‡ it beats the best baseline
+    (``beats_baseline``: run id → pct → verdict, from :func:`baseline_verdicts`). A run whose
+    scores were constant is flagged "(const.)" and has no interval.
     """
     ev = evaluation_runs(runs)
     if benchmarks is None:
@@ -116,7 +172,7 @@ def cpt_table(
                 value = _mean(sel, f"cpt_{pct}")
                 lo = _mean(sel, f"cpt_{pct}_lo") if show_ci else None
                 hi = _mean(sel, f"cpt_{pct}_hi") if show_ci else None
-                row.append(Cell(value, lo=lo, hi=hi))
+                row.append(Cell(value, lo=lo, hi=hi, mark=_marks(sel, pct, beats_baseline)))
                 if paper_section:
                     row.append(Cell(published[i] if published else None))
         rows.append(row)
@@ -138,25 +194,126 @@ def cpt_table(
         "'ours' from tracked MLflow runs with bootstrap 95% CI in brackets; 'paper' = values "
         "published in arXiv 2502.11021 (reference, not recomputed).",
     ]
+    if any(c.mark for r in rows for c in r):
+        notes.append(
+            "† beats the random router with 95% confidence (paired bootstrap against its "
+            "expected curve and sampling spread); ‡ beats the best baseline (TO-Router or "
+            "RouteLLM, lowest CPT50 on that benchmark under the transfer protocol) with 95% "
+            "confidence (paired bootstrap over the prompts both scored); (const.) constant "
+            "scores: routes like random, no CI."
+        )
     seeds = sorted(n for n in n_seeds if n)
     if seeds and seeds[-1] > 1:
         notes.append(f"Mean over up to {seeds[-1]} seeds.")
     return Table(title=title, columns=columns, rows=rows, notes=notes, label=label)
 
 
-def table1(runs: pd.DataFrame, benchmarks: Sequence[str] = ("mt_bench", "gsm8k", "mmlu")) -> Table:
-    """Table 1: CPT 50/80 on MT-Bench, GSM8K, MMLU (GPT-4 vs Mixtral)."""
+def _marks(sel: pd.DataFrame, pct: int, beats_baseline: dict[str, dict[int, bool]] | None) -> str:
+    if sel.empty:
+        return ""
+    if "constant_scores" in sel and (pd.to_numeric(sel["constant_scores"]) == 1).any():
+        return " (const.)"
+    mark = ""
+    col = f"beats_random_{pct}"
+    if col in sel and (pd.to_numeric(sel[col], errors="coerce") == 1).all():
+        mark += "†"
+    if beats_baseline and all(
+        beats_baseline.get(str(r), {}).get(pct, False) for r in sel["run_id"]
+    ):
+        mark += "‡"
+    return mark
+
+
+BASELINE_FAMILIES = ("TO-Router", "RouteLLM")
+
+
+def best_baseline_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per benchmark, the baseline run (TO-Router or RouteLLM, transfer protocol, full
+    training set) with the lowest CPT(50 %)."""
+    ev = evaluation_runs(runs)
+    if "protocol" in ev:
+        ev = ev[ev["protocol"].fillna(TRANSFER) == TRANSFER]
+    ev = ev[ev["system"].isin(BASELINE_FAMILIES) & ev["cpt_50"].notna()]
+    if ev.empty:
+        return ev
+    idx = ev.groupby("benchmark")["cpt_50"].idxmin()
+    return ev.loc[list(idx.to_numpy())].reset_index(drop=True)
+
+
+def baseline_verdicts(
+    runs: pd.DataFrame,
+    compare: Any,
+) -> dict[str, dict[int, bool]]:
+    """Run id → pct → whether the run beats its benchmark's best baseline (95 %, paired).
+
+    ``compare(run_id, baseline_run_id)`` returns a :class:`harness.metrics.PairedDifference`
+    of CPT(run) − CPT(baseline) (or None when the scores are missing); the trained runs of
+    every protocol except the baselines themselves are compared.
+    """
+    best = best_baseline_runs(runs)
+    ev = evaluation_runs(runs)
+    trained = ev[
+        ev["label_source"].notna() & (ev["label_source"] != "none")
+        & ~ev["system"].isin(BASELINE_FAMILIES)
+    ]
+    out: dict[str, dict[int, bool]] = {}
+    for bench, base_run in zip(best["benchmark"], best["run_id"], strict=True):
+        for run_id in trained.loc[trained["benchmark"] == bench, "run_id"]:
+            diff = compare(str(run_id), str(base_run))
+            if diff is not None:
+                out[str(run_id)] = {pct: diff.a_better(pct) for pct in PCTS}
+    return out
+
+
+def table1(
+    runs: pd.DataFrame,
+    benchmarks: Sequence[str] = ("mt_bench", "gsm8k", "mmlu"),
+    protocol: str = TRANSFER,
+    beats_baseline: dict[str, dict[int, bool]] | None = None,
+) -> Table:
+    """Table 1: CPT 50/80 on MT-Bench, GSM8K, MMLU (GPT-4 vs Mixtral), for one protocol."""
     present = [b for b in benchmarks if b in set(runs["benchmark"].dropna())]
-    return cpt_table(
+    table = cpt_table(
         runs,
-        title="Table 1: CPT (%) of each routing system, GPT-4 vs Mixtral-8x7B",
+        title="Table 1: CPT (%) of each routing system, GPT-4 vs Mixtral-8x7B — "
+        + protocol_title(protocol, runs),
         benchmarks=present or list(benchmarks),
-        paper_section="table1",
-        label="tab:cpt",
+        # The paper's numbers are transfer results (SE/accuracy/arena labels).
+        paper_section="table1" if protocol == TRANSFER else None,
+        label="tab:cpt" + protocol_suffix(protocol).replace("_", "-"),
+        beats_baseline=beats_baseline,
     )
+    _note_training_benchmarks(table, runs)
+    return table
 
 
-def table2(runs: pd.DataFrame, benchmark: str) -> Table:
+def _note_training_benchmarks(table: Table, runs: pd.DataFrame) -> None:
+    """Leave-one-benchmark-out: name what each benchmark's routers were trained on."""
+    if "param.train_benchmarks" not in runs:
+        return
+    ev = evaluation_runs(runs)
+    trained = ev[ev["param.train_benchmarks"].notna()]
+    pairs = sorted(
+        {(str(b), str(t)) for b, t in zip(trained["benchmark"], trained["param.train_benchmarks"],
+                                          strict=True)}
+    )
+    if pairs:
+        table.notes.append(
+            "Trained on the outcomes of: "
+            + "; ".join(
+                f"{benchmark_title(b)} ← {', '.join(benchmark_title(x) for x in t.split(','))}"
+                for b, t in pairs
+            )
+            + "."
+        )
+
+
+def table2(
+    runs: pd.DataFrame,
+    benchmark: str,
+    protocol: str = TRANSFER,
+    beats_baseline: dict[str, dict[int, bool]] | None = None,
+) -> Table:
     """Table 2: the same systems on a second model pair (one benchmark)."""
     ev = evaluation_runs(runs)
     sel = ev[ev["benchmark"] == benchmark]
@@ -165,16 +322,20 @@ def table2(runs: pd.DataFrame, benchmark: str) -> Table:
         pair = f", {sel['param.strong_model'].iloc[0]} vs {sel['param.weak_model'].iloc[0]}"
     table = cpt_table(
         runs,
-        title=f"Table 2: CPT (%) on {benchmark_title(benchmark)}{pair}",
+        title=f"Table 2: CPT (%) on {benchmark_title(benchmark)}{pair} — "
+        + protocol_title(protocol, runs),
         benchmarks=[benchmark],
-        paper_section="table2",
-        label="tab:second-pair",
+        paper_section="table2" if protocol == TRANSFER else None,
+        label="tab:second-pair" + protocol_suffix(protocol).replace("_", "-"),
         paper_benchmark="gsm8k",
+        beats_baseline=beats_baseline,
     )
-    table.notes.append(
-        "Paper column: GPT-4 vs Qwen2-1.5B on GSM8K (a different pair from ours; shown for "
-        "orientation only)."
-    )
+    if protocol == TRANSFER:
+        table.notes.append(
+            "Paper column: GPT-4 vs Qwen2-1.5B on GSM8K (a different pair from ours; shown "
+            "for orientation only)."
+        )
+    _note_training_benchmarks(table, runs)
     return table
 
 

@@ -316,8 +316,6 @@ def run_combination(combo: Combination, study: Study, loader: StudyLoader) -> st
 
     The run opens before the work, so its MLflow duration is the combination's real time;
     ``routerlab.complete`` is written last."""
-    import pandas as pd
-
     from harness.evaluation import evaluate_scores, evaluation_tags
 
     tags = {
@@ -368,9 +366,6 @@ def run_combination(combo: Combination, study: Study, loader: StudyLoader) -> st
                    if isinstance(info.get(name), (int, float))}
         run.metrics({**usd, **numbers})
         run.params({"cost_method": method})
-        # Per-prompt scores, so cost and judge tables can be rebuilt from the run alone.
-        frame = pd.DataFrame({"prompt_id": benchmark.prompt_ids, "score": scores})
-        run.text(frame.to_csv(index=False), "scores.csv")
         run.flush()
         run.tags({schema.COMPLETE: "1"})
     return run.run_id

@@ -65,6 +65,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baselines.systems import FAMILY_OF_LABELS
 from harness.errors import ConfigError
 from harness.protocols import TRANSFER, check_protocol
 
@@ -143,9 +144,7 @@ class Combination:
 
 
 # The paper's names for the label sources (its systems are label source × router).
-SYSTEM_NAMES = {
-    "se": "Confidence", "accuracy": "TO-Router", "arena": "RouteLLM", "outcomes": "Outcomes",
-}
+SYSTEM_NAMES = FAMILY_OF_LABELS
 
 
 @dataclass(frozen=True)

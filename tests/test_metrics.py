@@ -10,6 +10,7 @@ import pytest
 
 from harness import metrics as M
 from harness.benchmarks import load_benchmark
+from harness.records import Benchmark
 from routers.random import RandomRouter
 
 # -- hand-computed tiny benchmarks ---------------------------------------------------------------
@@ -218,3 +219,66 @@ def test_summarize_keys_and_values(data_dir: Path) -> None:
     r = M.summarize(scores, b, grid="routellm", n_boot=50, seed=0)
     assert r["n_points"] == 11
     assert r["oracle_cpt_50"] == pytest.approx(m["oracle_cpt_50"])  # oracle: exact grid
+
+
+# -- paired bootstrap ---------------------------------------------------------------------------
+
+
+def _bench(weak: np.ndarray, strong: np.ndarray) -> Benchmark:
+    n = len(weak)
+    return Benchmark("synthetic", [str(i) for i in range(n)], [f"p{i}" for i in range(n)],
+                     np.asarray(weak, float), np.asarray(strong, float), "weak", "strong")
+
+
+def test_paired_bootstrap_agrees_with_the_hand_computed_two_prompt_case() -> None:
+    """Prompt 0: only the strong model is right (gain 1); prompt 1: both are (gain 0).
+    Router a ranks prompt 0 first, router b prompt 1. Resamples of two prompts: {0, 0} and
+    {1, 1} (probability 1/4 each) give both routers the same CPT, difference 0; {0, 1}
+    (probability 1/2) gives a CPT(50) of 25 (half of the first call reaches half the gain)
+    and b 75: difference −50. By hand: P(diff = −50) = 1/2, the 95 % interval [−50, 0],
+    and on the data as it is the difference is −50. Against the random router the point
+    difference is 25 − 50 = −25."""
+    weak, strong = np.array([0.0, 1.0]), np.array([1.0, 1.0])
+    res = M.paired_bootstrap([1.0, 0.0], [0.0, 1.0], weak, strong, pcts=(50,), n_boot=4000,
+                           seed=3)
+    values = res.diff[:, 0]
+    assert set(np.round(values, 9)) <= {0.0, -50.0}
+    assert abs(float((values == -50.0).mean()) - 0.5) < 0.03
+    assert res.point == (-50.0,)
+    assert res.ci(50) == (-50.0, 0.0)
+    assert not res.a_better(50)  # the interval reaches 0: not better with 95 % confidence
+    vs_random = M.paired_bootstrap([1.0, 0.0], None, weak, strong, pcts=(50,), n_boot=4000,
+                                 seed=3)
+    assert vs_random.point == (-25.0,)
+    # on {0, 1} a random order is a's (25) or b's (75) with equal chance: diff −50 + {0, 50}
+    assert set(np.round(vs_random.diff[:, 0], 9)) <= {0.0, -50.0, 25.0 - 75.0 + 50.0}
+
+
+def test_paired_bootstrap_separates_a_good_router_from_random_and_is_symmetric() -> None:
+    rng = np.random.default_rng(0)
+    n = 600
+    weak = rng.integers(0, 2, n).astype(float)
+    strong = np.maximum(weak, rng.integers(0, 2, n)).astype(float)
+    good = (strong - weak) + 0.3 * rng.random(n)
+    noise = rng.random(n)
+    ab = M.paired_bootstrap(good, noise, weak, strong, n_boot=300, seed=1)
+    ba = M.paired_bootstrap(noise, good, weak, strong, n_boot=300, seed=1)
+    assert np.allclose(ab.diff, -ba.diff)  # the same resamples for both routers
+    assert ab.a_better(50) and ab.a_better(80)
+    assert M.paired_bootstrap(good, None, weak, strong, n_boot=300, seed=1).a_better(50)
+    metrics = M.summarize(good, _bench(weak, strong), n_boot=200)
+    assert metrics["beats_random_50"] == 1.0 and metrics["diff_random_cpt_50_hi"] < 0
+    # a random router does not beat random (its interval straddles 0)
+    metrics = M.summarize(noise, _bench(weak, strong), n_boot=200)
+    assert metrics["beats_random_50"] == 0.0
+    assert metrics["diff_random_cpt_50_lo"] < 0 < metrics["diff_random_cpt_50_hi"]
+
+
+def test_constant_scores_are_flagged_and_get_no_interval() -> None:
+    weak, strong = np.array([0.0, 1.0, 0.0, 1.0] * 25), np.ones(100)
+    metrics = M.summarize(np.full(100, 0.5), _bench(weak, strong), n_boot=100)
+    assert metrics["constant_scores"] == 1.0
+    assert metrics["cpt_50"] == 50.0 and np.isnan(metrics["cpt_50_lo"])
+    assert "beats_random_50" not in metrics
+    nearly = np.r_[np.full(97, 0.5), [0.1, 0.2, 0.3]]
+    assert M.is_degenerate(nearly) and not M.is_degenerate(np.linspace(0, 1, 100))

@@ -23,8 +23,10 @@ from harness.protocols import (
 from routerlab.cli import main
 
 # Two kinds of prompt the MiniLM embedding tells apart: on arithmetic the strong model alone
-# is right, on the writing requests the weak model alone is. A router that learns the kind
-# separates the classes perfectly.
+# is right; on the writing requests the weak model is right and the strong one only on two
+# in three (a tie, else a weak win). A router that learns the kind separates the classes
+# perfectly: strong 40/48, weak 24/48, and the oracle's CPT(50) of 8/48 = 16.7 % is reached
+# by sending the arithmetic first.
 _NUMBERS = ["seventeen", "forty-two", "three hundred", "ninety-one", "eight", "sixty-five",
             "twelve", "one thousand", "twenty-nine", "five hundred", "seventy", "eleven"]
 _THINGS = ["a lighthouse", "autumn leaves", "a lost umbrella", "the ocean at night",
@@ -41,7 +43,7 @@ def synthetic_benchmark(path: Path, n: int = 24, groups: bool = False) -> Path:
         rows.append({"id": f"poem{i}",
                      "prompt": f"Write a gentle poem about {_THINGS[i % len(_THINGS)]}, "
                                f"verse {i}.",
-                     "weak": True, "strong": False})
+                     "weak": True, "strong": i % 3 != 0})
     frame = pd.DataFrame(rows)
     if groups:  # pairs of rows form one question group
         frame["group"] = [f"g{i // 2}" for i in range(len(frame))]
@@ -77,7 +79,7 @@ def test_outcome_labels_from_builtin_and_custom_benchmarks(data_dir: Path, tmp_p
     custom = OutcomeLabels(benchmarks=str(synthetic_benchmark(tmp_path / "syn.csv"))).load(
         data_dir
     )
-    assert custom.meta["strong_wins"] == custom.meta["weak_wins"] == 24
+    assert custom.meta["strong_wins"] == 24 and custom.meta["weak_wins"] == 8
 
     with pytest.raises(ConfigError, match="different model pairs"):
         OutcomeLabels(benchmarks=("gsm8k", "gsm8k_qwen")).load(data_dir)
@@ -160,7 +162,7 @@ def test_protocol_names_and_label_params() -> None:
 def test_cli_cross_fit_and_leave_one_benchmark_out(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = synthetic_benchmark(tmp_path / "syn.csv")
+    path = synthetic_benchmark(tmp_path / "syn.csv", n=60)
     other = synthetic_benchmark(tmp_path / "other.csv", n=12)
     code = main(["evaluate", "--benchmark", str(path), "--router", "knn", "--labels",
                  "outcomes", "--router-param", "k=3", "--protocol", "cross-fit", "--folds",
@@ -170,7 +172,10 @@ def test_cli_cross_fit_and_leave_one_benchmark_out(
     assert summary["protocol"] == "cross-fit"
     result = summary["results"][0]
     assert result["fold_seed"] == 0
-    assert result["cpt_50"] < 30  # the oracle needs 25 %: the classes are learned
+    # random needs 50 %; the router learns the kind and reaches the oracle (decontamination
+    # dropped near-duplicate prompts, so the oracle is that of the prompts kept)
+    assert result["cpt_50"] <= result["oracle_cpt_50"] + 3 < 40
+    assert result["beats_random_50"] == 1
     assert result["dropped_similar_to_training"] >= 0
 
     code = main(["evaluate", "--benchmark", str(path), "--router", "knn", "--labels",
@@ -178,3 +183,28 @@ def test_cli_cross_fit_and_leave_one_benchmark_out(
                  "--n-boot", "0", "--no-mlflow"])
     assert code == 0
     assert f"trained on the outcomes of {other}" in capsys.readouterr().out
+
+
+def test_compare_two_tracked_runs_with_a_paired_bootstrap(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(synthetic_benchmark(tmp_path / "syn.csv"))
+    ids = []
+    for extra in (["--router", "knn", "--labels", "outcomes", "--router-param", "k=3",
+                   "--protocol", "cross-fit", "--folds", "4"], ["--router", "random"]):
+        assert main(["evaluate", "--benchmark", path, *extra, "--n-boot", "100", "--json"]) == 0
+        ids.append(json.loads(capsys.readouterr().out)["results"][0]["mlflow_run_id"])
+    assert main(["compare", ids[0], ids[1], "--n-boot", "300", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    # decontamination dropped near-duplicates from the cross-fit run only: compared on the rest
+    assert out["n"] + out["n_only_b"] == 48 and out["n_only_a"] == 0
+    assert out["run_a"]["protocol"] == "cross-fit"
+    row50 = next(r for r in out["rows"] if r["pct"] == 50)
+    assert row50["difference"] == pytest.approx(row50["cpt_a"] - row50["cpt_b"])
+    assert row50["hi"] < 0 and row50["verdict"] == "A better"
+    # the text form names both runs and the interval
+    assert main(["compare", ids[1], ids[0], "--n-boot", "100"]) == 0
+    text = capsys.readouterr().out
+    assert "B better" in text and ids[0] in text
+    assert main(["compare", ids[0], "no-such-run"]) == 2
+    assert "no MLflow run 'no-such-run'" in capsys.readouterr().err

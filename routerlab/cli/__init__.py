@@ -18,6 +18,7 @@ from harness.errors import RouterlabError
 from routerlab.cli import (
     benchmark,
     calibrate,
+    compare,
     data,
     evaluate,
     export,
@@ -33,6 +34,7 @@ from routerlab.cli import (
 SUBCOMMANDS = (
     data,  # routerlab data fetch|check
     evaluate,  # routerlab evaluate
+    compare,  # routerlab compare RUN_A RUN_B
     calibrate,  # routerlab calibrate
     export,  # routerlab export
     labels,  # routerlab labels se|accuracy|arena

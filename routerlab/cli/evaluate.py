@@ -129,6 +129,14 @@ def _fmt_ci(m: dict[str, float], key: str) -> str:
 
 def _fmt_usd(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"${value:,.2f}"
+def _beats_random(m: dict[str, float]) -> str:
+    """yes/no per target from the paired test against the random router; flagged routers
+    (constant scores) get no verdict."""
+    if m.get("constant_scores"):
+        return "constant scores"
+    if "beats_random_50" not in m:
+        return "–"
+    return "/".join("yes" if m.get(f"beats_random_{p}") else "no" for p in ("50", "80"))
 
 
 def format_table(results: list[Any]) -> str:
@@ -136,7 +144,8 @@ def format_table(results: list[Any]) -> str:
     import numpy as np
 
     headers = ["system", "benchmark", "n", "weak", "strong", "oracle", "CPT(20%)", "CPT(50%)",
-               "CPT(80%)", "APGR", "oracle CPT(50%)", "USD@CPT(50%)", "USD all-strong"]
+               "CPT(80%)", "APGR", "oracle CPT(50%)", "beats random (50/80)", "USD@CPT(50%)",
+               "USD all-strong"]
     rows = []
     for r in results:
         m = r.metrics
@@ -148,6 +157,7 @@ def format_table(results: list[Any]) -> str:
             _fmt_score(m["strong"], accuracy),
             _fmt_score(m["oracle"], accuracy), _fmt_ci(m, "cpt_20"), _fmt_ci(m, "cpt_50"),
             _fmt_ci(m, "cpt_80"), f"{m['apgr']:.3f}", f"{m['oracle_cpt_50']:.1f}",
+            _beats_random(m),
             _fmt_usd(m.get("usd_cpt_50")), _fmt_usd(m.get("usd_all_strong")),
         ])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
@@ -321,6 +331,11 @@ def run(args: argparse.Namespace) -> int:
             if train:
                 print(f"  {r.benchmark.name}: trained on the outcomes of {train}")
         print(format_table(results))
+        for r in results:
+            if r.metrics.get("constant_scores"):
+                print(f"warning: {r.benchmark.name}: the router's scores are constant or nearly "
+                      "(one value on >= 95% of prompts); it routes like random, so its CPTs get "
+                      "no CI. Check the embedding input (--embedding-input) and the labels.")
         if log:
             from harness.tracking import display_uri
 

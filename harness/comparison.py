@@ -1,0 +1,143 @@
+"""Paired comparisons of two routers on one benchmark, from their per-prompt scores.
+
+:func:`compare_scores` aligns two score tables by prompt id (two runs can have scored
+slightly different prompts: decontamination drops different ones for different training
+sets; only prompts both scored are compared, and the count is reported) and runs
+:func:`harness.metrics.paired_bootstrap`: the same resampled prompts for both routers, so
+the 95 % interval is that of the difference CPT(a) − CPT(b).
+:func:`compare_runs` does the same for two tracked MLflow runs (``routerlab compare``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness import metrics as M
+from harness.errors import DataError
+from harness.records import Benchmark
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """CPT(a) − CPT(b) on the prompts both runs scored.
+
+    Attributes:
+        benchmark: the benchmark's name.
+        n: prompts compared; n_only_a / n_only_b: prompts only one of the two scored.
+        cpt_a / cpt_b: each router's CPT per percentage on the compared prompts.
+        difference: the paired bootstrap of the difference.
+    """
+
+    benchmark: str
+    n: int
+    n_only_a: int
+    n_only_b: int
+    cpt_a: dict[float, float]
+    cpt_b: dict[float, float]
+    difference: M.PairedDifference
+
+
+def compare_scores(
+    benchmark: Benchmark,
+    scores_a: pd.DataFrame,
+    scores_b: pd.DataFrame,
+    *,
+    pcts: Sequence[float] = (50.0, 80.0),
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Comparison:
+    """Paired comparison of two ``prompt_id, score`` tables on ``benchmark``'s outcomes."""
+    index = {pid: i for i, pid in enumerate(benchmark.prompt_ids)}
+    a = scores_a.drop_duplicates("prompt_id").set_index("prompt_id")["score"]
+    b = scores_b.drop_duplicates("prompt_id").set_index("prompt_id")["score"]
+    unknown = [p for p in list(a.index) + list(b.index) if p not in index]
+    if unknown:
+        raise DataError(
+            f"{len(unknown)} scored prompt ids are not in benchmark {benchmark.name!r} (first: "
+            f"{unknown[0]!r}); were the runs made on another benchmark or data version?"
+        )
+    common = [p for p in benchmark.prompt_ids if p in a.index and p in b.index]
+    if len(common) < 2:
+        raise DataError(f"the two runs share {len(common)} scored prompts of {benchmark.name!r}")
+    rows = np.array([index[p] for p in common])
+    w, t = benchmark.weak_score[rows], benchmark.strong_score[rows]
+    sa = a.reindex(common).to_numpy(dtype=float)
+    sb = b.reindex(common).to_numpy(dtype=float)
+    diff = M.paired_bootstrap(sa, sb, w, t, pcts=pcts, n_boot=n_boot, seed=seed)
+    curve_a, curve_b = (M.call_performance_curve(s, w, t) for s in (sa, sb))
+    return Comparison(
+        benchmark=benchmark.name,
+        n=len(common),
+        n_only_a=int(len(a) - len(common)),
+        n_only_b=int(len(b) - len(common)),
+        cpt_a={float(p): M.cpt(curve_a, p) for p in pcts},
+        cpt_b={float(p): M.cpt(curve_b, p) for p in pcts},
+        difference=diff,
+    )
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What identifies a tracked evaluation run in a comparison."""
+
+    run_id: str
+    system: str
+    router: str
+    label_source: str
+    protocol: str
+    benchmark: str
+    benchmark_file: str | None
+
+
+def run_info(run_id: str) -> RunInfo:
+    """The tags and params of an evaluation run, or a DataError naming the id."""
+    from harness.tracking import client
+
+    try:
+        run = client().get_run(run_id)
+    except Exception:  # MLflow raises its own exception types for unknown ids
+        raise DataError(f"no MLflow run {run_id!r} in the tracking store") from None
+    tags, params = run.data.tags, run.data.params
+    benchmark = tags.get("routerlab.benchmark") or params.get("benchmark")
+    if not benchmark:
+        raise DataError(f"MLflow run {run_id} is not an evaluation run (no benchmark tag)")
+    return RunInfo(
+        run_id=run_id,
+        system=tags.get("routerlab.system", "?"),
+        router=tags.get("routerlab.router", "?"),
+        label_source=tags.get("routerlab.label_source", "none"),
+        protocol=tags.get("routerlab.protocol", "transfer"),
+        benchmark=benchmark,
+        benchmark_file=params.get("benchmark_file"),
+    )
+
+
+def compare_runs(
+    run_a: str,
+    run_b: str,
+    *,
+    data_dir: Path | None = None,
+    pcts: Sequence[float] = (50.0, 80.0),
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[RunInfo, RunInfo, Comparison]:
+    """Paired comparison of two tracked runs on the benchmark they share."""
+    from harness.benchmarks import load_benchmark
+    from harness.evaluation import load_scores
+
+    info_a, info_b = run_info(run_a), run_info(run_b)
+    if info_a.benchmark != info_b.benchmark:
+        raise DataError(
+            f"run {run_a} is on {info_a.benchmark!r} and run {run_b} on {info_b.benchmark!r}; "
+            "compare two runs on the same benchmark"
+        )
+    benchmark = load_benchmark(info_a.benchmark_file or info_a.benchmark, data_dir)
+    result = compare_scores(
+        benchmark, load_scores(run_a), load_scores(run_b), pcts=pcts, n_boot=n_boot, seed=seed
+    )
+    return info_a, info_b, result
