@@ -188,7 +188,7 @@ def test_cli_cross_fit_and_leave_one_benchmark_out(
 def test_compare_two_tracked_runs_with_a_paired_bootstrap(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = str(synthetic_benchmark(tmp_path / "syn.csv"))
+    path = str(synthetic_benchmark(tmp_path / "syn.csv", n=60))
     ids = []
     for extra in (["--router", "knn", "--labels", "outcomes", "--router-param", "k=3",
                    "--protocol", "cross-fit", "--folds", "4"], ["--router", "random"]):
@@ -197,7 +197,7 @@ def test_compare_two_tracked_runs_with_a_paired_bootstrap(
     assert main(["compare", ids[0], ids[1], "--n-boot", "300", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     # decontamination dropped near-duplicates from the cross-fit run only: compared on the rest
-    assert out["n"] + out["n_only_b"] == 48 and out["n_only_a"] == 0
+    assert out["n"] + out["n_only_b"] == 120 and out["n_only_a"] == 0
     assert out["run_a"]["protocol"] == "cross-fit"
     row50 = next(r for r in out["rows"] if r["pct"] == 50)
     assert row50["difference"] == pytest.approx(row50["cpt_a"] - row50["cpt_b"])
