@@ -388,6 +388,12 @@ def router_scores(
         ))
 
     n_dropped = int((~keep).sum())
+    if n_dropped == len(benchmark):
+        raise DataError(
+            f"decontamination dropped all {len(benchmark)} prompts of {benchmark.name!r} "
+            f"(each has cosine >= {decontaminate} to a training prompt): the labels hold the "
+            "benchmark's own prompts; use other labels or protocol cross-fit"
+        )
     dropped_ids = [benchmark.prompt_ids[i] for i in np.flatnonzero(~keep)]
     kept = benchmark.subset(keep)
     kept.meta["dropped_similar_to_training"] = n_dropped

@@ -30,6 +30,7 @@ from harness import cost, paths, tracking
 from harness.embeddings import DEFAULT_MODEL, EmbeddingCache, embed
 from harness.errors import ConfigError
 from harness.metrics import Grid
+from harness.protocols import benchmark_ref
 from harness.records import Benchmark, LabelSet
 from harness.tracking import schema
 from routers.base import Router
@@ -144,7 +145,8 @@ class StudyLoader:
     def prompt_costs(self, benchmark: Benchmark) -> cost.PromptCosts:
         """Per-prompt USD of ``benchmark``'s prompts (computed once on the full benchmark)."""
         if benchmark.name not in self._costs:
-            full = self.benchmark(benchmark.name)
+            # a custom file is named by its stem: reload it from its path
+            full = self.benchmark(benchmark_ref(benchmark))
             self._costs[benchmark.name] = (
                 cost.benchmark_prompt_costs(full, self.data_dir), full.prompt_ids
             )

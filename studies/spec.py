@@ -25,6 +25,7 @@ A study is a TOML (or YAML) file. Every field has a default except ``name``::
     routers = ["knn", "mlp"]
     protocols = ["cross-fit", "leave-one-benchmark-out"]   # default ["transfer"]
     n_folds = 5                                   # per block, overrides the study's
+    router_params.knn = { k = 50 }                # per block, over [router_params.knn]
 
     [[systems]]                                   # single systems (label-free routers)
     router = "random"
@@ -157,6 +158,8 @@ class GridBlock:
     protocols: tuple[str, ...] = (TRANSFER,)
     # Folds for this block (cross-fit, or labels sharing questions); None = the study's.
     n_folds: int | None = None
+    # Router keyword arguments for this block, over the study's [router_params.<router>].
+    router_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def system_name(labels: str | None, router: str) -> str:
@@ -223,26 +226,27 @@ class Study:
 
     def combinations(self) -> Iterator[Combination]:
         """Every combination, in a stable order (benchmark-major, so data loads once)."""
-        pairs: list[tuple[str, str | None, tuple[float, ...], str, int | None]] = []
+        pairs: list[tuple[str, str | None, tuple[float, ...], str, int | None, dict[str, Any]]]
+        pairs = []
         for block in self.grid:
             fractions = block.train_fractions or self.train_fractions
             folds = block.n_folds if block.n_folds is not None else self.n_folds
             pairs.extend(
-                (r, lab, fractions, protocol, folds)
+                (r, lab, fractions, protocol, folds,
+                 {**self.router_params.get(r, {}), **block.router_params.get(r, {})})
                 for protocol in block.protocols for lab in block.labels for r in block.routers
             )
         pairs.extend(
-            (router, labels, self.train_fractions, TRANSFER, self.n_folds)
+            (router, labels, self.train_fractions, TRANSFER, self.n_folds,
+             dict(self.router_params.get(router, {})))
             for router, labels in self.systems
         )
         seen: set[str] = set()
         for benchmark in self.benchmarks:
-            for router, labels, block_fractions, protocol, n_folds in pairs:
+            for router, labels, block_fractions, protocol, n_folds, block_params in pairs:
                 fractions = block_fractions if labels is not None else (1.0,)
                 tuned = self.tuned_record(labels, router, benchmark)
-                router_params = {
-                    **self.router_params.get(router, {}), **tuned.get("router_params", {})
-                }
+                router_params = {**block_params, **tuned.get("router_params", {})}
                 label_params = (
                     {**self.label_params.get(labels, {}), **tuned.get("label_params", {})}
                     if labels else {}
@@ -354,7 +358,10 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
             for p in _list(block, "protocols", path, [block.get("protocol", TRANSFER)])
         )
         block_folds = int(block["n_folds"]) if block.get("n_folds") is not None else None
-        grid.append(GridBlock(labels, routers, block_fractions, protocols, block_folds))
+        block_params = {str(k): dict(v) for k, v in block.get("router_params", {}).items()}
+        grid.append(
+            GridBlock(labels, routers, block_fractions, protocols, block_folds, block_params)
+        )
         for name in labels:
             _check_name(LABEL_SOURCES.names(), name, f"grid[{i}].labels", path)
         for name in routers:

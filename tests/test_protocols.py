@@ -34,17 +34,28 @@ _THINGS = ["a lighthouse", "autumn leaves", "a lost umbrella", "the ocean at nig
            "the first day of school", "a desert sunrise", "a broken clock", "a summer market"]
 
 
-def synthetic_benchmark(path: Path, n: int = 24, groups: bool = False) -> Path:
+_TEMPLATES = (
+    ("Compute {a} multiplied by {b} minus {i}.", "Write a gentle poem about {thing}, verse {i}."),
+    ("A train travels {a} miles, then {b} more; subtract {i} and give the distance.",
+     "Compose a song for children describing {thing}; it is song number {i}."),
+)
+
+
+def synthetic_benchmark(
+    path: Path, n: int = 24, groups: bool = False, variant: int = 0, models: bool = False
+) -> Path:
+    math_text, poem_text = _TEMPLATES[variant]
     rows = []
     for i in range(n):
         a, b = _NUMBERS[i % len(_NUMBERS)], _NUMBERS[(i * 5 + 3) % len(_NUMBERS)]
-        rows.append({"id": f"math{i}", "prompt": f"Compute {a} multiplied by {b} minus {i}.",
+        rows.append({"id": f"math{i}", "prompt": math_text.format(a=a, b=b, i=i),
                      "weak": False, "strong": True})
         rows.append({"id": f"poem{i}",
-                     "prompt": f"Write a gentle poem about {_THINGS[i % len(_THINGS)]}, "
-                               f"verse {i}.",
+                     "prompt": poem_text.format(thing=_THINGS[i % len(_THINGS)], i=i),
                      "weak": True, "strong": i % 3 != 0})
     frame = pd.DataFrame(rows)
+    if models:  # a priced pair, so a study can compute its costs
+        frame["weak_model"], frame["strong_model"] = "qwen-0.5b", "qwen-1.5b"
     if groups:  # pairs of rows form one question group
         frame["group"] = [f"g{i // 2}" for i in range(len(frame))]
     frame.to_csv(path, index=False)
@@ -163,7 +174,7 @@ def test_cli_cross_fit_and_leave_one_benchmark_out(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = synthetic_benchmark(tmp_path / "syn.csv", n=60)
-    other = synthetic_benchmark(tmp_path / "other.csv", n=12)
+    other = synthetic_benchmark(tmp_path / "other.csv", n=12, variant=1)
     code = main(["evaluate", "--benchmark", str(path), "--router", "knn", "--labels",
                  "outcomes", "--router-param", "k=3", "--protocol", "cross-fit", "--folds",
                  "4", "--n-boot", "200", "--json"])
@@ -208,3 +219,41 @@ def test_compare_two_tracked_runs_with_a_paired_bootstrap(
     assert "B better" in text and ids[0] in text
     assert main(["compare", ids[0], "no-such-run"]) == 2
     assert "no MLflow run 'no-such-run'" in capsys.readouterr().err
+
+
+def test_study_runs_both_protocols_and_the_report_renders_one_table_per_protocol(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from reports.build import build_report
+    from reports.runs import load_runs
+    from studies.runner import StudyLoader, keyed_combinations, run_study
+    from studies.spec import parse_study
+
+    first = str(synthetic_benchmark(tmp_path / "first.csv", n=30, models=True))
+    second = str(synthetic_benchmark(tmp_path / "second.csv", n=18, variant=1, models=True))
+    study = parse_study({
+        "name": "protocols", "benchmarks": [first, second], "n_boot": 50,
+        "grid": [{"labels": ["outcomes"], "routers": ["knn"],
+                  "protocols": ["cross-fit", "lobo"], "n_folds": 3,
+                  "router_params": {"knn": {"k": 3}}}],
+        "systems": [{"router": "random"}],
+    })
+    combos = keyed_combinations(study, StudyLoader(data_dir))
+    lobo = {c.benchmark: c.train_benchmarks for c in combos
+            if c.protocol == "leave-one-benchmark-out"}
+    assert lobo == {first: (second,), second: (first,)}
+    assert {c.router_params.get("k") for c in combos if c.router == "knn"} == {3}
+
+    outcome = run_study(study, data_dir=data_dir, progress=False)
+    assert not outcome.failed and len(outcome.ran) == 6
+    runs = load_runs("protocols")
+    ev = runs[runs["kind"] == "evaluation"]
+    assert set(ev["protocol"]) == {"transfer", "cross-fit", "leave-one-benchmark-out"}
+    report = build_report(runs, study="protocols")
+    titles = {name: table.title for name, table in report.tables.items()}
+    assert {"table2_first_cross_fit", "table2_first_leave_one_benchmark_out",
+            "table2_second_cross_fit"} <= set(titles)
+    assert "protocol cross-fit" in titles["table2_first_cross_fit"]
+    assert "the evaluated pair's own outcomes" in titles["table2_first_cross_fit"]
+    notes = " ".join(report.tables["table2_first_leave_one_benchmark_out"].notes)
+    assert "Trained on the outcomes of: first ← " in notes and "second.csv" in notes

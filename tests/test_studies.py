@@ -19,13 +19,21 @@ def test_paper_study_is_the_papers_grid() -> None:
     trained = {
         (c.labels, c.router, c.benchmark)
         for c in combos
-        if c.labels and c.benchmark in paper_benchmarks
+        if c.labels and c.benchmark in paper_benchmarks and c.protocol == "transfer"
     }
     assert trained == {
         (lab, r, b)
         for lab in ("se", "accuracy", "arena")
         for r in ("sw_ranking", "mf", "knn", "mlp")
         for b in ("mt_bench", "gsm8k", "mmlu")
+    }
+    # The pair's own outcomes under the protocols that never score a training prompt.
+    own = {(c.protocol, c.router, c.benchmark) for c in combos if c.labels == "outcomes"}
+    assert own == {
+        (p, r, b)
+        for p in ("cross-fit", "leave-one-benchmark-out")
+        for r in ("knn", "mlp")
+        for b in ("mt_bench", "gsm8k", "mmlu", "gsm8k_qwen")
     }
     # Random on every benchmark, and Table 2's second pair in the same study.
     assert {c.benchmark for c in combos if c.router == "random"} == {
