@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import sqlite3
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import closing
@@ -104,6 +105,12 @@ class EmbeddingCache:
                 "CREATE TABLE IF NOT EXISTS embedding (model TEXT NOT NULL, sha256 TEXT NOT NULL,"
                 " dim INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, sha256))"
             )
+            # How long encoding took, summed per model: the query latency a study reports
+            # (embed_seconds_per_query) comes from here when the embeddings are all cached.
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS encode_time (model TEXT PRIMARY KEY,"
+                " texts INTEGER NOT NULL, seconds REAL NOT NULL)"
+            )
 
     def _connect(self) -> sqlite3.Connection:
         # Several processes (tests, the team's jobs) share the cache: wait for locks, and
@@ -126,6 +133,25 @@ class EmbeddingCache:
                 for sha, blob in rows:
                     found[sha] = np.frombuffer(blob, dtype=np.float32)
         return found
+
+    def record_encode_time(self, model_key: str, texts: int, seconds: float) -> None:
+        """Add ``texts`` encoded in ``seconds`` (wall time) to ``model_key``'s total."""
+        with closing(self._connect()) as con, con:
+            con.execute(
+                "INSERT INTO encode_time VALUES (?, ?, ?) ON CONFLICT(model) DO UPDATE SET"
+                " texts = texts + excluded.texts, seconds = seconds + excluded.seconds",
+                (model_key, int(texts), float(seconds)),
+            )
+
+    def seconds_per_text(self, model_key: str, min_texts: int = 1) -> float | None:
+        """Mean measured encoding time per text, None when fewer than ``min_texts`` timed."""
+        with closing(self._connect()) as con:
+            row = con.execute(
+                "SELECT texts, seconds FROM encode_time WHERE model = ?", (model_key,)
+            ).fetchone()
+        if row is None or row[0] < max(min_texts, 1):
+            return None
+        return float(row[1]) / float(row[0])
 
     def put(self, model_key: str, shas: Sequence[str], vectors: np.ndarray) -> None:
         rows = [
@@ -224,7 +250,9 @@ def _encode_and_store(
               unit="text", disable=not show_progress) as bar:
         for start in range(0, len(items), step):
             chunk = items[start : start + step]
+            started = time.perf_counter()
             vectors = _encode(st_model, [t for _, t in chunk], batch_size)
+            cache.record_encode_time(key, len(chunk), time.perf_counter() - started)
             chunk_shas = [sha for sha, _ in chunk]
             cache.put(key, chunk_shas, vectors)
             result.update(zip(chunk_shas, vectors, strict=True))

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from harness import cost, paths, tracking
-from harness.embeddings import DEFAULT_MODEL, EmbeddingCache, embed
+from harness.embeddings import DEFAULT_MODEL, EmbeddingCache, embed, model_cache_key
 from harness.errors import ConfigError
 from harness.metrics import Grid
 from harness.protocols import benchmark_ref
@@ -99,23 +99,32 @@ class StudyLoader:
     def embed_seconds_per_query(self, model: str, n: int = 64) -> float:
         """Measured time to embed one query with ``model`` (the router's query cost).
 
-        The study's embeddings come from the disk cache, so their time says nothing; this
-        embeds ``n`` prompts into a throw-away cache, once per embedding model per study
-        (each measurement loads the model and embeds, seconds on two cores). The prompts
-        are taken in turn from every benchmark loaded so far (sorted by name: the keyed
-        combinations load all of the study's benchmarks first), so one number stands for
-        the study's mix of query lengths.
+        Once per embedding model per study. The embedding cache keeps how long encoding
+        took when its vectors were computed (on this machine: the cache is local); with at
+        least ``n`` texts timed that mean is the answer and no model is loaded (loading and
+        timing it cost ~18 s of a 2-minute grid). Else ``n`` prompts are embedded into a
+        throw-away cache and timed (the study's own embeddings come from the cache, so their
+        time says nothing), and the measurement is added to the cache for later studies. The
+        prompts are taken in turn from every benchmark loaded so far (sorted by name: the
+        keyed combinations load all of the study's benchmarks first), so one number stands
+        for the study's mix of query lengths.
         """
         if model not in self._embed_seconds:
-            pools = [self._benchmarks[name].prompts for name in sorted(self._benchmarks)]
-            sample = [p for row in zip_longest(*pools) for p in row if p is not None][:n]
-            with tempfile.TemporaryDirectory() as tmp:
-                cache = EmbeddingCache(Path(tmp) / "embeddings.sqlite")
-                embed(sample[:2], model, cache=cache, show_progress=False)  # load the model
-                started = time.perf_counter()
-                embed(sample, model, cache=cache, show_progress=False)
-                elapsed = time.perf_counter() - started
-            self._embed_seconds[model] = elapsed / max(len(sample), 1)
+            cache = EmbeddingCache()
+            key = model_cache_key(model)
+            recorded = cache.seconds_per_text(key, min_texts=n)
+            if recorded is None:
+                pools = [self._benchmarks[name].prompts for name in sorted(self._benchmarks)]
+                sample = [p for row in zip_longest(*pools) for p in row if p is not None][:n]
+                with tempfile.TemporaryDirectory() as tmp:
+                    scratch = EmbeddingCache(Path(tmp) / "embeddings.sqlite")
+                    embed(sample[:2], model, cache=scratch, show_progress=False)  # load model
+                    started = time.perf_counter()
+                    embed(sample, model, cache=scratch, show_progress=False)
+                    elapsed = time.perf_counter() - started
+                cache.record_encode_time(key, len(sample), elapsed)
+                recorded = elapsed / max(len(sample), 1)
+            self._embed_seconds[model] = recorded
         return self._embed_seconds[model]
 
     def benchmark(self, name: str) -> Benchmark:

@@ -26,6 +26,10 @@ def test_real_model_gives_normalised_384_d_vectors(tmp_path: Path) -> None:
     np.testing.assert_array_equal(E[0], E[3])
     assert E[0] @ E[1] > 0.7 > E[0] @ E[2]  # paraphrase vs unrelated question
     assert cache.count(model_cache_key("all-MiniLM-L6-v2")) == 3  # duplicates embedded once
+    # the encoding time is kept with the vectors (a study's query latency reads it)
+    per_text = cache.seconds_per_text(model_cache_key("all-MiniLM-L6-v2"), min_texts=3)
+    assert per_text is not None and 0 < per_text < 5
+    assert cache.seconds_per_text(model_cache_key("all-MiniLM-L6-v2"), min_texts=4) is None
 
 
 def test_second_run_embeds_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

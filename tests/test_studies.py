@@ -217,15 +217,26 @@ def test_report_of_unknown_study_is_one_clear_error(capsys: pytest.CaptureFixtur
 
 
 @pytest.mark.slow
-def test_query_latency_is_measured_once_per_embedding_model(data_dir: Path) -> None:
-    from harness.embeddings import DEFAULT_MODEL
+def test_query_latency_is_measured_once_per_embedding_model(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.embeddings import DEFAULT_MODEL, EmbeddingCache, model_cache_key
     from studies.runner import StudyLoader
 
+    monkeypatch.setenv("ROUTERLAB_CACHE_DIR", str(tmp_path))  # a cache with no timings yet
+    key = model_cache_key(DEFAULT_MODEL)
     loader = StudyLoader(data_dir)
     for name in ("mt_bench", "gsm8k"):
         loader.benchmark(name)
-    first = loader.embed_seconds_per_query(DEFAULT_MODEL, n=8)
+    first = loader.embed_seconds_per_query(DEFAULT_MODEL, n=8)  # loads the model, times it
     assert 0 < first < 5
-    # Every later run of the study (any benchmark) reuses the one measurement.
+    # Every later run of the study (any benchmark) reuses the one measurement ...
     assert loader.embed_seconds_per_query(DEFAULT_MODEL) == first
     assert list(loader._embed_seconds) == [DEFAULT_MODEL]
+    # ... and it is kept in the embedding cache, so the next study measures nothing.
+    cache = EmbeddingCache()
+    assert cache.seconds_per_text(key, min_texts=8) == pytest.approx(first)
+    assert cache.seconds_per_text(key, min_texts=9) is None
+    cache.record_encode_time(key, 8, 8 * 3 * first)  # texts embedded later, 3x slower
+    again = StudyLoader(data_dir).embed_seconds_per_query(DEFAULT_MODEL, n=8)
+    assert again == pytest.approx(2 * first)  # the mean over all 16 timed texts
