@@ -12,6 +12,10 @@ prompts) is put into the embedding cache, so both runs read their embeddings fro
 the goal of issue 13 is "fresh MLflow store, cached embeddings". The wall time includes
 starting Python and importing the libraries, as a user running the command sees it.
 
+The cache also keeps how long encoding took (the study's query latency reads it; see
+``StudyLoader.embed_seconds_per_query``); when it has no such record yet (filled by older
+code) the warm-up measures it once, as a first study run would.
+
 Then both stores are compared run by run (same combination key): the largest difference of
 each headline metric is printed, so a speed-up that changes results shows here.
 
@@ -53,10 +57,16 @@ def extract_tree(rev: str, into: Path) -> Path:
     return into
 
 
-def warm_embedding_cache(study_path: Path) -> int:
-    """Embed every text the study will need (benchmarks and training labels); returns count."""
+def warm_embedding_cache(study_path: Path) -> tuple[int, float]:
+    """Embed every text the study will need (benchmarks and training labels).
+
+    Returns the number of texts and the encoding time per text the cache holds. A cache
+    filled by this code keeps the encoding time with the vectors; one filled by older code
+    has none, and then the query latency is measured once here (as the first study run
+    would), so that the timed run sees the cache a user of this code has.
+    """
     from harness import paths
-    from harness.embeddings import DEFAULT_MODEL, embed
+    from harness.embeddings import DEFAULT_MODEL, EmbeddingCache, embed, model_cache_key
     from studies.runner import StudyLoader
     from studies.spec import load_study
 
@@ -69,7 +79,9 @@ def warm_embedding_cache(study_path: Path) -> int:
             records, _ = loader.labels(combo.labels, combo.label_params).targets()
             texts.update(dict.fromkeys(records["prompt"].astype(str)))
     embed(list(texts), DEFAULT_MODEL, show_progress=True)
-    return len(texts)
+    seconds = loader.embed_seconds_per_query(DEFAULT_MODEL)
+    assert EmbeddingCache().seconds_per_text(model_cache_key(DEFAULT_MODEL)) is not None
+    return len(texts), seconds
 
 
 def time_grid(tree: Path, study: Path, home: Path) -> float:
@@ -129,8 +141,9 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="routerlab-bench-grid-"))
     print(f"warming the embedding cache for {args.study} ...", flush=True)
-    n = warm_embedding_cache(ROOT / args.study)
-    print(f"  {n} distinct texts cached", flush=True)
+    n, per_text = warm_embedding_cache(ROOT / args.study)
+    print(f"  {n} distinct texts cached; encoding time on record {1000 * per_text:.1f} ms/text",
+          flush=True)
     baseline_tree = extract_tree(args.baseline, tmp / "baseline")
 
     cpus = len(os.sched_getaffinity(0))
