@@ -190,6 +190,13 @@ def test_study_runs_every_combination_once_and_resumes(tmp_path: Path, data_dir:
     # One parent run for the study, reused on resume.
     assert (runs["kind"] == "parent").sum() == 1
     assert set(ev["parent_run_id"]) == {runs.loc[runs["kind"] == "parent", "run_id"].iloc[0]}
+    # No matplotlib per run (the report draws the study's figures once); the scores stay.
+    from harness import tracking
+
+    client = tracking.client()
+    for run_id in ev["run_id"]:
+        names = {a.path for a in client.list_artifacts(run_id)}
+        assert "curve.png" not in names and "scores.csv" in names
 
 
 @pytest.mark.slow
