@@ -97,12 +97,13 @@ def quality_unit(weak: np.ndarray, strong: np.ndarray, declared: object = None) 
 
 
 def describe_units(unit: str) -> str:
-    """The run description: what each metric family is measured in."""
+    """The run description (Markdown in the MLflow UI): what each metric is measured in."""
     return (
-        f"quality_* and curve_quality: {unit}. cpt_*: % of prompts sent to the strong model "
-        "(_lo/_hi: 95% bootstrap CI). apgr, auc: 0-1. usd_*: US dollars over the benchmark; "
-        "router_usd_per_1m: USD per million routing decisions; *_seconds: seconds. "
-        "The curve, every point: artifact curve_table.json (mlflow.load_table)."
+        f"`quality_*`, `curve_quality`: {unit}. "
+        "`cpt_*`: % of prompts sent to the strong model (`_lo`/`_hi`: 95% bootstrap CI). "
+        "`apgr`, `auc`: 0-1. `usd_*`: US dollars over the benchmark; `router_usd_per_1m`: USD "
+        "per million routing decisions; `*_seconds`: seconds. Every point of the curve: the "
+        "artifact `curve_table.json` (`MlflowClient.load_table`)."
     )
 
 
