@@ -31,10 +31,22 @@ def home_dir() -> Path:
     return Path(env).expanduser() if env else Path.cwd() / ".routerlab"
 
 
+def with_sql_driver(url: str) -> str:
+    """``postgresql://...`` spelled with the driver routerlab installs (psycopg2).
+
+    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3, which is not a dependency;
+    an explicit ``postgresql+driver://`` is left as it is.
+    """
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg2://" + url[len(bare) :]
+    return url
+
+
 def mlflow_tracking_uri() -> str:
     env = os.environ.get("MLFLOW_TRACKING_URI")
     if env:
-        return env
+        return with_sql_driver(env)
     home = home_dir()
     home.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(home / 'mlflow.db').resolve()}"
@@ -43,7 +55,7 @@ def mlflow_tracking_uri() -> str:
 def optuna_storage_url() -> str:
     env = os.environ.get("ROUTERLAB_OPTUNA_STORAGE")
     if env:
-        return env
+        return with_sql_driver(env)
     home = home_dir()
     home.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(home / 'optuna.db').resolve()}"

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.errors import ConfigError
 from harness.records import Benchmark
-from harness.registry import Registry
+from harness.registry import Registry, RegistryError
 from routers.base import Router, validate_router_class
 
 
@@ -66,3 +67,26 @@ BENCHMARKS.register("mt_bench", target="harness.benchmarks.routellm:load_mt_benc
 BENCHMARKS.register("gsm8k_qwen", target="harness.benchmarks.local_pair:load_gsm8k_local")
 
 JUDGES.register("best_of_three", target="judges.best_of_three:BestOfThreeJudge")
+
+
+def check_router_params(router: str, params: dict[str, Any], where: str) -> dict[str, Any]:
+    """A registered router's keyword values, checked against its declarations (no data
+    loaded, no class built); see :func:`harness.params.check_params`."""
+    from harness.params import check_params
+
+    try:
+        cls = ROUTERS.get(router)
+    except RegistryError as exc:  # an unknown name: one line with "did you mean"
+        raise ConfigError(str(exc)) from None
+    return check_params(cls, params, f"{where} (router {router})")
+
+
+def check_label_params(source: str, params: dict[str, Any], where: str) -> dict[str, Any]:
+    """A registered label source's keyword values, checked like :func:`check_router_params`."""
+    from harness.params import check_params
+
+    try:
+        cls = LABEL_SOURCES.get(source)
+    except RegistryError as exc:
+        raise ConfigError(str(exc)) from None
+    return check_params(cls, params, f"{where} (label source {source})")

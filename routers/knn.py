@@ -29,7 +29,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from harness.search_space import Choice, IntRange, ParamSpec
+from harness.search_space import Choice, IntRange, ParamSpec, whole_number
 from routers._fitting import apply_ties, check_targets, check_X, prior
 from routers.base import Router
 
@@ -48,9 +48,13 @@ class KNNRouter(Router):
     """
 
     search_space: ClassVar[dict[str, ParamSpec]] = {
-        "k": IntRange(1, 100, log=True),
+        "k": IntRange(1, 100, log=True, min=1, max=100_000),
         "weights": Choice(("uniform", "similarity")),
         "ties": Choice(("both", "drop")),
+    }
+    param_rules: ClassVar[dict[str, ParamSpec]] = {
+        "duplicates": Choice(("merge", "keep")),
+        "chunk_size": whole_number(1, 1_000_000),
     }
 
     def __init__(

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.search_space import Choice, FloatRange, IntRange, ParamSpec
+from harness.search_space import Choice, FloatRange, IntRange, ParamSpec, whole_number
 from routers._fitting import apply_ties, check_targets, check_X, prior
 from routers.base import Router
 
@@ -89,13 +89,14 @@ class MFRouter(Router):
     """
 
     search_space: ClassVar[dict[str, ParamSpec]] = {
-        "dim": IntRange(16, 256, log=True),
-        "epochs": IntRange(5, 200, log=True),
-        "lr": FloatRange(1e-4, 1e-2, log=True),
-        "weight_decay": FloatRange(1e-7, 1e-3, log=True),
-        "noise": FloatRange(0.0, 0.3),
+        "dim": IntRange(16, 256, log=True, min=1, max=65_536),
+        "epochs": IntRange(5, 200, log=True, min=1, max=100_000),
+        "lr": FloatRange(1e-4, 1e-2, log=True, min=0.0, max=10.0),
+        "weight_decay": FloatRange(1e-7, 1e-3, log=True, min=0.0, max=10.0),
+        "noise": FloatRange(0.0, 0.3, min=0.0, max=10.0),
         "ties": Choice(("drop", "both")),
     }
+    param_rules: ClassVar[dict[str, ParamSpec]] = {"batch_size": whole_number(1, 1_000_000)}
 
     def __init__(
         self,

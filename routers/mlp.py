@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.search_space import Choice, FloatRange, IntRange, ParamSpec
+from harness.search_space import Choice, FloatRange, IntRange, ParamSpec, whole_number
 from routers._fitting import apply_ties, check_targets, check_X, prior
 from routers.base import Router
 
@@ -28,13 +28,14 @@ class MLPRouter(Router):
     """
 
     search_space: ClassVar[dict[str, ParamSpec]] = {
-        "hidden_size": IntRange(16, 512, log=True),
-        "epochs": IntRange(5, 100, log=True),
-        "lr": FloatRange(1e-4, 1e-2, log=True),
-        "weight_decay": FloatRange(1e-6, 1e-2, log=True),
-        "dropout": FloatRange(0.0, 0.5),
+        "hidden_size": IntRange(16, 512, log=True, min=1, max=65_536),
+        "epochs": IntRange(5, 100, log=True, min=1, max=100_000),
+        "lr": FloatRange(1e-4, 1e-2, log=True, min=0.0, max=10.0),
+        "weight_decay": FloatRange(1e-6, 1e-2, log=True, min=0.0, max=10.0),
+        "dropout": FloatRange(0.0, 0.5, min=0.0, max=0.99),
         "ties": Choice(("both", "drop")),
     }
+    param_rules: ClassVar[dict[str, ParamSpec]] = {"batch_size": whole_number(1, 1_000_000)}
 
     def __init__(
         self,

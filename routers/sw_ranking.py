@@ -35,7 +35,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from harness.search_space import Choice, FloatRange, ParamSpec
+from harness.search_space import Choice, FloatRange, ParamSpec, whole_number
 from routers._fitting import apply_ties, check_targets, check_X, prior
 from routers.base import Router
 
@@ -55,10 +55,11 @@ class SWRankingRouter(Router):
     """
 
     search_space: ClassVar[dict[str, ParamSpec]] = {
-        "gamma": FloatRange(1.5, 1000.0, log=True),
+        "gamma": FloatRange(1.5, 1000.0, log=True, min=1.0, max=1e12),
         "similarity_norm": Choice(SIMILARITY_NORMS),
         "ties": Choice(("both", "drop")),
     }
+    param_rules: ClassVar[dict[str, ParamSpec]] = {"chunk_size": whole_number(1, 1_000_000)}
 
     def __init__(
         self,

@@ -9,6 +9,13 @@ Per combination: labels (loaded once per label source and params, subsampled for
 ``train_fraction``) → :func:`harness.pipeline.router_scores` (embeddings, decontamination,
 fit, score) → :func:`harness.evaluation.evaluate_scores` (curve, CPT, CIs, MLflow) → the
 USD cost at CPT(50 %) / CPT(80 %) (:mod:`harness.cost`), logged into the same run.
+
+Several workers (processes, machines sharing the store) may run one study at once: each
+combination is evaluated only by the worker that claims it (:mod:`studies.claims`); a worker
+that dies leaves its combination to the others once its claim lapses. Before redoing a
+combination, runs of it that never completed (a killed worker's ``RUNNING`` run, or a
+``FINISHED`` one without its ``complete`` tag) are closed as ``KILLED`` / ``FAILED``, so no
+incomplete run stays beside its redo.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from harness.protocols import benchmark_ref
 from harness.records import Benchmark, LabelSet
 from harness.tracking import schema
 from routers.base import Router
+from studies.claims import DEFAULT_LEASE_SECONDS, Claim, ClaimBoard
 from studies.spec import Combination, Study
 
 log = logging.getLogger(__name__)
@@ -50,15 +58,44 @@ class StudyOutcome:
     ran: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    by_others: int = 0  # finished meanwhile by other workers of the same study
 
 
-def finished_keys(study: str) -> set[str]:
-    """Keys of the study's combinations that have a complete evaluation run."""
+class ClaimLost(RuntimeError):
+    """Another worker took this combination over (our lease lapsed); our run is discarded."""
+
+
+def finished_keys(study: str, key: str | None = None) -> set[str]:
+    """Keys of the study's combinations (or just ``key``) that have a complete run."""
+    only = f" and tags.`{schema.KEY}` = '{key}'" if key else ""
     runs = tracking.find_runs(
         filter=f"tags.`{schema.STUDY}` = '{study}' and tags.`{schema.COMPLETE}` = '1' "
-        "and attributes.status = 'FINISHED'"
+        f"and attributes.status = 'FINISHED'{only}"
     )
     return {r.data.tags[schema.KEY] for r in runs if schema.KEY in r.data.tags}
+
+
+def close_unfinished_runs(study: str, key: str) -> list[str]:
+    """Mark runs of ``key`` that never completed as KILLED (still RUNNING: their worker died)
+    or FAILED (FINISHED but without the ``complete`` tag). Call only while holding the
+    combination's claim: then no live worker is writing any of them. Returns their ids."""
+    mlflow_client = tracking.client()
+    closed = []
+    only_key = f"tags.`{schema.STUDY}` = '{study}' and tags.`{schema.KEY}` = '{key}'"
+    runs = tracking.find_runs(filter=only_key)
+    for run in runs:
+        complete = run.data.tags.get(schema.COMPLETE) == "1"
+        if run.info.status in ("RUNNING", "SCHEDULED"):
+            status = "KILLED"
+        elif run.info.status == "FINISHED" and not complete:
+            status = "FAILED"
+        else:
+            continue
+        mlflow_client.set_tag(run.info.run_id, schema.tag("closed"), f"{status} before redo")
+        mlflow_client.set_terminated(run.info.run_id, status=status)
+        log.info("closed unfinished run %s of %s as %s", run.info.run_id, key, status)
+        closed.append(run.info.run_id)
+    return closed
 
 
 def _existing_parent(study: str) -> str | None:
@@ -322,11 +359,17 @@ INFO_METRICS = (
 )
 
 
-def run_combination(combo: Combination, study: Study, loader: StudyLoader) -> str:
+def run_combination(
+    combo: Combination,
+    study: Study,
+    loader: StudyLoader,
+    confirm: Callable[[], bool] | None = None,
+) -> str:
     """Evaluate one combination as a child run; returns the MLflow run id.
 
     The run opens before the work, so its MLflow duration is the combination's real time;
-    ``routerlab.complete`` is written last."""
+    ``routerlab.complete`` is written last. ``confirm`` (the claim's) is asked right before;
+    if the combination has passed to another worker meanwhile, the run ends FAILED."""
     from harness.evaluation import evaluate_scores, evaluation_tags
 
     tags = {
@@ -378,8 +421,53 @@ def run_combination(combo: Combination, study: Study, loader: StudyLoader) -> st
         run.metrics({**usd, **numbers})
         run.params({"cost_method": method})
         run.flush()
+        if confirm is not None and not confirm():
+            raise ClaimLost(f"{combo.describe()} was taken over by another worker")
         run.tags({schema.COMPLETE: "1"})
     return run.run_id
+
+
+def _agree_parent(study: Study, board: ClaimBoard, n_combinations: int) -> str:
+    """The study's one parent run, shared by all its workers (created by the first)."""
+    known = board.parent()
+    if known is not None:
+        try:
+            if tracking.client().get_run(known).info.lifecycle_stage == "active":
+                return known
+        except Exception:  # deleted from the store since
+            pass
+    candidate = _existing_parent(study.name)
+    created = candidate is None
+    if candidate is None:
+        params = {
+            "study": study.name,
+            "file": str(study.path or ""),
+            "combinations": n_combinations,
+        }
+        candidate = tracking.new_parent_run(
+            f"study:{study.name}", params, tags={schema.STUDY: study.name}
+        )
+    winner = board.agree_parent(candidate, replacing=known)
+    if winner != candidate and created:
+        tracking.client().delete_run(candidate)
+    return winner
+
+
+def _evaluate_claimed(
+    combo: Combination, claim: Claim, board: ClaimBoard, study: Study, loader: StudyLoader
+) -> str | None:
+    """Evaluate a claimed combination (None if another worker finished it meanwhile)."""
+    try:
+        if finished_keys(study.name, combo.key):
+            board.finish(claim, "done")
+            return None
+        close_unfinished_runs(study.name, combo.key)
+        run_id = run_combination(combo, study, loader, confirm=claim.confirm)
+    except BaseException:
+        board.finish(claim, "failed")  # free for another worker (or a rerun) at once
+        raise
+    board.finish(claim, "done")
+    return run_id
 
 
 def run_study(
@@ -388,8 +476,15 @@ def run_study(
     data_dir: Path | None = None,
     progress: bool = True,
     on_done: Callable[[Combination, str], None] | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    poll_seconds: float = 5.0,
 ) -> StudyOutcome:
-    """Run every unfinished combination of ``study``; see the module docstring."""
+    """Run every unfinished combination of ``study``; see the module docstring.
+
+    Other workers may run the same study at the same time: this one evaluates only what it
+    claims, waits while others hold the rest, and returns when every combination is
+    finished (by anyone) or has failed here.
+    """
     import mlflow
     from tqdm import tqdm
 
@@ -397,6 +492,7 @@ def run_study(
     data_dir = data_dir or paths.data_dir()
     loader = StudyLoader(data_dir, study.model_pair)
     combos = keyed_combinations(study, loader)
+    tracking.open_store()  # several workers may start on one fresh store
     done = finished_keys(study.name)
     todo = [c for c in combos if c.key not in done]
     outcome = StudyOutcome(study.name, None, len(combos), len(combos) - len(todo))
@@ -411,29 +507,50 @@ def run_study(
         outcome.parent_run_id = _existing_parent(study.name)
         outcome.seconds = time.perf_counter() - started
         return outcome
-    params = {"study": study.name, "file": str(study.path or ""), "combinations": len(combos)}
-    existing = _existing_parent(study.name)
-    if existing is not None:
-        tracking.experiment_id()
-        ctx: Any = mlflow.start_run(run_id=existing)
-    else:
-        ctx = tracking.parent_run(f"study:{study.name}", params, tags={schema.STUDY: study.name})
-    with ctx as parent:
-        outcome.parent_run_id = parent if isinstance(parent, str) else parent.info.run_id
-        bar = tqdm(todo, desc=f"study {study.name}", unit="run", disable=not progress)
-        for combo in bar:
-            bar.set_postfix_str(combo.describe()[:60])
-            try:
-                run_id = run_combination(combo, study, loader)
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:  # one broken cell must not cost the rest of the grid
-                log.error("%s failed: %s: %s", combo.describe(), type(exc).__name__, exc)
-                log.debug("traceback", exc_info=True)
-                outcome.failed.append((combo.describe(), f"{type(exc).__name__}: {exc}"))
-                continue
-            outcome.ran.append(run_id)
-            if on_done is not None:
-                on_done(combo, run_id)
+    board = ClaimBoard(study.name, lease_seconds=lease_seconds)
+    try:
+        outcome.parent_run_id = _agree_parent(study, board, len(combos))
+        pending = {c.key: c for c in todo}
+        bar = tqdm(total=len(todo), desc=f"study {study.name}", unit="run", disable=not progress)
+        with mlflow.start_run(run_id=outcome.parent_run_id):
+            while pending:
+                claimed_any = False
+                for key, combo in list(pending.items()):
+                    claim = board.try_claim(key)
+                    if claim is None:
+                        continue  # a live worker holds it
+                    claimed_any = True
+                    del pending[key]
+                    bar.set_postfix_str(combo.describe()[:60])
+                    try:
+                        run_id = _evaluate_claimed(combo, claim, board, study, loader)
+                    except KeyboardInterrupt:
+                        raise
+                    except Exception as exc:  # one broken cell must not cost the rest
+                        log.error("%s failed: %s: %s", combo.describe(), type(exc).__name__, exc)
+                        log.debug("traceback", exc_info=True)
+                        outcome.failed.append((combo.describe(), f"{type(exc).__name__}: {exc}"))
+                        continue
+                    finally:
+                        bar.update(1)
+                    if run_id is None:
+                        outcome.by_others += 1
+                        continue
+                    outcome.ran.append(run_id)
+                    if on_done is not None:
+                        on_done(combo, run_id)
+                if pending and not claimed_any:
+                    # Everything left is held by live workers: wait for them to finish, fail
+                    # or die (then their claims lapse and are taken over here).
+                    finished = finished_keys(study.name) & set(pending)
+                    for key in finished:
+                        del pending[key]
+                    outcome.by_others += len(finished)
+                    bar.update(len(finished))
+                    if pending:
+                        time.sleep(poll_seconds)
+        bar.close()
+    finally:
+        board.close()
     outcome.seconds = time.perf_counter() - started
     return outcome

@@ -298,20 +298,93 @@ def load_study(name_or_path: str | Path) -> Study:
         if path.suffix in (".yaml", ".yml"):
             import yaml
 
-            raw = yaml.safe_load(path.read_text()) or {}
-        else:
-            raw = tomllib.loads(path.read_text())
+            raw = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+        else:  # utf-8-sig: a byte-order mark (some Windows editors write one) is accepted
+            raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except Exception as exc:
         raise ConfigError(f"study file {path} cannot be parsed: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"study file {path}: want a table of fields at the top level")
     return parse_study(raw, path)
 
 
-def _list(raw: dict[str, Any], key: str, path: Path | None, default: list[Any]) -> list[Any]:
+def _list(
+    raw: dict[str, Any],
+    key: str,
+    path: Path | None,
+    default: list[Any],
+    where: str = "",
+    item: type | tuple[type, ...] = str,
+) -> list[Any]:
+    """A non-empty list field whose items are of type ``item`` (a lone value is a list of one)."""
     value = raw.get(key, default)
     if isinstance(value, (str, int, float)):
         value = [value]
     if not isinstance(value, list) or not value:
-        raise ConfigError(f"study file {path}: field {key!r} must be a non-empty list")
+        raise ConfigError(f"study file {path}: field {where}{key!r} must be a non-empty list")
+    for v in value:
+        if not isinstance(v, item) or isinstance(v, bool):
+            raise ConfigError(
+                f"study file {path}: {where}{key} = {value!r}: {v!r} is not allowed; "
+                f"want {_ITEM_WORDS.get(item, 'text')}"
+            )
+    return value
+
+
+_ITEM_WORDS: dict[Any, str] = {int: "whole numbers", (int, float): "numbers", str: "names"}
+
+
+def _table(raw: dict[str, Any], key: str, path: Path | None, known: set[str] | None) -> dict:
+    """A sub-table field, with its keys checked against ``known`` (None: any keys)."""
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"study file {path}: [{key}] = {value!r} must be a table of fields")
+    _no_unknown(value, known, f"[{key}]", path)
+    return value
+
+
+def _blocks(raw: dict[str, Any], key: str, path: Path | None, known: set[str]) -> list[dict]:
+    """An array of tables (``[[grid]]``, ``[[systems]]``), each block's keys checked."""
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(b, dict) for b in value):
+        raise ConfigError(
+            f"study file {path}: {key} = {value!r} is not allowed; write [[{key}]] blocks "
+            f"(tables with {', '.join(sorted(known))})"
+        )
+    for i, block in enumerate(value):
+        _no_unknown(block, known, f"{key}[{i}]", path)
+    return value
+
+
+def _no_unknown(
+    table: dict[str, Any], known: set[str] | None, where: str, path: Path | None
+) -> None:
+    if known is None:
+        return
+    unknown = sorted(set(table) - known)
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"study file {path}: {where} has unknown field(s) {unknown}{hint} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+
+
+def _whole(
+    raw: dict[str, Any], key: str, path: Path | None, default: Any, minimum: int, where: str = ""
+) -> Any:
+    """An integer field >= ``minimum`` (``default`` if absent)."""
+    value = raw.get(key, default)
+    if value is None and default is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(
+            f"study file {path}: {where}{key} = {value!r} is not allowed; want a whole number "
+            f">= {minimum}"
+        )
     return value
 
 
@@ -342,13 +415,22 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
     if unknown:
         raise ConfigError(f"study file {path}: unknown field(s) {unknown}; known: {sorted(known)}")
 
+    if not isinstance(raw["name"], str) or not raw["name"].strip():
+        raise ConfigError(f"study file {path}: name = {raw['name']!r}; want a non-empty text")
     grid: list[GridBlock] = []
-    for i, block in enumerate(raw.get("grid", [])):
-        labels = tuple(_list(block, "labels", path, []))
-        routers = tuple(_list(block, "routers", path, []))
+    grid_known = {
+        "labels", "routers", "train_fractions", "protocols", "protocol", "n_folds",
+        "router_params",
+    }
+    for i, block in enumerate(_blocks(raw, "grid", path, grid_known)):
+        labels = tuple(_list(block, "labels", path, [], f"grid[{i}]."))
+        routers = tuple(_list(block, "routers", path, [], f"grid[{i}]."))
         block_fractions = None
         if "train_fractions" in block:
-            block_fractions = tuple(float(f) for f in _list(block, "train_fractions", path, []))
+            block_fractions = tuple(
+                float(f)
+                for f in _list(block, "train_fractions", path, [], f"grid[{i}].", (int, float))
+            )
             if any(not 0 < f <= 1 for f in block_fractions):
                 raise ConfigError(
                     f"study file {path}: grid[{i}].train_fractions must lie in (0, 1]"
@@ -357,8 +439,8 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
             _protocol(p, f"grid[{i}].protocols", path)
             for p in _list(block, "protocols", path, [block.get("protocol", TRANSFER)])
         )
-        block_folds = int(block["n_folds"]) if block.get("n_folds") is not None else None
-        block_params = {str(k): dict(v) for k, v in block.get("router_params", {}).items()}
+        block_folds = _whole(block, "n_folds", path, None, 2, f"grid[{i}].")
+        block_params = _plugin_params(block, "router_params", ROUTERS, path, f"grid[{i}].")
         grid.append(
             GridBlock(labels, routers, block_fractions, protocols, block_folds, block_params)
         )
@@ -367,7 +449,7 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
         for name in routers:
             _check_name(ROUTERS.names(), name, f"grid[{i}].routers", path)
     systems: list[tuple[str, str | None]] = []
-    for i, block in enumerate(raw.get("systems", [])):
+    for i, block in enumerate(_blocks(raw, "systems", path, {"router", "labels"})):
         if "router" not in block:
             raise ConfigError(f"study file {path}: systems[{i}] needs a 'router'")
         _check_name(ROUTERS.names(), block["router"], f"systems[{i}].router", path)
@@ -381,16 +463,32 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
 
     curve_grid = raw.get("curve_grid", "exact")
     if curve_grid not in ("exact", "routellm"):
-        raise ConfigError(f"study file {path}: curve_grid must be 'exact' or 'routellm'")
-    fractions = tuple(float(f) for f in _list(raw, "train_fractions", path, [1.0]))
+        raise ConfigError(
+            f"study file {path}: curve_grid = {curve_grid!r} is not allowed; "
+            "want 'exact' or 'routellm'"
+        )
+    fractions = tuple(
+        float(f) for f in _list(raw, "train_fractions", path, [1.0], item=(int, float))
+    )
     if any(not 0 < f <= 1 for f in fractions):
         raise ConfigError(f"study file {path}: train_fractions must lie in (0, 1]")
 
-    tuning_raw = dict(raw.get("tuning", {}))
-    try:
-        tuning = TuningSpec(**tuning_raw)
-    except TypeError as exc:
-        raise ConfigError(f"study file {path}: [tuning] {exc}") from exc
+    tuning_raw = dict(_table(raw, "tuning", path, set(TuningSpec.__dataclass_fields__)))
+    _whole(tuning_raw, "trials", path, 20, 1, "tuning.")
+    _whole(tuning_raw, "split_seed", path, 0, 0, "tuning.")
+    weights = tuning_raw.get("weights", {})
+    if not isinstance(weights, dict) or any(
+        k not in ("cpt_50", "cpt_80") or isinstance(w, bool) or not isinstance(w, (int, float))
+        or w < 0
+        for k, w in weights.items()
+    ) or (weights and not sum(weights.values()) > 0):
+        raise ConfigError(
+            f"study file {path}: tuning.weights = {weights!r} is not allowed; want "
+            "{ cpt_50 = W, cpt_80 = W } with numbers >= 0, not all 0"
+        )
+    if not isinstance(tuning_raw.get("validation_fraction", 0.5), (int, float)):
+        raise ConfigError(f"study file {path}: tuning.validation_fraction must be a number")
+    tuning = TuningSpec(**tuning_raw)
     if tuning.objective not in OBJECTIVES:
         raise ConfigError(
             f"study file {path}: tuning.objective {tuning.objective!r}; use one of {OBJECTIVES}"
@@ -400,7 +498,7 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
 
     judge = None
     if "judge" in raw:
-        judge_raw = dict(raw["judge"])
+        judge_raw = dict(_table(raw, "judge", path, set(JudgeSpec.__dataclass_fields__)))
         for key in ("pcts", "systems"):
             if key in judge_raw:
                 judge_raw[key] = tuple(judge_raw[key])
@@ -409,6 +507,9 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
         except TypeError as exc:
             raise ConfigError(f"study file {path}: [judge] {exc}") from exc
 
+    label_params = _plugin_params(raw, "label_params", LABEL_SOURCES, path)
+    router_params = _plugin_params(raw, "router_params", ROUTERS, path)
+    model_pair = _table(raw, "model_pair", path, {"weak", "strong"})
     return Study(
         name=str(raw["name"]),
         path=path,
@@ -416,16 +517,16 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
         benchmarks=tuple(
             str(b) for b in _list(raw, "benchmarks", path, [] if grid or systems else ["gsm8k"])
         ),
-        seeds=tuple(int(s) for s in _list(raw, "seeds", path, [0])),
+        seeds=tuple(_list(raw, "seeds", path, [0], item=int)),
         grid=tuple(grid),
         systems=tuple(systems),
-        label_params={k: dict(v) for k, v in raw.get("label_params", {}).items()},
-        router_params={k: dict(v) for k, v in raw.get("router_params", {}).items()},
+        label_params=label_params,
+        router_params=router_params,
         train_fractions=fractions,
         curve_grid=curve_grid,
-        n_boot=int(raw.get("n_boot", 1000)),
-        n_folds=int(raw["n_folds"]) if raw.get("n_folds") is not None else None,
-        model_pair=dict(raw.get("model_pair", {})),
+        n_boot=_whole(raw, "n_boot", path, 1000, 0),
+        n_folds=_whole(raw, "n_folds", path, None, 2),
+        model_pair={k: str(v) for k, v in model_pair.items()},
         tuning=tuning,
         judge=judge,
     )
@@ -436,6 +537,23 @@ def _protocol(name: str, field_name: str, path: Path | None) -> str:
         return check_protocol(name)
     except ConfigError as exc:
         raise ConfigError(f"study file {path}: {field_name}: {exc}") from None
+
+
+def _plugin_params(
+    raw: dict[str, Any], key: str, registry: Any, path: Path | None, where: str = ""
+) -> dict[str, dict[str, Any]]:
+    """``[router_params.NAME]`` / ``[label_params.NAME]``: each NAME registered, each value
+    checked against the plugin's declared rules (and coerced: ``k = 2.0`` runs as ``2``)."""
+    from harness.params import check_params
+
+    out: dict[str, dict[str, Any]] = {}
+    for name, params in _table(raw, key, path, None).items():
+        table = f"[{where}{key}.{name}]"
+        _check_name(registry.names(), name, table, path)
+        if not isinstance(params, dict):
+            raise ConfigError(f"study file {path}: {table} must be a table of values")
+        out[name] = check_params(registry.get(name), params, f"study file {path}: {table}")
+    return out
 
 
 def _check_name(known: list[str], name: str, field_name: str, path: Path | None) -> None:

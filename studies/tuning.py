@@ -14,6 +14,11 @@
 * Storage by URL (:func:`harness.paths.optuna_storage_url`: sqlite by default, PostgreSQL
   for several workers). Every trial is logged as an MLflow run (tags ``routerlab.kind =
   trial``, ``routerlab.optuna_study``, ``routerlab.trial``) by :class:`MLflowTrialLogger`.
+* Workers beat a heartbeat into the storage (``RDBStorage(heartbeat_interval=...)``): a
+  trial whose worker died (SIGKILL, a lost machine) is marked FAILED by the next worker
+  once ``grace`` seconds pass without a beat, retried with the same parameters
+  (:class:`StaleTrialCloser`), logged to MLflow as a FAILED trial, and the dead worker's
+  tuning run is closed as KILLED.
 """
 
 from __future__ import annotations
@@ -185,6 +190,34 @@ class MLflowTrialLogger:
         client.set_terminated(run_id, status=status)
 
 
+class StaleTrialCloser:
+    """Optuna's heartbeat callback for a trial whose worker stopped beating.
+
+    Retries the trial with the same parameters (Optuna's
+    ``RetryHeartbeatStaleTrialCallback``), logs it to MLflow as a FAILED trial, and closes
+    the dead worker's tuning run (``RUNNING`` forever otherwise) as KILLED.
+    """
+
+    def __init__(self, tags: dict[str, str], max_retry: int = 2) -> None:
+        self.tags = tags
+        self.max_retry = max_retry
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+        from harness.tracking import client
+
+        RetryHeartbeatStaleTrialCallback(max_retry=self.max_retry)(study, trial)
+        run_id = trial.user_attrs.get("mlflow_parent_run")
+        MLflowTrialLogger(run_id, self.tags)(study, trial)
+        if run_id:
+            mlflow_client = client()
+            if mlflow_client.get_run(run_id).info.status == "RUNNING":
+                mlflow_client.set_tag(run_id, f"{TAG}closed", "KILLED: worker stopped beating")
+                mlflow_client.set_terminated(run_id, status="KILLED")
+        log.warning("trial %d lost its worker; marked FAILED and retried", trial.number)
+
+
 # -- the tuning run ----------------------------------------------------------------------------
 @dataclass
 class TuneSpec:
@@ -224,6 +257,10 @@ class TuneSpec:
             terms = ",".join(f"{k}={v:g}" for k, v in sorted(self.weights.items()))
             return [f"weighted({terms})"]
         return [self.objective]
+    # Worker liveness in the storage: a beat every heartbeat_s seconds; a trial without one
+    # for grace_s seconds belongs to a dead worker.
+    heartbeat_s: int = 10
+    grace_s: int = 30
 
     def optuna_study_name(self) -> str:
         if self.study_name:
@@ -282,6 +319,34 @@ def make_scorer(spec: TuneSpec, data_dir: Path) -> Scorer:
     return score
 
 
+def check_tune_spec(spec: TuneSpec) -> None:
+    """One clear line for the first thing wrong with ``spec``; fixed params are coerced."""
+    from harness.plugins import check_label_params, check_router_params
+
+    if spec.objective not in ("cpt_50", "cpt_80", "weighted", "multi"):
+        raise ConfigError(
+            f"unknown tuning objective {spec.objective!r}; use cpt_50, cpt_80, weighted or multi"
+        )
+    if isinstance(spec.trials, bool) or not isinstance(spec.trials, int) or spec.trials < 1:
+        raise ConfigError(f"trials = {spec.trials!r} is not allowed; want a whole number >= 1")
+    if not 0 < spec.validation_fraction < 1:
+        raise ConfigError(
+            f"validation_fraction = {spec.validation_fraction!r} is not allowed; "
+            "want a number between 0 and 1 (exclusive)"
+        )
+    for name, value in (("heartbeat_s", spec.heartbeat_s), ("grace_s", spec.grace_s)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} = {value!r} is not allowed; want a whole number >= 1")
+    if spec.grace_s <= spec.heartbeat_s:
+        raise ConfigError(
+            f"grace_s = {spec.grace_s} must exceed heartbeat_s = {spec.heartbeat_s}: a live "
+            "worker would be taken for dead between two beats"
+        )
+    spec.router_params = check_router_params(spec.router, spec.router_params, "tuning")
+    if spec.labels is not None:
+        spec.label_params = check_label_params(spec.labels, spec.label_params, "tuning")
+
+
 def tune(
     spec: TuneSpec,
     *,
@@ -297,15 +362,12 @@ def tune(
     from harness.benchmarks import load_benchmark
     from harness.evaluation import evaluate_scores
 
-    if spec.objective not in ("cpt_50", "cpt_80", "weighted", "multi"):
-        raise ConfigError(
-            f"unknown tuning objective {spec.objective!r}; use cpt_50, cpt_80, weighted or multi"
-        )
+    check_tune_spec(spec)  # before any data loads or anything reaches MLflow / Optuna
+    space = search_space(spec.router, spec.labels)
     data_dir = data_dir or paths.data_dir()
     storage = spec.storage or paths.optuna_storage_url()
     benchmark = load_benchmark(spec.benchmark, data_dir)
     val, test = split_benchmark(benchmark, spec.validation_fraction, spec.split_seed)
-    space = search_space(spec.router, spec.labels)
     score = scorer or make_scorer(spec, data_dir)
 
     def evaluate(
@@ -320,7 +382,11 @@ def tune(
             s,
         )
 
+    parent: dict[str, str] = {}
+
     def objective(trial: Any) -> float | list[float]:
+        # Which MLflow run to close if this worker dies during the trial.
+        trial.set_user_attr("mlflow_parent_run", parent.get("id", ""))
         params = {name: suggest(trial, name, rng) for name, rng in space.items()}
         router_params, label_params = split_params(params)
         metrics, _, _ = evaluate(
@@ -341,9 +407,10 @@ def tune(
     }
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=spec.sampler_seed)
-    study = _create_or_load_study(name, storage, directions, sampler)
+    closer = StaleTrialCloser(tags)
+    study = _create_or_load_study(name, storage, directions, sampler, spec, closer)
     study.set_metric_names(spec.metric_names())
-    _init_mlflow_store()
+    tracking.open_store()  # several workers may start on one fresh store
     study.set_user_attr("validation_fraction", spec.validation_fraction)
     study.set_user_attr("split_seed", spec.split_seed)
     params_to_log = {
@@ -365,6 +432,7 @@ def tune(
     with tracking.parent_run(
         f"tune {name}", params_to_log, tags={**tags, f"{TAG}kind": "tuning"}
     ) as parent_id:
+        parent["id"] = parent_id
         logger = MLflowTrialLogger(parent_id, tags)
         study.optimize(
             objective,
@@ -478,7 +546,14 @@ def load_tuned() -> dict[str, dict[str, Any]]:
     return out
 
 
-def _create_or_load_study(name: str, storage: str, directions: list[Any], sampler: Any) -> Any:
+def _create_or_load_study(
+    name: str,
+    storage: str,
+    directions: list[Any],
+    sampler: Any,
+    spec: TuneSpec,
+    on_stale: Callable[[Any, Any], None],
+) -> Any:
     """Join the shared study, creating it (and the storage's tables) if this worker is first.
 
     Two workers starting at once on an empty database both try to create Optuna's tables
@@ -493,35 +568,29 @@ def _create_or_load_study(name: str, storage: str, directions: list[Any], sample
 
     for attempt in range(6):
         try:
+            rdb = optuna.storages.RDBStorage(
+                storage,
+                heartbeat_interval=spec.heartbeat_s,
+                grace_period=spec.grace_s,
+                heartbeat_stale_trial_callback=on_stale,
+            )
             return optuna.create_study(
                 study_name=name,
-                storage=storage,
+                storage=rdb,
                 directions=directions,
                 sampler=sampler,
                 load_if_exists=True,
             )
-        except (IntegrityError, ProgrammingError, OperationalError) as exc:
+        except (IntegrityError, ProgrammingError, OperationalError, RuntimeError) as exc:
+            # RuntimeError: "no longer compatible with the table schema", read while another
+            # worker is still writing the new storage's version row.
+            if isinstance(exc, RuntimeError) and "table schema" not in str(exc):
+                raise
             if attempt == 5:
                 raise ConfigError(f"Optuna storage {storage.split('@')[-1]}: {exc}") from None
             log.info("storage busy (another worker is creating it); retrying")
             time.sleep(0.5 + random.random())
     raise AssertionError("unreachable")
-
-
-def _init_mlflow_store() -> None:
-    """Open the MLflow store once, retrying while another worker runs its first migration."""
-    import random
-    import time
-
-    for attempt in range(6):
-        try:
-            tracking.experiment_id()
-            return
-        except Exception as exc:  # sqlite "table already exists" while another process migrates
-            if attempt == 5:
-                raise
-            log.info("MLflow store busy (%s); retrying", type(exc).__name__)
-            time.sleep(0.5 + random.random())
 
 
 def _best_trial(study: Any, spec: TuneSpec) -> Any:

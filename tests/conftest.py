@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,38 @@ def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     home.mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """The PostgreSQL server of ``.ci/postgres.sh``; skipped without one unless required."""
+    url = os.environ.get("ROUTERLAB_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("ROUTERLAB_REQUIRE_POSTGRES") == "1":
+            pytest.fail(
+                "ROUTERLAB_REQUIRE_POSTGRES=1 but ROUTERLAB_TEST_POSTGRES_URL is unset; "
+                "run `source .ci/postgres.sh`"
+            )
+        pytest.skip("ROUTERLAB_TEST_POSTGRES_URL unset (source .ci/postgres.sh to run this)")
+    return url
+
+
+@pytest.fixture
+def fresh_postgres_store(monkeypatch: pytest.MonkeyPatch, postgres_url: str) -> Iterator[str]:
+    """A new PostgreSQL database as the MLflow store, dropped afterwards (MLflow's schema
+    must not share a database with Optuna's: both keep an ``alembic_version`` table)."""
+    import sqlalchemy as sa
+
+    url = postgres_url
+    name = f"rl_workers_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    store = str(sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    try:
+        yield store
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()

@@ -95,10 +95,11 @@ def test_key_holds_the_defaults_so_a_changed_default_is_evaluated_anew(
     # ... and the config key is the one earlier versions wrote (hash pinned from the release
     # before resolved_params existed), so their runs are superseded, not shown twice.
     assert before.config_key == "02c59ec300b5e913"
-    # An unknown keyword is a config error naming the combination, not a traceback.
+    # An unknown keyword is a config error naming the table and the keyword, raised when
+    # the study file is read (before any data loads), not a traceback.
     bad = {**raw, "router_params": {"knn": {"kk": 3}}}
-    with pytest.raises(ConfigError, match="knn on gsm8k"):
-        with_resolved_params(list(parse_study(bad).combinations()))
+    with pytest.raises(ConfigError, match=r"\[router_params.knn\]: no parameter 'kk'"):
+        parse_study(bad)
 
 
 @pytest.mark.parametrize(

@@ -97,27 +97,14 @@ def test_tune_logs_each_trial_and_the_test_evaluation(data_dir: Path) -> None:
     assert len(loaded.trials) == 3
 
 
-def _postgres_url() -> str | None:
-    url = os.environ.get("ROUTERLAB_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("ROUTERLAB_REQUIRE_POSTGRES") == "1":
-            pytest.fail(
-                "ROUTERLAB_REQUIRE_POSTGRES=1 but ROUTERLAB_TEST_POSTGRES_URL is unset; "
-                "run `source .ci/postgres.sh`"
-            )
-        pytest.skip("ROUTERLAB_TEST_POSTGRES_URL unset (source .ci/postgres.sh to run this)")
-    return url
-
-
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_two_workers_share_one_study_through_postgres(data_dir: Path) -> None:
+def test_two_workers_share_one_study_through_postgres(data_dir: Path, postgres_url: str) -> None:
     import optuna
 
     from harness.tracking import find_runs
 
-    url = _postgres_url()
-    assert url is not None
+    url = postgres_url
     name = f"test-shared-{uuid.uuid4().hex[:8]}"
     per_worker = 3
     cmd = [

@@ -6,13 +6,19 @@
 concurrency and a progress bar showing calls done, cache hits and tokens.
 
 Every call is looked up in / written to the :class:`~harness.llm.cache.LLMCache` before and
-after it runs, one commit per call. Errors: 429, 5xx, timeouts and connection errors are
-retried with exponential backoff, then raise :class:`LLMCallError` naming the endpoint; an
-empty or garbled answer is a normal :class:`Completion` (``text=""``), recorded in the cache.
+after it runs, one commit per call. Faults are bounded per endpoint (``timeout_s``,
+``max_retries``, ``backoff_s`` of :class:`~harness.llm.endpoints.Endpoint`): 429, 5xx,
+timeouts, connection errors and bodies that are not a chat completion (HTML, invalid JSON,
+``choices: []``) are retried with exponential backoff, or after the server's ``Retry-After``
+when it asks for longer, then raise :class:`LLMCallError` naming the endpoint (its URL with
+credentials masked). An empty answer is asked once more; still empty, it is returned and
+cached with ``empty=True``, and a later run asks again rather than reuse it.
 """
 
 from __future__ import annotations
 
+import email.utils
+import json
 import logging
 import random
 import threading
@@ -23,8 +29,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.errors import RouterlabError
+from harness.liveness import owner_id
 from harness.llm.cache import LLMCache, cache_key, default_cache_path
 from harness.llm.endpoints import Endpoint
+from harness.redaction import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +41,22 @@ Messages = list[dict[str, str]]
 
 class LLMCallError(RouterlabError):
     """An endpoint kept failing after all retries."""
+
+
+class BadResponse(Exception):
+    """A 200 reply that is not a usable chat completion (HTML, not JSON, no choices)."""
+
+
+# Longest wait a server's Retry-After may impose; beyond it the call fails instead.
+MAX_RETRY_AFTER_S = 120.0
+# An endpoint that failed every retry is taken as down for this long: further calls in this
+# process fail at once instead of each waiting out its own timeouts (a batch of queued calls
+# to a hanging server would otherwise take minutes per call to fail).
+DOWN_FOR_S = 300.0
+_down: dict[tuple[str, str], tuple[float, str]] = {}
+_down_lock = threading.Lock()
+# How often a process waiting for another's in-flight call looks for its answer.
+INFLIGHT_POLL_S = 0.2
 
 
 @dataclass
@@ -44,6 +68,7 @@ class Completion:
         token_logprobs: log-probability of each answer token, when the endpoint gives them.
         prompt_tokens / completion_tokens: token usage as the endpoint reported it.
         finish_reason: "stop", "length", ... as reported.
+        empty: True when the endpoint gave no text twice in a row (recorded, not reused).
         cached: True when read from the cache instead of calling the endpoint.
     """
 
@@ -52,6 +77,7 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str | None = None
+    empty: bool = False
     cached: bool = False
 
     def mean_logprob(self) -> float | None:
@@ -73,6 +99,7 @@ class Completion:
             prompt_tokens=int(d.get("prompt_tokens") or 0),
             completion_tokens=int(d.get("completion_tokens") or 0),
             finish_reason=d.get("finish_reason"),
+            empty=bool(d.get("empty", False)),
             cached=cached,
         )
 
@@ -138,11 +165,38 @@ class UsageCounter:
 def _is_retryable(exc: Exception) -> bool:
     import openai
 
+    if isinstance(exc, (BadResponse, json.JSONDecodeError, openai.APIResponseValidationError)):
+        return True
     if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError)):
         return True
     if isinstance(exc, openai.APIStatusError):
-        return exc.status_code == 429 or exc.status_code >= 500
+        return exc.status_code in (408, 429) or exc.status_code >= 500
     return False
+
+
+def retry_after_s(exc: Exception) -> float | None:
+    """Seconds the server asked to wait (``Retry-After``: seconds or an HTTP date), if any."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    if headers.get("retry-after-ms"):
+        try:
+            return float(headers["retry-after-ms"]) / 1000.0
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 class LLMClient:
@@ -153,9 +207,8 @@ class LLMClient:
         cache: the call cache (default: ``cache_dir()/llm_cache.sqlite``).
         max_concurrency: parallel requests in :meth:`run_many` (in-process models run one
             request at a time whatever this says).
-        max_retries: retries on 429/5xx/timeouts before :class:`LLMCallError`.
-        backoff_s: first backoff; doubles each retry, with jitter.
-        timeout_s: per-request timeout.
+        max_retries / backoff_s / timeout_s: override the endpoint's fault settings
+            (:class:`~harness.llm.endpoints.Endpoint`; None: the endpoint's).
         n_threads: CPU threads of an in-process model (default: all cores).
     """
 
@@ -165,17 +218,17 @@ class LLMClient:
         *,
         cache: LLMCache | None = None,
         max_concurrency: int = 4,
-        max_retries: int = 5,
-        backoff_s: float = 1.0,
-        timeout_s: float = 120.0,
+        max_retries: int | None = None,
+        backoff_s: float | None = None,
+        timeout_s: float | None = None,
         n_threads: int | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.cache = cache if cache is not None else LLMCache(default_cache_path())
         self.max_concurrency = max_concurrency
-        self.max_retries = max_retries
-        self.backoff_s = backoff_s
-        self.timeout_s = timeout_s
+        self.max_retries = endpoint.max_retries if max_retries is None else max_retries
+        self.backoff_s = endpoint.backoff_s if backoff_s is None else backoff_s
+        self.timeout_s = endpoint.timeout_s if timeout_s is None else timeout_s
         self.n_threads = n_threads
         self.usage = UsageCounter()
         self._openai: Any = None
@@ -192,6 +245,8 @@ class LLMClient:
                     base_url=self.endpoint.base_url,
                     api_key=self.endpoint.api_key(),
                     timeout=self.timeout_s,
+                    # Retries are counted here (one budget for transport and content faults,
+                    # with the endpoint's own backoff); Retry-After is honoured below.
                     max_retries=0,
                 )
         return self._openai
@@ -211,8 +266,14 @@ class LLMClient:
             kwargs["logprobs"] = True
             kwargs["top_logprobs"] = 1
         resp = self._openai_client().chat.completions.create(**kwargs)
-        choice = resp.choices[0] if resp.choices else None
-        text = (choice.message.content or "") if choice is not None and choice.message else ""
+        choices = getattr(resp, "choices", None)
+        if not isinstance(choices, list):  # openai hands back a non-JSON body as a str
+            snippet = " ".join(str(resp).split())[:80]
+            raise BadResponse(f"reply is not a chat completion: {snippet!r}")
+        if not choices:
+            raise BadResponse("reply has no choices")
+        choice = choices[0]
+        text = (choice.message.content or "") if choice.message else ""
         lps = None
         if req.logprobs and choice is not None and choice.logprobs is not None:
             lps = [float(t.logprob) for t in (choice.logprobs.content or [])]
@@ -245,28 +306,42 @@ class LLMClient:
         if self.endpoint.kind == "llama_cpp":
             return self._call_inprocess(req)
         delay = self.backoff_s
+        where = f"endpoint {self.endpoint.name!r} ({self.endpoint.display_url})"
+        down_key = (self.endpoint.name, self.endpoint.base_url)
+        with _down_lock:
+            since, message = _down.get(down_key, (0.0, ""))
+        if time.monotonic() - since < DOWN_FOR_S:
+            raise LLMCallError(message)
         for attempt in range(self.max_retries + 1):
             try:
                 return self._call_openai(req)
             except Exception as exc:
+                # One line: the openai error text may span lines and quote the URL.
+                why = redact_text(" ".join(f"{type(exc).__name__}: {exc}".split()))[:300]
                 if not _is_retryable(exc):
-                    raise LLMCallError(
-                        f"endpoint {self.endpoint.name!r} ({self.endpoint.base_url}) rejected the "
-                        f"request: {type(exc).__name__}: {exc}"
-                    ) from exc
+                    raise LLMCallError(f"{where} rejected the request: {why}") from exc
                 if attempt == self.max_retries:
-                    raise LLMCallError(
-                        f"endpoint {self.endpoint.name!r} ({self.endpoint.base_url}) still failing "
-                        f"after {self.max_retries} retries: {type(exc).__name__}: {exc}"
-                    ) from exc
+                    message = (
+                        f"{where} still failing after {self.max_retries} retries "
+                        f"(timeout {self.timeout_s:g} s each): {why}; raise the endpoint's "
+                        "timeout_s / max_retries if it is only slow"
+                    )
+                    with _down_lock:
+                        _down[down_key] = (time.monotonic(), message)
+                    raise LLMCallError(message) from exc
+                wait = delay * (1 + 0.25 * random.random())
+                asked = retry_after_s(exc)
+                if asked is not None:
+                    if asked > MAX_RETRY_AFTER_S:
+                        raise LLMCallError(
+                            f"{where} asks to retry after {asked:.0f} s (over "
+                            f"{MAX_RETRY_AFTER_S:.0f} s): {why}"
+                        ) from exc
+                    wait = max(wait, asked)
                 log.warning(
-                    "%s: %s; retry %d in %.1fs",
-                    self.endpoint.name,
-                    type(exc).__name__,
-                    attempt + 1,
-                    delay,
+                    "%s: %s; retry %d in %.1fs", self.endpoint.name, why, attempt + 1, wait
                 )
-                time.sleep(delay * (1 + 0.25 * random.random()))
+                time.sleep(wait)
                 delay *= 2
         raise AssertionError("unreachable")
 
@@ -284,17 +359,48 @@ class LLMClient:
     def lookup(self, req: Request) -> Completion | None:
         """The cached answer to ``req``, or None (never calls the endpoint)."""
         hit = self.cache.get(self.key(req))
-        return None if hit is None else Completion.from_json(hit, cached=True)
+        if hit is None or hit.get("empty"):  # an empty answer is asked again, not reused
+            return None
+        return Completion.from_json(hit, cached=True)
+
+    def _claim_seconds(self) -> float:
+        """How long a claim on an in-flight call lasts: the call's worst case, plus slack."""
+        if self.endpoint.kind == "llama_cpp":
+            return 3600.0  # no timeout in process; a dead claimant is seen at once anyway
+        backoff = self.backoff_s * (2 ** (self.max_retries + 1))
+        return 2 * (self.timeout_s * (self.max_retries + 1) + backoff) + 30.0
 
     def call(self, req: Request) -> Completion:
-        """One request through the cache."""
+        """One request through the cache; a request another process (sharing the cache) has
+        in flight is waited for, not sent again."""
         hit = self.lookup(req)
         if hit is not None:
             self.usage.add(hit)
             return hit
+        key = self.key(req)
+        owner = owner_id(str(threading.get_ident()))
+        while not self.cache.claim(key, owner, self._claim_seconds()):
+            time.sleep(INFLIGHT_POLL_S)
+            hit = self.lookup(req)
+            if hit is not None:
+                self.usage.add(hit)
+                return hit
+        try:
+            hit = self.lookup(req)  # answered between our lookup and our claim
+            if hit is not None:
+                self.usage.add(hit)
+                return hit
+            return self._call_and_store(req, key)
+        finally:
+            self.cache.release(key, owner)
+
+    def _call_and_store(self, req: Request, key: str) -> Completion:
         out = self._call_with_retries(req)
+        if not out.text:  # a one-off glitch must not become a permanent sample
+            out = self._call_with_retries(req)
+            out.empty = not out.text
         self.cache.put(
-            self.key(req),
+            key,
             self.endpoint.name,
             self.endpoint.model,
             {

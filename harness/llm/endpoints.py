@@ -8,6 +8,13 @@ An endpoint config file (TOML or YAML) declares named endpoints::
     api_key_env = "OPENAI_API_KEY"     # the NAME of the variable, never the key
     input_per_mtok = 0.15              # USD per 1M input tokens
     output_per_mtok = 0.60             # USD per 1M output tokens
+    timeout_s = 20                     # per request (default 20)
+    max_retries = 2                    # after the first try (default 2)
+    backoff_s = 1.0                    # first wait; doubles per retry (default 1);
+                                       # a server's Retry-After wins when longer
+
+The defaults fail a dead or hanging endpoint within about a minute (3 tries × 20 s plus
+1 + 2 s of backoff); a slow but healthy one needs a larger ``timeout_s``.
 
 Names of the local model pack (``qwen-0.5b``, ``qwen-1.5b``, ``smollm2``) resolve without a
 config file: by default to the in-process llama.cpp backend (fast token log-probs), or with
@@ -23,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.redaction import redact_url
 
 KINDS = ("openai", "llama_cpp")
 
@@ -39,6 +47,10 @@ class Endpoint:
         api_key_env: name of the environment variable holding the API key (None: no key).
         input_per_mtok / output_per_mtok: USD per 1M input / output tokens.
         kind: ``openai`` (any OpenAI-compatible server) or ``llama_cpp`` (in process).
+        timeout_s: seconds one request may take before it counts as failed.
+        max_retries: retries of a failed request (timeouts, connection errors, 429, 5xx,
+            bodies that are not a chat completion) before the call fails.
+        backoff_s: first wait between tries; doubles each retry.
     """
 
     name: str
@@ -48,6 +60,14 @@ class Endpoint:
     input_per_mtok: float = 0.0
     output_per_mtok: float = 0.0
     kind: str = "openai"
+    timeout_s: float = 20.0
+    max_retries: int = 2
+    backoff_s: float = 1.0
+
+    @property
+    def display_url(self) -> str:
+        """``base_url`` with any credentials in it masked: for messages, logs and files."""
+        return redact_url(self.base_url)
 
     def api_key(self) -> str:
         """The key from the environment; local servers accept any placeholder."""
@@ -70,16 +90,35 @@ class Endpoint:
         """What may be logged: everything but the key (which is never held here anyway)."""
         return {
             "name": self.name,
-            "base_url": self.base_url,
+            "base_url": self.display_url,
             "model": self.model,
             "api_key_env": self.api_key_env,
             "input_per_mtok": self.input_per_mtok,
             "output_per_mtok": self.output_per_mtok,
             "kind": self.kind,
+            "timeout_s": self.timeout_s,
+            "max_retries": self.max_retries,
+            "backoff_s": self.backoff_s,
         }
 
 
-_FIELDS = {"base_url", "model", "api_key_env", "input_per_mtok", "output_per_mtok", "kind"}
+_FIELDS = {
+    "base_url",
+    "model",
+    "api_key_env",
+    "input_per_mtok",
+    "output_per_mtok",
+    "kind",
+    "timeout_s",
+    "max_retries",
+    "backoff_s",
+}
+# Fault handling: field -> (kind, lowest allowed, highest allowed).
+_FAULT_FIELDS: dict[str, tuple[type, float, float]] = {
+    "timeout_s": (float, 0.001, 86_400.0),
+    "max_retries": (int, 0, 100),
+    "backoff_s": (float, 0.0, 3_600.0),
+}
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -129,6 +168,21 @@ def load_endpoints(path: Path) -> dict[str, Endpoint]:
             raise ConfigError(
                 f"endpoint config {path}: endpoints.{name}.kind must be one of {KINDS}"
             )
+        faults: dict[str, Any] = {}
+        for field_name, (kind_of, low, high) in _FAULT_FIELDS.items():
+            if field_name not in fields:
+                continue
+            value = fields[field_name]
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if kind_of is int:
+                ok = ok and float(value).is_integer()
+            if not ok or not low <= value <= high:
+                what = "a whole number" if kind_of is int else "a number"
+                raise ConfigError(
+                    f"endpoint config {path}: endpoints.{name}.{field_name} = {value!r} is not "
+                    f"allowed; want {what} from {low:g} to {high:g}"
+                )
+            faults[field_name] = kind_of(value)
         try:
             out[name] = Endpoint(
                 name=name,
@@ -138,6 +192,7 @@ def load_endpoints(path: Path) -> dict[str, Endpoint]:
                 input_per_mtok=float(fields.get("input_per_mtok", 0.0)),
                 output_per_mtok=float(fields.get("output_per_mtok", 0.0)),
                 kind=kind,
+                **faults,
             )
         except (TypeError, ValueError):
             raise ConfigError(

@@ -70,7 +70,15 @@ class LocalServer:
 
     def endpoint(self) -> Endpoint:
         # The name carries "server:" so its cache entries stay apart from the in-process ones.
-        return Endpoint(name=f"server:{self.model}", base_url=self.base_url, model=self.model)
+        # A CPU model shared with other work can take minutes on one long answer: the
+        # one-minute defaults for remote APIs would fail healthy local calls.
+        return Endpoint(
+            name=f"server:{self.model}",
+            base_url=self.base_url,
+            model=self.model,
+            timeout_s=600.0,
+            max_retries=1,
+        )
 
     def start(self) -> LocalServer:
         if self._proc is not None and self._proc.poll() is None:

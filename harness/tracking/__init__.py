@@ -28,6 +28,7 @@ from harness.tracking.store import (
     client,
     display_uri,
     experiment_id,
+    open_store,
     tracking_uri,
 )
 from harness.tracking.writer import (
@@ -36,6 +37,7 @@ from harness.tracking.writer import (
     flatten_params,
     is_secret,
     log_evaluation,
+    new_parent_run,
     open_run,
     parent_run,
 )
@@ -58,7 +60,9 @@ __all__ = [
     "load_runs",
     "load_text",
     "log_evaluation",
+    "new_parent_run",
     "open_run",
+    "open_store",
     "parent_run",
     "run_name",
     "tag",

@@ -16,11 +16,15 @@ from __future__ import annotations
 import functools
 import logging
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from harness import paths
+from harness.redaction import redact_url
 from harness.tracking.schema import DEFAULT_EXPERIMENT
 
 if TYPE_CHECKING:
@@ -36,14 +40,8 @@ def tracking_uri() -> str:
 
 
 def display_uri(uri: str | None = None) -> str:
-    """The tracking URI with any user:password part masked, for printing."""
-    uri = uri or tracking_uri()
-    parsed = urlparse(uri)
-    if parsed.password or parsed.username:
-        host = parsed.hostname or ""
-        port = f":{parsed.port}" if parsed.port else ""
-        return parsed._replace(netloc=f"***@{host}{port}").geturl()
-    return uri
+    """The tracking URI with any credentials masked, for printing."""
+    return redact_url(uri or tracking_uri())
 
 
 def _home_artifact_class() -> type:
@@ -93,7 +91,59 @@ def _setup() -> MlflowClient:
     register_home_scheme()
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
-    return MlflowClient(tracking_uri=uri)
+    if uri in _OPENED:
+        return MlflowClient(tracking_uri=uri)
+    with _schema_lock(uri):  # the first client of a process runs MLflow's schema setup
+        client = MlflowClient(tracking_uri=uri)
+    _OPENED.add(uri)
+    return client
+
+
+_OPENED: set[str] = set()
+
+
+@contextmanager
+def _schema_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive file lock beside a sqlite store while MLflow opens it.
+
+    On a fresh sqlite file MLflow creates and migrates its tables on first use; two
+    processes doing that at once break each other (``duplicate column name: step``,
+    ``table _alembic_tmp_tags already exists``) and a retry does not repair the half-migrated
+    file. Serialising the first open does. Database servers (PostgreSQL) migrate inside a
+    transaction, so a loser's error rolls back cleanly and :func:`open_store` retries it.
+    """
+    if not uri.startswith("sqlite:///") or ":memory:" in uri:
+        yield
+        return
+    import fcntl
+
+    db_path = Path(unquote(uri[len("sqlite:///") :]))
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(db_path.parent / f"{db_path.name}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def open_store(attempts: int = 6) -> str:
+    """Open the store and the experiment, retrying while another process runs MLflow's
+    first-time schema setup on the same fresh database server (a sqlite file is locked
+    instead: :func:`_schema_lock`). Returns the experiment id.
+    """
+    import random
+
+    log = logging.getLogger(__name__)
+    for attempt in range(attempts):
+        try:
+            return experiment_id()
+        except Exception as exc:
+            if attempt == attempts - 1:
+                raise
+            log.info("MLflow store busy (%s); retrying", type(exc).__name__)
+            time.sleep(0.5 + random.random())
+    raise AssertionError("unreachable")
 
 
 def client() -> MlflowClient:

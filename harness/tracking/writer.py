@@ -8,9 +8,9 @@ the block ends or on :meth:`RunWriter.flush`, so a study's ~150 values per run c
 calls, not hundreds. The run's duration is that of the block: open it before the work.
 
 :func:`log_evaluation` writes what an evaluation run holds: params (flattened, secrets
-dropped), the metrics of :func:`harness.metrics.summarize` under their MLflow names
-(:mod:`harness.tracking.schema`), the curve as step metrics and as the table
-``curve_table.json`` (``mlflow.load_table`` joins it across runs), ``curve.csv`` /
+dropped, credentials inside URLs masked), the metrics of :func:`harness.metrics.summarize`
+under their MLflow names (:mod:`harness.tracking.schema`), the curve as step metrics and as
+the table ``curve_table.json`` (``mlflow.load_table`` joins it across runs), ``curve.csv`` /
 ``oracle_curve.csv``, ``curve.png``, ``data_sha256.json``, and the benchmark (and, when
 given, the label set) as MLflow dataset inputs: digests and outcomes, no prompt text.
 """
@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from harness.data import data_fingerprint
+from harness.redaction import redact_text
 from harness.tracking import schema
 from harness.tracking.store import _setup, experiment_id, git_state
 from harness.training_data import prompt_sha256
@@ -65,7 +66,7 @@ def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str
                               default=str)
         else:
             text = str(value)
-        out[full] = text[:MAX_PARAM_CHARS]
+        out[full] = redact_text(text)[:MAX_PARAM_CHARS]  # no credentials inside URLs
     return out
 
 
@@ -192,6 +193,28 @@ def parent_run(
             run.params(params)
             run.flush()
         yield run.run_id
+
+
+def new_parent_run(
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    experiment: str = schema.DEFAULT_EXPERIMENT,
+    tags: Mapping[str, str] | None = None,
+) -> str:
+    """Create a parent run without making it active (workers of one study agree on one
+    before any uses it; see ``studies.claims``). Returns its id."""
+    client = _setup()
+    run = client.create_run(
+        experiment_id(experiment, client),
+        run_name=name,
+        tags={schema.KIND: "parent", **(tags or {})},
+    )
+    if params:
+        writer = RunWriter(client, run.info.run_id)
+        writer.params(params)
+        writer.flush()
+    return str(run.info.run_id)
 
 
 def curve_table(curve: Curve) -> Any:

@@ -202,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.benchmarks import PAPER_BENCHMARKS, load_benchmark
     from harness.errors import ConfigError
     from harness.evaluation import PSEUDO_ROUTERS, system_label
+    from harness.plugins import check_label_params, check_router_params
     from harness.tracking import DEFAULT_EXPERIMENT, parent_run
     from routerlab.api import evaluate
 
@@ -237,6 +238,17 @@ def run(args: argparse.Namespace) -> int:
         )
     router_params = parse_key_values(args.router_param, "--router-param")
     label_params = parse_key_values(args.label_param, "--label-param")
+    # Every value checked before any data loads or anything reaches MLflow; each router
+    # gets the values as it will run them (k = 2.0 runs, and is logged, as 2).
+    params_of: dict[str, dict[str, Any]] = {}
+    for r in routers:
+        if r in ("oracle", "scores"):
+            if router_params:
+                raise ConfigError(f"--router {r} takes no --router-param")
+            continue
+        params_of[r] = check_router_params(r, router_params, "--router-param")
+    if args.labels:
+        label_params = check_label_params(args.labels, label_params, "--label-param")
     names = expand_benchmarks(args.benchmark)
     if not names:
         raise ConfigError("--benchmark: nothing to evaluate")
@@ -281,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
             value if kind == "router" else None,
             system=value if kind == "system" else None,
             labels=args.labels if trained else None,
-            router_params=router_params if trained or value == "random" else None,
+            router_params=params_of.get(value) if trained or value == "random" else None,
             label_params=label_params if trained else None,
             scores_file=args.scores_file, seed=args.seed, grid=args.grid, n_boot=args.n_boot,
             limit=args.limit, data_dir=args.data_dir, log_to_mlflow=log,

@@ -61,6 +61,18 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--study-name", help="Optuna study name shared by workers (default derived)")
     p.add_argument("--no-test", action="store_true", help="skip the final test-split evaluation")
+    p.add_argument(
+        "--heartbeat-seconds",
+        type=int,
+        default=10,
+        help="each worker beats into the storage this often (default 10)",
+    )
+    p.add_argument(
+        "--grace-seconds",
+        type=int,
+        default=30,
+        help="a trial without a beat for this long is FAILED and retried (default 30)",
+    )
     p.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=run)
@@ -105,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         storage=args.storage,
         study_tag="tune",
         evaluate_test=not args.no_test,
+        heartbeat_s=args.heartbeat_seconds,
+        grace_s=args.grace_seconds,
     )
     outcome = tune(spec, data_dir=args.data_dir)
     tuned_path = tuned_dir() / f"{tuned_key(spec.labels, spec.router, spec.benchmark)}.json"

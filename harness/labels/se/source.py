@@ -71,7 +71,7 @@ class SELabels(LabelSource):
     """
 
     search_space: ClassVar[dict[str, ParamSpec]] = {
-        "tau": FloatRange(0.0, 2.0),
+        "tau": FloatRange(0.0, 2.0, min=0.0),
         "se_kind": Choice(("likelihood", "discrete")),
     }
 
