@@ -365,7 +365,14 @@ def tune(
     check_tune_spec(spec)  # before any data loads or anything reaches MLflow / Optuna
     space = search_space(spec.router, spec.labels)
     data_dir = data_dir or paths.data_dir()
-    storage = spec.storage or paths.optuna_storage_url()
+    storage = paths.with_sql_driver(spec.storage or paths.optuna_storage_url())
+    if storage == tracking.tracking_uri() and not storage.startswith("sqlite"):
+        # Both keep their schema version in a table named alembic_version: one database
+        # for both breaks the second one opened.
+        raise ConfigError(
+            f"Optuna storage and MLflow store are one database ({tracking.display_uri()}); "
+            "give them separate databases (--storage / MLFLOW_TRACKING_URI)"
+        )
     benchmark = load_benchmark(spec.benchmark, data_dir)
     val, test = split_benchmark(benchmark, spec.validation_fraction, spec.split_seed)
     score = scorer or make_scorer(spec, data_dir)

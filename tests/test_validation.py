@@ -126,6 +126,18 @@ def test_bad_tune_flags_are_one_line_and_write_nothing(
     _one_line_error(capsys, base + argv, expected)
 
 
+def test_tune_refuses_one_database_for_optuna_and_mlflow(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "postgresql://user:pw@127.0.0.1:1/shared"  # never connected to: refused first
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    argv = ["tune", "-r", "knn", "-l", "arena", "-b", "mt_bench", "--storage", url,
+            "--data-dir", "/nonexistent"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "separate databases" in err and "pw" not in err
+
+
 def test_run_flags_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
     _one_line_error(capsys, ["run", "smoke", "--workers", "0"], "--workers 0")
 
