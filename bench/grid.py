@@ -44,12 +44,12 @@ BASELINE_REV = "341c172"
 HEADLINE_METRICS = ("cpt_50", "cpt_80", "apgr", "auc", "usd_cpt_50")
 
 
-def extract_tree(rev: str, into: Path) -> Path:
-    """The repository's files at ``rev`` under ``into`` (``git archive``, no checkout)."""
+def extract_tree(repo: Path, rev: str, into: Path) -> Path:
+    """The files of ``repo`` at ``rev`` under ``into`` (``git archive``, no checkout)."""
     into.mkdir(parents=True, exist_ok=True)
     archive = into.parent / f"{into.name}.tar"
     subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", "-o", str(archive), rev], check=True
+        ["git", "-C", str(repo), "archive", "--format=tar", "-o", str(archive), rev], check=True
     )
     with tarfile.open(archive) as tar:
         tar.extractall(into, filter="data")
@@ -136,6 +136,9 @@ def main() -> None:
     parser.add_argument("--baseline", default=BASELINE_REV, help="git revision to compare with")
     parser.add_argument("--study", default="studies/paper.toml",
                         help="study file, relative to each source tree (default paper.toml)")
+    parser.add_argument("--repo", type=Path, default=ROOT,
+                        help="git repository holding the baseline revision (default: this one; "
+                        "set it when running a copy of the code outside the repository)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
 
@@ -144,7 +147,7 @@ def main() -> None:
     n, per_text = warm_embedding_cache(ROOT / args.study)
     print(f"  {n} distinct texts cached; encoding time on record {1000 * per_text:.1f} ms/text",
           flush=True)
-    baseline_tree = extract_tree(args.baseline, tmp / "baseline")
+    baseline_tree = extract_tree(args.repo, args.baseline, tmp / "baseline")
 
     cpus = len(os.sched_getaffinity(0))
     load = os.getloadavg()[0]
