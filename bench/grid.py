@@ -2,6 +2,7 @@
 
     nice -n 5 python bench/grid.py                    # baseline = commit 341c172
     python bench/grid.py --baseline <rev> --study studies/smoke.toml
+    python /tmp/copy/bench/grid.py --repo .           # time a copy, baseline from this repo
 
 What is timed. Each version runs ``routerlab run STUDY`` in its own fresh process, from its
 own source tree (the baseline is extracted from git with ``git archive`` into a temporary
@@ -135,7 +136,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=BASELINE_REV, help="git revision to compare with")
     parser.add_argument("--study", default="studies/paper.toml",
-                        help="study file, relative to each source tree (default paper.toml)")
+                        help="study file in the baseline tree, run by both versions "
+                        "(default studies/paper.toml)")
     parser.add_argument("--repo", type=Path, default=ROOT,
                         help="git repository holding the baseline revision (default: this one; "
                         "set it when running a copy of the code outside the repository)")
@@ -143,11 +145,14 @@ def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="routerlab-bench-grid-"))
-    print(f"warming the embedding cache for {args.study} ...", flush=True)
-    n, per_text = warm_embedding_cache(ROOT / args.study)
+    baseline_tree = extract_tree(args.repo, args.baseline, tmp / "baseline")
+    # Both versions run the same grid: the study file as the baseline has it (a later
+    # commit may add cells to the shipped study; the current code reads older files).
+    study = (baseline_tree / args.study).resolve()
+    print(f"warming the embedding cache for {study} ...", flush=True)
+    n, per_text = warm_embedding_cache(study)
     print(f"  {n} distinct texts cached; encoding time on record {1000 * per_text:.1f} ms/text",
           flush=True)
-    baseline_tree = extract_tree(args.repo, args.baseline, tmp / "baseline")
 
     cpus = len(os.sched_getaffinity(0))
     load = os.getloadavg()[0]
@@ -155,7 +160,7 @@ def main() -> None:
     seconds = {}
     for label, tree in (("baseline", baseline_tree), ("current", ROOT)):
         home = tmp / f"home-{label}"
-        seconds[label] = time_grid(tree, Path(args.study), home)
+        seconds[label] = time_grid(tree, study, home)
         print(f"{label:<9} {seconds[label]:7.1f} s   ({tree})", flush=True)
     ratio = seconds["baseline"] / seconds["current"]
     print(f"ratio     {ratio:7.2f}x  (baseline {args.baseline} / current; goal >= 2x, "
