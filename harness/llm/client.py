@@ -115,6 +115,9 @@ class Request:
     logprobs: bool = False
     sample_index: int = 0
     stop: tuple[str, ...] = ()
+    # Sampling truncation: top_k = 0 and top_p = 1 sample from the whole vocabulary.
+    top_k: int = 0
+    top_p: float = 1.0
 
     @classmethod
     def make(cls, messages: Messages, **kw: Any) -> Request:
@@ -128,13 +131,19 @@ class Request:
         return [{"role": r, "content": c} for r, c in self.messages]
 
     def params(self) -> dict[str, Any]:
-        return {
+        params: dict[str, Any] = {
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "seed": self.seed,
             "logprobs": self.logprobs,
             "stop": list(self.stop),
         }
+        # Only when set: the cache keys of untruncated requests stay what they were.
+        if self.top_k:
+            params["top_k"] = self.top_k
+        if self.top_p < 1.0:
+            params["top_p"] = self.top_p
+        return params
 
 
 @dataclass
@@ -261,6 +270,11 @@ class LLMClient:
         }
         if req.stop:
             kwargs["stop"] = list(req.stop)
+        if req.top_p < 1.0:
+            kwargs["top_p"] = req.top_p
+        if req.top_k:
+            # Not in the OpenAI schema; llama.cpp's and vLLM's servers read it from the body.
+            kwargs["extra_body"] = {"top_k": req.top_k}
         if req.logprobs:
             # llama.cpp's server returns log-probs only when top_logprobs is set too.
             kwargs["logprobs"] = True
@@ -299,6 +313,8 @@ class LLMClient:
             seed=req.seed,
             logprobs=req.logprobs,
             stop=list(req.stop),
+            top_k=req.top_k,
+            top_p=req.top_p,
         )
         return Completion.from_json(out)
 

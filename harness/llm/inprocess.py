@@ -5,7 +5,9 @@ llama-cpp-python's own ``logprobs`` (also behind its server) log-softmaxes its w
 slower than generating. Here each sampled token's log-prob is read from the logits row that
 produced it (one numpy log-softmax per token), which is what SE labelling needs. With
 ``temperature=1, top_k=0, top_p=1, min_p=0`` and no repeat penalty the sampler draws from
-exactly that softmax, so the log-probs are those of the sampling distribution.
+exactly that softmax; with top-k / top-p truncation (the SE default, top-k = 50 as in the SE
+reference implementations) it draws from the truncated softmax, while the recorded log-probs
+stay the model's full-softmax likelihoods.
 
 One model object serves one request at a time (llama.cpp contexts are not thread-safe), so
 each :class:`LlamaInProcess` holds its own context behind a lock; two of them (say the strong
@@ -96,8 +98,15 @@ class LlamaInProcess:
         seed: int,
         logprobs: bool,
         stop: list[str] | None = None,
+        top_k: int = 0,
+        top_p: float = 1.0,
     ) -> dict[str, Any]:
-        """One chat completion: dict with text, token_logprobs, usage and finish_reason."""
+        """One chat completion: dict with text, token_logprobs, usage and finish_reason.
+
+        ``top_k = 0`` and ``top_p = 1`` sample from the whole vocabulary. The log-probs are
+        always the model's own (full softmax), also when sampling is truncated: they are the
+        likelihood p(s|x) that eq. 1 sums, not the truncated sampler's renormalised one.
+        """
         import llama_cpp
 
         with self.lock:
@@ -134,8 +143,8 @@ class LlamaInProcess:
             for token in llm.generate(
                 prompt_tokens,
                 temp=temperature,
-                top_k=0 if temperature > 0 else 1,
-                top_p=1.0,
+                top_k=top_k if temperature > 0 else 1,
+                top_p=top_p,
                 min_p=0.0,
                 typical_p=1.0,
                 repeat_penalty=1.0,

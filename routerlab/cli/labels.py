@@ -35,13 +35,19 @@ def register(subparsers: Any) -> None:
     se.add_argument("--weak", default="qwen-0.5b", help="weak model endpoint (model_a)")
     se.add_argument("--strong", default="qwen-1.5b", help="strong model endpoint (model_b)")
     se.add_argument("--samples", "-k", type=int, default=5, help="samples per prompt (K)")
-    se.add_argument("--temperature", type=float, default=1.0)
+    se.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    se.add_argument(
+        "--top-k", type=int, default=50, help="sample from the k likeliest tokens (0: all)"
+    )
+    se.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (1.0: off)")
     se.add_argument("--max-tokens-qa", type=int, default=12)
     se.add_argument("--max-tokens-math", type=int, default=8)
     se.add_argument(
-        "--nli", default="llm:qwen-1.5b", help="llm:ENDPOINT | mnli:PATH | embedding[:THRESHOLD]"
+        "--nli",
+        default="embedding:0.85",
+        help="entailment backend: embedding[:THRESHOLD] (default; what the committed set uses), "
+        "llm:ENDPOINT (an LLM judge, ~3 s per pair on 2 cores) or mnli:PATH",
     )
-    se.add_argument("--tau", type=float, default=0.0, help="δ_SE threshold stored as default")
     se.add_argument("--endpoints", type=Path, default=None, help="endpoint config (TOML/YAML)")
     se.add_argument(
         "--threads",
@@ -79,6 +85,32 @@ def register(subparsers: Any) -> None:
         help="greedy responses file (default: default_responses.parquet beside --out)",
     )
     se.set_defaults(func=_run_se)
+
+    val = sub.add_parser(
+        "validate",
+        help="AUROC of each SE estimate for the models' own correctness, δ_SE pick rate",
+    )
+    val.add_argument(
+        "--labels", type=Path, default=None, help="SE label file (default: the committed set)"
+    )
+    val.add_argument(
+        "--responses",
+        type=Path,
+        default=None,
+        help="greedy responses file (default: the one written beside --labels)",
+    )
+    val.add_argument("--tau", type=float, default=0.0, help="δ_SE threshold for the pick rate")
+    val.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
+    val.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    val.add_argument(
+        "--part",
+        choices=("all", "dev", "test"),
+        default="all",
+        help="prompts to show: all, or the development / held-out part (split by prompt id)",
+    )
+    val.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    val.add_argument("--no-mlflow", action="store_true", help="do not log a run to MLflow")
+    val.set_defaults(func=_run_validate)
 
     show = sub.add_parser("show", help="label distribution of an SE label file at several τ")
     show.add_argument("file", type=Path, nargs="?", default=None)
@@ -126,6 +158,8 @@ def _run_se(args: argparse.Namespace) -> int:
     sampling = SamplingConfig(
         k=args.samples,
         temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
         max_tokens_qa=args.max_tokens_qa,
         max_tokens_math=args.max_tokens_math,
         seed=args.seed,
@@ -148,12 +182,13 @@ def _run_se(args: argparse.Namespace) -> int:
         "nli": nli.name,
         "k": args.samples,
         "temperature": args.temperature,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
         "max_tokens_qa": args.max_tokens_qa,
         "max_tokens_math": args.max_tokens_math,
         "seed": args.seed,
         "prompts": list(datasets),
         "limit": args.limit,
-        "tau": args.tau,
         "wall_s": round(stats.wall_s, 1),
         "prompts_done": stats.prompts_done,
         "stopped_early": stats.stopped_early,
@@ -196,3 +231,91 @@ def _run_show(args: argparse.Namespace) -> int:
         d = label_distribution(se["se_b"].to_numpy(), se["se_a"].to_numpy(), t)
         print(f"tau={t:<6} strong={d['strong']:<5} weak={d['weak']:<5} tie={d['tie']}")
     return 0
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from harness.errors import ConfigError
+    from harness.labels.se.store import DEFAULT_LABEL_FILE
+    from harness.labels.se.validity import validate_labels
+    from harness.paths import data_dir
+
+    if args.n_boot < 1:
+        raise ConfigError(f"--n-boot must be at least 1, got {args.n_boot}")
+    if args.tau < 0:
+        raise ConfigError(f"--tau must be >= 0, got {args.tau}")
+    labels = args.labels or DEFAULT_LABEL_FILE
+    report = validate_labels(
+        labels, data_dir(), responses=args.responses, tau=args.tau, n_boot=args.n_boot,
+        seed=args.seed,
+    )
+    aurocs = report.auroc[report.auroc["part"] == args.part]
+    picks = report.picks[report.picks["part"] == args.part]
+    if not args.no_mlflow:
+        _log_validity(report, labels, args)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "meta": report.meta,
+                    "auroc": aurocs.to_dict(orient="records"),
+                    "picks": picks.to_dict(orient="records"),
+                },
+                indent=1,
+                default=str,
+            )
+        )
+        return 0
+    m = report.meta
+    print(
+        f"{labels.name}: {m['n_prompts']} prompts, weak={m['weak_model']} "
+        f"strong={m['strong_model']}, K={m['k']}, nli={m['nli']}, T={m['temperature']}, "
+        f"top_k={m['top_k']}, top_p={m['top_p']}; prompts: {args.part}"
+    )
+    print("\nAUROC of −estimate for the model's own correctness [95 % bootstrap CI]")
+    wide = aurocs.assign(
+        cell=[
+            f"{a:.3f} [{lo:.2f}, {hi:.2f}]"
+            for a, lo, hi in zip(aurocs["auroc"], aurocs["ci_low"], aurocs["ci_high"], strict=True)
+        ]
+    ).pivot_table(
+        index=["role", "dataset", "n", "accuracy"],
+        columns="estimator",
+        values="cell",
+        aggfunc="first",
+        sort=False,
+    )
+    print(wide.to_string())
+    print(f"\nδ_SE label (τ = {args.tau}) names the only correct model [95 % CI]")
+    for row in picks.itertuples():
+        print(
+            f"  {row.estimator:<10} {row.picks_right:.3f} [{row.ci_low:.2f}, {row.ci_high:.2f}]"
+            f"  of {row.n_one_right} prompts where exactly one model is right"
+        )
+    return 0
+
+
+def _log_validity(report: Any, labels: Path, args: argparse.Namespace) -> None:
+    """One MLflow run in the ``label-validity`` experiment: AUROCs as metrics, both tables."""
+    import mlflow
+
+    from harness.tracking import parent_run
+
+    params = {**report.meta, "tau": args.tau, "n_boot": args.n_boot, "bootstrap_seed": args.seed}
+    with parent_run(
+        f"SE label validity · {labels.name}", params, experiment="label-validity"
+    ):
+        metrics = {
+            f"auroc.{r.part}.{r.role}.{r.dataset}.{r.estimator}": r.auroc
+            for r in report.auroc.itertuples()
+            if r.auroc == r.auroc
+        }
+        metrics.update(
+            {
+                f"picks_right.{r.part}.{r.estimator}": r.picks_right
+                for r in report.picks.itertuples()
+                if r.picks_right == r.picks_right
+            }
+        )
+        mlflow.log_metrics(metrics)
+        mlflow.log_table(report.auroc, "se_validity_auroc.json")
+        mlflow.log_table(report.picks, "se_validity_picks.json")

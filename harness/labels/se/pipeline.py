@@ -27,14 +27,14 @@ from harness.labels.se.sampling import (
     sample_log_likelihoods,
     sample_requests,
 )
-from harness.labels.se.store import LABEL_FILE_COLUMNS, RESPONSE_COLUMNS
+from harness.labels.se.store import LABEL_FILE_COLUMNS, RESPONSE_COLUMNS, SAMPLE_COLUMNS
 from harness.llm.client import Completion, LLMClient
 from harness.training_data import prompt_sha256
 
 log = logging.getLogger(__name__)
 
 # The committed label file's columns, plus the run's NLI call count per prompt.
-SE_COLUMNS: tuple[str, ...] = (*LABEL_FILE_COLUMNS, "nli_calls")
+SE_COLUMNS: tuple[str, ...] = (*LABEL_FILE_COLUMNS, *SAMPLE_COLUMNS, "nli_calls")
 
 
 @dataclass
@@ -44,6 +44,7 @@ class ModelSE:
     greedy: str
     samples: list[str]
     cluster_ids: list[int]
+    log_likelihoods: list[float] | None  # length-normalised, one per sample
     se: float  # eq. 1-2 when log-probs exist, else the discrete SE
     se_discrete: float
     nli_calls: int
@@ -89,6 +90,7 @@ def model_se(
         greedy=greedy.text.strip(),
         samples=texts,
         cluster_ids=result.ids,
+        log_likelihoods=lls,
         se=se,
         se_discrete=discrete,
         nli_calls=result.nli_calls,
@@ -174,6 +176,10 @@ def run_se_pipeline(
                     "n_clusters_a": len(set(a.cluster_ids)),
                     "n_clusters_b": len(set(b.cluster_ids)),
                     "n_samples": sampling.k,
+                    "cluster_ids_a": list(a.cluster_ids),
+                    "cluster_ids_b": list(b.cluster_ids),
+                    "sample_ll_a": a.log_likelihoods,
+                    "sample_ll_b": b.log_likelihoods,
                     "response_a": a.greedy,
                     "response_b": b.greedy,
                     "nli_calls": a.nli_calls + b.nli_calls,

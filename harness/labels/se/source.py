@@ -17,6 +17,7 @@ import pandas as pd
 
 from harness.errors import ConfigError, DataError
 from harness.labels.base import LabelSource
+from harness.labels.se.entropy import ESTIMATORS, label_table_estimates
 from harness.labels.se.labelling import STRONG, TIE, WEAK, delta_se, se_winner
 from harness.labels.se.store import DEFAULT_LABEL_FILE, read_label_file
 from harness.records import LabelSet
@@ -67,25 +68,29 @@ class SELabels(LabelSource):
     Args:
         tau: δ_SE threshold of eq. 4; at or below it a prompt is a tie.
         path: an SE label file (default: the committed set in ``harness/labels/se/data``).
-        se_kind: ``"likelihood"`` (eq. 1-2, the default) or ``"discrete"`` (cluster sizes).
+        se_kind: the uncertainty estimate (``harness.labels.se.entropy.ESTIMATORS``):
+            ``"entropy"`` (−Σ p(C) log p(C), the default: the best validation AUROC on the
+            development part of the training prompts), ``"eq2"`` (the paper's eq. 2 as
+            printed), ``"mc"``, ``"discrete"`` or the non-semantic ``"token_nll"``.
     """
 
     search_space: ClassVar[dict[str, ParamSpec]] = {
         "tau": FloatRange(0.0, 2.0, min=0.0),
-        "se_kind": Choice(("likelihood", "discrete")),
+        "se_kind": Choice(ESTIMATORS),
     }
 
     def __init__(
-        self, tau: float = 0.0, path: str | None = None, se_kind: str = "likelihood"
+        self, tau: float = 0.0, path: str | None = None, se_kind: str = "entropy"
     ) -> None:
         self.tau = tau
         self.path = path
         self.se_kind = se_kind
 
     def load(self, data_dir: Path) -> LabelSet:
-        if self.se_kind not in ("likelihood", "discrete"):
+        if self.se_kind not in ESTIMATORS:
             raise ConfigError(
-                f"se label source: se_kind must be 'likelihood' or 'discrete', got {self.se_kind!r}"
+                f"se label source: se_kind must be one of {', '.join(ESTIMATORS)}, "
+                f"got {self.se_kind!r}"
             )
         if self.tau < 0:
             raise ConfigError(f"se label source: tau must be >= 0, got {self.tau}")
@@ -93,11 +98,10 @@ class SELabels(LabelSource):
         if not path.is_file():
             raise DataError(f"SE label file {path} does not exist; run `routerlab labels se`")
         joined, meta = _joined(path, Path(data_dir))
-        cols = (
-            ("se_a", "se_b") if self.se_kind == "likelihood" else ("se_discrete_a", "se_discrete_b")
-        )
-        se_weak = joined[cols[0]].to_numpy(dtype=float)
-        se_strong = joined[cols[1]].to_numpy(dtype=float)
+        try:
+            se_weak, se_strong = label_table_estimates(joined, self.se_kind)
+        except ValueError as exc:
+            raise ConfigError(f"SE label file {path}: {exc}") from None
         winner = se_winner(se_strong, se_weak, self.tau)
         records = pd.DataFrame(
             {
@@ -132,6 +136,10 @@ class SELabels(LabelSource):
                 "se_kind": self.se_kind,
                 "k": meta.get("k"),
                 "nli": meta.get("nli"),
+                "temperature": meta.get("temperature"),
+                # Files written before top-k was a setting sampled the whole vocabulary.
+                "top_k": meta.get("top_k", 0),
+                "top_p": meta.get("top_p", 1.0),
                 "n_prompts": len(records),
                 "label_counts": counts,
             },

@@ -39,6 +39,10 @@ LABEL_FILE_COLUMNS: tuple[str, ...] = (
     "response_a",
     "response_b",
 )
+# Per-sample columns (lists, one entry per sample): with them every estimator of
+# ``entropy.ESTIMATORS`` is computed when the file is read. Files written before they existed
+# hold only the eq. 2 and discrete values above.
+SAMPLE_COLUMNS: tuple[str, ...] = ("cluster_ids_a", "cluster_ids_b", "sample_ll_a", "sample_ll_b")
 # The greedy responses file written beside the labels (read by the accuracy label source).
 RESPONSE_COLUMNS: tuple[str, ...] = ("dataset", "row_id", "prompt_sha256", "model", "response")
 _META_KEY = b"routerlab"
@@ -88,7 +92,8 @@ def write_label_files(
             else f"{out.stem}_responses.parquet"
         )
     )
-    _atomic_parquet(se[list(LABEL_FILE_COLUMNS)], out, meta)
+    columns = [*LABEL_FILE_COLUMNS, *(c for c in SAMPLE_COLUMNS if c in se.columns)]
+    _atomic_parquet(se[columns], out, meta)
     _atomic_parquet(
         responses,
         resp_path,

@@ -1,0 +1,207 @@
+"""Do SE values carry signal? The SE literature's check, on any SE label set.
+
+For each model of the pair and each training dataset with gold answers, the AUROC of each
+uncertainty estimate (:data:`harness.labels.se.entropy.ESTIMATORS`) for predicting whether
+that model's own greedy answer is correct (graded as the accuracy label source grades it);
+lower uncertainty should mean correct, so the score is −estimate. Kuhn et al. (2023) and
+Farquhar et al. (2024) report 0.75-0.85 for SE on TriviaQA / NQ / SQuAD.
+
+Then the labels themselves: on prompts where exactly one model is right, how often the δ_SE
+label (eq. 3-4 at ``tau``) names that model; ties count as misses.
+
+Every figure carries a percentile bootstrap 95 % CI over prompts. Development and held-out
+parts are split by a hash of the prompt id (:func:`split_part`), so choosing the default
+estimator on ``dev`` and reporting on ``test`` never sees the same prompt twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.labels.se.entropy import ESTIMATORS, label_table_estimates
+from harness.labels.se.labelling import STRONG, WEAK, se_winner
+from harness.labels.se.store import read_label_file
+
+PARTS = ("all", "dev", "test")
+
+
+def auroc(score: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve of ``score`` for ``positive`` (ties count one half); NaN when
+    a class is empty."""
+    score = np.asarray(score, dtype=float)
+    positive = np.asarray(positive, dtype=bool)
+    n1 = int(positive.sum())
+    n0 = positive.size - n1
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    upper = np.cumsum(counts)
+    mid_rank = upper - (counts - 1) / 2.0  # average 1-based rank of each tied group
+    ranks = mid_rank[inverse]
+    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+
+
+def bootstrap_ci(
+    stat: object, arrays: tuple[np.ndarray, ...], *, n_boot: int, seed: int
+) -> tuple[float, float]:
+    """Percentile 95 % CI of ``stat(*arrays)`` over prompts resampled with replacement."""
+    assert callable(stat)
+    n = len(arrays[0])
+    if n == 0 or n_boot <= 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    values = np.empty(n_boot)
+    for b in range(n_boot):
+        idx = rng.integers(0, n, n)
+        values[b] = stat(*(a[idx] for a in arrays))
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def split_part(ids: pd.Series, dev_fraction: float = 1 / 3) -> np.ndarray:
+    """``"dev"`` or ``"test"`` per prompt id, by a stable hash (the same on every machine)."""
+    cut = int(dev_fraction * 2**32)
+    return np.array(
+        [
+            "dev" if int(hashlib.sha256(str(i).encode()).hexdigest()[:8], 16) < cut else "test"
+            for i in ids
+        ]
+    )
+
+
+@dataclass
+class ValidityReport:
+    """``auroc``: one row per (part, role, model, dataset, estimator) with n, accuracy, AUROC
+    and CI. ``picks``: one row per (part, estimator) with how often δ_SE names the only
+    correct model. ``meta``: the label file's provenance."""
+
+    auroc: pd.DataFrame
+    picks: pd.DataFrame
+    meta: dict[str, object]
+
+
+def graded_label_table(
+    labels: Path, responses: Path | None, data_dir: Path
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """The SE label table joined with each model's graded greedy answer
+    (``correct_a`` weak, ``correct_b`` strong)."""
+    from harness.labels.accuracy import AccuracyLabels
+
+    table, meta = read_label_file(labels)
+    if responses is None:
+        stem = labels.name.removesuffix(".parquet")
+        candidate = labels.with_name(
+            "default_responses.parquet" if stem == "default_labels" else f"{stem}_responses.parquet"
+        )
+        responses = candidate
+    graded = AccuracyLabels(
+        responses=str(responses),
+        weak_model=str(table["model_a"].iloc[0]),
+        strong_model=str(table["model_b"].iloc[0]),
+    ).load(data_dir).records
+    joined = table.merge(
+        graded[["dataset", "row_id", "correct_a", "correct_b"]],
+        on=["dataset", "row_id"],
+        how="inner",
+        validate="one_to_one",
+    )
+    return joined, meta
+
+
+def validate_label_table(
+    table: pd.DataFrame,
+    *,
+    estimators: tuple[str, ...] = ESTIMATORS,
+    tau: float = 0.0,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """AUROC rows and δ_SE pick rows (see :class:`ValidityReport`) of a graded table."""
+    available = [
+        e for e in estimators if "cluster_ids_a" in table.columns or e in ("eq2", "discrete")
+    ]
+    values = {e: label_table_estimates(table, e) for e in available}
+    part = split_part(table["dataset"] + ":" + table["row_id"])
+    auroc_rows: list[dict[str, object]] = []
+    pick_rows: list[dict[str, object]] = []
+    for part_name in PARTS:
+        in_part = np.ones(len(table), bool) if part_name == "all" else part == part_name
+        for role, side in (("weak", "a"), ("strong", "b")):
+            model = str(table[f"model_{side}"].iloc[0])
+            correct = table[f"correct_{side}"].to_numpy(bool)
+            datasets = ["all", *sorted(table["dataset"].unique())]
+            for dataset in datasets:
+                rows = in_part & (
+                    np.ones(len(table), bool)
+                    if dataset == "all"
+                    else (table["dataset"] == dataset).to_numpy()
+                )
+                for est in available:
+                    score = -values[est][0 if side == "a" else 1][rows]
+                    y = correct[rows]
+                    lo, hi = bootstrap_ci(auroc, (score, y), n_boot=n_boot, seed=seed)
+                    auroc_rows.append(
+                        {
+                            "part": part_name,
+                            "role": role,
+                            "model": model,
+                            "dataset": dataset,
+                            "estimator": est,
+                            "n": int(rows.sum()),
+                            "accuracy": float(y.mean()) if y.size else float("nan"),
+                            "auroc": auroc(score, y),
+                            "ci_low": lo,
+                            "ci_high": hi,
+                        }
+                    )
+        a = table["correct_a"].to_numpy(bool)
+        b = table["correct_b"].to_numpy(bool)
+        one_right = in_part & (a != b)
+        truth = np.where(b, STRONG, WEAK)[one_right]
+        for est in available:
+            weak_se, strong_se = values[est]
+            winner = se_winner(strong_se[one_right], weak_se[one_right], tau)
+            hit = (winner == truth).astype(float)
+            lo, hi = bootstrap_ci(np.mean, (hit,), n_boot=n_boot, seed=seed)
+            pick_rows.append(
+                {
+                    "part": part_name,
+                    "estimator": est,
+                    "tau": tau,
+                    "n_one_right": int(one_right.sum()),
+                    "picks_right": float(hit.mean()) if hit.size else float("nan"),
+                    "ci_low": lo,
+                    "ci_high": hi,
+                }
+            )
+    return pd.DataFrame(auroc_rows), pd.DataFrame(pick_rows)
+
+
+def validate_labels(
+    labels: Path,
+    data_dir: Path,
+    *,
+    responses: Path | None = None,
+    tau: float = 0.0,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> ValidityReport:
+    """:func:`validate_label_table` on a label file and its greedy responses file."""
+    table, meta = graded_label_table(Path(labels), responses, Path(data_dir))
+    aurocs, picks = validate_label_table(table, tau=tau, n_boot=n_boot, seed=seed)
+    provenance: dict[str, object] = {
+        "label_file": Path(labels).name,
+        "weak_model": str(table["model_a"].iloc[0]),
+        "strong_model": str(table["model_b"].iloc[0]),
+        "n_prompts": len(table),
+        **{k: meta.get(k) for k in ("k", "nli", "temperature", "top_k", "top_p", "seed")},
+    }
+    return ValidityReport(auroc=aurocs, picks=picks, meta=provenance)
