@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.errors import ConfigError
 from harness.labels.se.source import SELabels
 from harness.labels.se.store import read_label_file
 from harness.llm.cache import LLMCache
@@ -79,3 +80,24 @@ def test_labels_se_command(
     pd.testing.assert_frame_equal(se, again)
     labels = SELabels(path=str(out)).load(data_dir)
     assert len(labels.records) == 3
+    # every estimator comes from the stored per-sample columns
+    for kind in ("entropy", "eq2", "mc", "discrete", "token_nll"):
+        assert len(SELabels(path=str(out), se_kind=kind).load(data_dir).records) == 3
+    # Growing --limit continues the file: the 3 labelled prompts are kept, one is added.
+    capsys.readouterr()
+    more = [*args]
+    more[more.index("--limit") + 1] = "4"
+    try:
+        assert main([*more, "--save-every", "1"]) == 0
+    finally:
+        stop_all_servers()
+    assert "3 prompts already labelled; 1 to go" in capsys.readouterr().out
+    grown, _ = read_label_file(out)
+    assert len(grown) == 4
+    pd.testing.assert_frame_equal(grown.iloc[:3], se)
+    # A file made with other settings is never extended with incomparable rows.
+    other = [*more]
+    other[other.index("--samples") + 1] = "3"
+    with pytest.raises(ConfigError, match="other settings"):
+        main(other)
+    assert len(read_label_file(out)[0]) == 4

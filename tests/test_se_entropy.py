@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from harness.labels.se.entropy import (
+    estimate,
     cluster_log_probs,
     discrete_semantic_entropy,
     semantic_entropy,
@@ -70,3 +71,44 @@ def test_winner_at_two_taus() -> None:
     assert label_distribution(strong, weak, 0.3) == {"strong": 1, "weak": 1, "tie": 3}
     with pytest.raises(ValueError):
         se_winner(strong, weak, -1.0)
+
+
+def test_estimators_rank_agreement_the_right_way() -> None:
+    # Two clusters with p = 0.99 / 0.01 (the issue's example) against five equally likely.
+    skewed_ids, skewed_ll = [0, 1], [math.log(0.99), math.log(0.01)]
+    flat_ids, flat_ll = [0, 1, 2, 3, 4], [-1.0] * 5
+    # eq. 2 as printed: the rare cluster dominates, (0.01 + 4.61) / 2 > log 5
+    assert estimate("eq2", skewed_ids, skewed_ll) == pytest.approx(
+        -(math.log(0.99) + math.log(0.01)) / 2
+    )
+    assert estimate("eq2", skewed_ids, skewed_ll) > estimate("eq2", flat_ids, flat_ll)
+    # the entropy form calls the skewed case the more confident one
+    assert estimate("entropy", skewed_ids, skewed_ll) < estimate("entropy", flat_ids, flat_ll)
+    # the Monte-Carlo form weights by samples drawn: four of five agreeing beats five apart
+    agree_ids, agree_ll = [0, 0, 0, 0, 1], [-1.0] * 5
+    assert estimate("mc", agree_ids, agree_ll) < estimate("mc", flat_ids, flat_ll)
+    assert estimate("eq2", agree_ids, agree_ll) > estimate("mc", agree_ids, agree_ll)
+    assert estimate("entropy", flat_ids, flat_ll) == pytest.approx(math.log(5))
+    assert estimate("entropy", skewed_ids, skewed_ll) == pytest.approx(
+        -(0.99 * math.log(0.99) + 0.01 * math.log(0.01))
+    )
+
+
+def test_monte_carlo_weights_clusters_by_samples() -> None:
+    # ids 0, 0, 1 with equal likelihoods: p(C0) = 2/3 counted twice, p(C1) = 1/3 once.
+    expected = -(2 * math.log(2 / 3) + math.log(1 / 3)) / 3
+    assert estimate("mc", [0, 0, 1], [-1.0, -1.0, -1.0]) == pytest.approx(expected)
+    assert estimate("mc", [1, 1, 1], [-0.2, -3.0, -1.0]) == 0.0
+
+
+def test_token_nll_is_the_mean_negative_likelihood_and_ignores_clusters() -> None:
+    assert estimate("token_nll", [0, 1], [-0.5, -1.5]) == pytest.approx(1.0)
+    assert estimate("token_nll", [0, 0], [-0.5, -1.5]) == pytest.approx(1.0)
+
+
+def test_estimate_refuses_unknown_kind_and_missing_logprobs() -> None:
+    with pytest.raises(ValueError, match="unknown SE estimator"):
+        estimate("likelihood", [0], [-1.0])
+    with pytest.raises(ValueError, match="needs the samples' log-likelihoods"):
+        estimate("entropy", [0, 1], None)
+    assert estimate("discrete", [0, 1], None) == pytest.approx(math.log(2))

@@ -61,7 +61,7 @@ def _label_file(tmp_path: Path, data_dir: Path, *, corrupt_hash: bool = False) -
 
 def test_load_joins_prompts_and_labels(tmp_path: Path, data_dir: Path) -> None:
     path = _label_file(tmp_path, data_dir)
-    labels = SELabels(tau=0.1, path=str(path)).load(data_dir)
+    labels = SELabels(tau=0.1, path=str(path), se_kind="eq2").load(data_dir)
     r = labels.records
     assert labels.source == "se"
     assert labels.weak_models == {"weak-m"} and labels.strong_models == {"strong-m"}
@@ -77,7 +77,7 @@ def test_load_joins_prompts_and_labels(tmp_path: Path, data_dir: Path) -> None:
 
 def test_new_tau_relabels_from_stored_values(tmp_path: Path, data_dir: Path) -> None:
     path = _label_file(tmp_path, data_dir)
-    src = SELabels(tau=0.1, path=str(path))
+    src = SELabels(tau=0.1, path=str(path), se_kind="eq2")
     first = src.load(data_dir)
     src.tau = 0.3
     second = src.load(data_dir)

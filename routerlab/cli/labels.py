@@ -84,6 +84,17 @@ def register(subparsers: Any) -> None:
         default=None,
         help="greedy responses file (default: default_responses.parquet beside --out)",
     )
+    se.add_argument(
+        "--save-every",
+        type=int,
+        default=25,
+        help="write the label file every N new prompts (a killed run loses at most N)",
+    )
+    se.add_argument(
+        "--restart",
+        action="store_true",
+        help="ignore an existing --out file (default: continue it, skipping its prompts)",
+    )
     se.set_defaults(func=_run_se)
 
     val = sub.add_parser(
@@ -128,14 +139,19 @@ def _run_se(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(1)
+    import pandas as pd
+
+    from harness.errors import ConfigError
     from harness.labels.se.nli import make_nli
     from harness.labels.se.sampling import SamplingConfig
-    from harness.labels.se.store import DEFAULT_LABEL_FILE, write_label_files
+    from harness.labels.se.store import DEFAULT_LABEL_FILE, read_label_file, write_label_files
     from harness.llm.client import LLMClient
     from harness.llm.endpoints import resolve_endpoint
     from harness.paths import data_dir
     from harness.training_data import paper_mix
 
+    if args.save_every < 1:
+        raise ConfigError(f"--save-every must be at least 1, got {args.save_every}")
     datasets = tuple(d.strip() for d in args.prompts.split(",") if d.strip())
     prompts = paper_mix(
         args.limit, seed=args.seed, datasets=datasets, data_dir=data_dir(), popqa_path=args.popqa
@@ -164,19 +180,9 @@ def _run_se(args: argparse.Namespace) -> int:
         max_tokens_math=args.max_tokens_math,
         seed=args.seed,
     )
-    from harness.labels.se.pipeline import run_se_pipeline
-
-    se, responses, stats = run_se_pipeline(
-        prompts,
-        weak=weak,
-        strong=strong,
-        nli=nli,
-        sampling=sampling,
-        time_budget_s=None if args.time_budget_min is None else args.time_budget_min * 60,
-        cached_only=args.cached_only,
-    )
     out = args.out or DEFAULT_LABEL_FILE
-    meta = {
+    # What makes two runs' rows comparable; a resumed file must match on all of it.
+    settings: dict[str, Any] = {
         "weak": weak.endpoint.public_dict(),
         "strong": strong.endpoint.public_dict(),
         "nli": nli.name,
@@ -188,25 +194,78 @@ def _run_se(args: argparse.Namespace) -> int:
         "max_tokens_math": args.max_tokens_math,
         "seed": args.seed,
         "prompts": list(datasets),
-        "limit": args.limit,
-        "wall_s": round(stats.wall_s, 1),
-        "prompts_done": stats.prompts_done,
-        "stopped_early": stats.stopped_early,
-        "tokens": stats.tokens,
-        "nli_calls": stats.nli_calls,
     }
-    paths = write_label_files(se, responses, out, meta=meta, responses_out=args.responses_out)
+    done = pd.DataFrame()
+    if out.is_file() and not args.restart:
+        done, old_meta = read_label_file(out)
+        changed = {k: (old_meta.get(k), v) for k, v in settings.items() if old_meta.get(k) != v}
+        if changed:
+            raise ConfigError(
+                f"{out} was made with other settings ({', '.join(changed)}: "
+                f"{'; '.join(f'{a!r} there, {b!r} now' for a, b in changed.values())}); "
+                "pass the same settings to continue it, or --restart / another --out"
+            )
+        keys = set(zip(done["dataset"], done["row_id"], strict=True))
+        todo = [
+            (d, str(r)) not in keys
+            for d, r in zip(prompts["dataset"], prompts["row_id"], strict=True)
+        ]
+        print(f"{out}: {len(done)} prompts already labelled; {sum(todo)} to go", flush=True)
+        prompts = prompts[todo].reset_index(drop=True)
+    from harness.labels.se.pipeline import SE_COLUMNS, run_se_pipeline
+    from harness.labels.se.store import responses_from_label_rows
+
+    new_rows: list[dict[str, Any]] = []
+
+    def save(stats: dict[str, Any]) -> list[Path]:
+        table = pd.concat([done, pd.DataFrame(new_rows, columns=list(SE_COLUMNS))])
+        table = table.drop(columns=["nli_calls"], errors="ignore").reset_index(drop=True)
+        meta = {**settings, "limit": args.limit, "prompts_done": len(table), **stats}
+        return write_label_files(
+            table,
+            responses_from_label_rows(table),
+            out,
+            meta=meta,
+            responses_out=args.responses_out,
+        )
+
+    def on_row(row: dict[str, Any]) -> None:
+        new_rows.append(row)
+        if len(new_rows) % args.save_every == 0:
+            save({"complete": False})
+
+    se, _, stats = run_se_pipeline(
+        prompts,
+        weak=weak,
+        strong=strong,
+        nli=nli,
+        sampling=sampling,
+        time_budget_s=None if args.time_budget_min is None else args.time_budget_min * 60,
+        cached_only=args.cached_only,
+        on_row=on_row,
+    )
+    paths = save(
+        {
+            "complete": not stats.stopped_early and len(done) + len(se) >= args.limit,
+            "wall_s": round(stats.wall_s, 1),
+            "stopped_early": stats.stopped_early,
+            "tokens": stats.tokens,
+            "nli_calls": stats.nli_calls,
+        }
+    )
     from harness.labels.se.labelling import label_distribution
 
+    table, _ = read_label_file(paths[0])
     dist = {
-        t: label_distribution(se["se_b"].to_numpy(), se["se_a"].to_numpy(), t)
+        t: label_distribution(table["se_b"].to_numpy(), table["se_a"].to_numpy(), t)
         for t in (0.0, 0.25, 0.5, 1.0)
     }
     print(
         json.dumps(
             {
                 "written": [str(p) for p in paths],
-                "prompts": stats.prompts_done,
+                "prompts": len(table),
+                "new_prompts": stats.prompts_done,
                 "wall_s": round(stats.wall_s, 1),
                 "tokens": stats.tokens,
                 "nli_calls": stats.nli_calls,
@@ -245,7 +304,11 @@ def _run_validate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--tau must be >= 0, got {args.tau}")
     labels = args.labels or DEFAULT_LABEL_FILE
     report = validate_labels(
-        labels, data_dir(), responses=args.responses, tau=args.tau, n_boot=args.n_boot,
+        labels,
+        data_dir(),
+        responses=args.responses,
+        tau=args.tau,
+        n_boot=args.n_boot,
         seed=args.seed,
     )
     aurocs = report.auroc[report.auroc["part"] == args.part]
@@ -301,9 +364,7 @@ def _log_validity(report: Any, labels: Path, args: argparse.Namespace) -> None:
     from harness.tracking import parent_run
 
     params = {**report.meta, "tau": args.tau, "n_boot": args.n_boot, "bootstrap_seed": args.seed}
-    with parent_run(
-        f"SE label validity · {labels.name}", params, experiment="label-validity"
-    ):
+    with parent_run(f"SE label validity · {labels.name}", params, experiment="label-validity"):
         metrics = {
             f"auroc.{r.part}.{r.role}.{r.dataset}.{r.estimator}": r.auroc
             for r in report.auroc.itertuples()

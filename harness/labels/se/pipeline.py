@@ -27,7 +27,11 @@ from harness.labels.se.sampling import (
     sample_log_likelihoods,
     sample_requests,
 )
-from harness.labels.se.store import LABEL_FILE_COLUMNS, RESPONSE_COLUMNS, SAMPLE_COLUMNS
+from harness.labels.se.store import (
+    LABEL_FILE_COLUMNS,
+    SAMPLE_COLUMNS,
+    responses_from_label_rows,
+)
 from harness.llm.client import Completion, LLMClient
 from harness.training_data import prompt_sha256
 
@@ -130,7 +134,6 @@ def run_se_pipeline(
     start = time.monotonic()
     stats = PipelineStats(prompts_total=len(prompts))
     rows: list[dict[str, Any]] = []
-    responses: list[dict[str, Any]] = []
     items = list(prompts[["dataset", "row_id", "prompt"]].itertuples(index=False, name=None))
     if cached_only:
         items = [
@@ -185,19 +188,6 @@ def run_se_pipeline(
                     "nli_calls": a.nli_calls + b.nli_calls,
                 }
                 rows.append(row)
-                for model, ans in (
-                    (weak.endpoint.name, a.greedy),
-                    (strong.endpoint.name, b.greedy),
-                ):
-                    responses.append(
-                        {
-                            "dataset": dataset,
-                            "row_id": str(row_id),
-                            "prompt_sha256": sha,
-                            "model": model,
-                            "response": ans,
-                        }
-                    )
                 stats.nli_calls += row["nli_calls"]
                 if on_row is not None:
                     on_row(row)
@@ -230,5 +220,5 @@ def run_se_pipeline(
             "total_completion_tokens": u.total_completion_tokens,
         }
     se = pd.DataFrame(rows, columns=list(SE_COLUMNS))
-    resp = pd.DataFrame(responses, columns=list(RESPONSE_COLUMNS))
+    resp = responses_from_label_rows(se)
     return se, resp, stats

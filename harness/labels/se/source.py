@@ -79,9 +79,7 @@ class SELabels(LabelSource):
         "se_kind": Choice(ESTIMATORS),
     }
 
-    def __init__(
-        self, tau: float = 0.0, path: str | None = None, se_kind: str = "entropy"
-    ) -> None:
+    def __init__(self, tau: float = 0.0, path: str | None = None, se_kind: str = "entropy") -> None:
         self.tau = tau
         self.path = path
         self.se_kind = se_kind

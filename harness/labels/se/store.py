@@ -130,3 +130,22 @@ def read_label_file(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     meta = json.loads(raw) if raw else {}
     frame["row_id"] = frame["row_id"].astype(str)
     return frame, meta
+
+
+def responses_from_label_rows(se: pd.DataFrame) -> pd.DataFrame:
+    """The greedy responses file's rows (weak then strong per prompt) from SE label rows."""
+    parts = [
+        pd.DataFrame(
+            {
+                "dataset": se["dataset"],
+                "row_id": se["row_id"].astype(str),
+                "prompt_sha256": se["prompt_sha256"],
+                "model": se[f"model_{side}"],
+                "response": se[f"response_{side}"],
+                "_order": range(i, 2 * len(se), 2),
+            }
+        )
+        for i, side in enumerate(("a", "b"))
+    ]
+    both = pd.concat(parts).sort_values("_order", kind="stable")
+    return both.drop(columns="_order").reset_index(drop=True)[list(RESPONSE_COLUMNS)]

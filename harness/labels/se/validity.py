@@ -102,11 +102,15 @@ def graded_label_table(
             "default_responses.parquet" if stem == "default_labels" else f"{stem}_responses.parquet"
         )
         responses = candidate
-    graded = AccuracyLabels(
-        responses=str(responses),
-        weak_model=str(table["model_a"].iloc[0]),
-        strong_model=str(table["model_b"].iloc[0]),
-    ).load(data_dir).records
+    graded = (
+        AccuracyLabels(
+            responses=str(responses),
+            weak_model=str(table["model_a"].iloc[0]),
+            strong_model=str(table["model_b"].iloc[0]),
+        )
+        .load(data_dir)
+        .records
+    )
     joined = table.merge(
         graded[["dataset", "row_id", "correct_a", "correct_b"]],
         on=["dataset", "row_id"],
