@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from harness.labels.se.entropy import (
-    estimate,
     cluster_log_probs,
     discrete_semantic_entropy,
+    estimate,
     semantic_entropy,
 )
 from harness.labels.se.labelling import delta_se, label_distribution, se_winner
