@@ -183,6 +183,8 @@ def run_se_pipeline(
                     "cluster_ids_b": list(b.cluster_ids),
                     "sample_ll_a": a.log_likelihoods,
                     "sample_ll_b": b.log_likelihoods,
+                    "samples_a": list(a.samples),
+                    "samples_b": list(b.samples),
                     "response_a": a.greedy,
                     "response_b": b.greedy,
                     "nli_calls": a.nli_calls + b.nli_calls,

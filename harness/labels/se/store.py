@@ -42,7 +42,16 @@ LABEL_FILE_COLUMNS: tuple[str, ...] = (
 # Per-sample columns (lists, one entry per sample): with them every estimator of
 # ``entropy.ESTIMATORS`` is computed when the file is read. Files written before they existed
 # hold only the eq. 2 and discrete values above.
-SAMPLE_COLUMNS: tuple[str, ...] = ("cluster_ids_a", "cluster_ids_b", "sample_ll_a", "sample_ll_b")
+# The sampled answers themselves are kept too, so a set can be re-clustered with another NLI
+# backend or threshold without generating again.
+SAMPLE_COLUMNS: tuple[str, ...] = (
+    "cluster_ids_a",
+    "cluster_ids_b",
+    "sample_ll_a",
+    "sample_ll_b",
+    "samples_a",
+    "samples_b",
+)
 # The greedy responses file written beside the labels (read by the accuracy label source).
 RESPONSE_COLUMNS: tuple[str, ...] = ("dataset", "row_id", "prompt_sha256", "model", "response")
 _META_KEY = b"routerlab"
