@@ -123,6 +123,17 @@ def register(subparsers: Any) -> None:
     val.add_argument("--no-mlflow", action="store_true", help="do not log a run to MLflow")
     val.set_defaults(func=_run_validate)
 
+    cal = sub.add_parser(
+        "calibrate-nli",
+        help="the embedding NLI threshold that agrees best with an LLM entailment judge",
+    )
+    cal.add_argument("--labels", type=Path, default=None, help="SE label file with stored samples")
+    cal.add_argument("--pairs", type=int, default=150, help="answer pairs to judge")
+    cal.add_argument("--judge", default="llm:qwen-1.5b", help="the reference NLI backend")
+    cal.add_argument("--seed", type=int, default=0, help="which pairs are drawn")
+    cal.add_argument("--endpoints", type=Path, default=None, help="endpoint config (TOML/YAML)")
+    cal.set_defaults(func=_run_calibrate_nli)
+
     show = sub.add_parser("show", help="label distribution of an SE label file at several τ")
     show.add_argument("file", type=Path, nargs="?", default=None)
     show.add_argument("--tau", type=float, nargs="*", default=[0.0, 0.1, 0.25, 0.5, 1.0])
@@ -380,3 +391,43 @@ def _log_validity(report: Any, labels: Path, args: argparse.Namespace) -> None:
         mlflow.log_metrics(metrics)
         mlflow.log_table(report.auroc, "se_validity_auroc.json")
         mlflow.log_table(report.picks, "se_validity_picks.json")
+
+
+def _run_calibrate_nli(args: argparse.Namespace) -> int:
+    from harness.errors import ConfigError
+    from harness.labels.se.nli import make_nli
+    from harness.labels.se.nli_calibration import answer_pairs, calibrate_threshold
+    from harness.labels.se.source import joined_label_table
+    from harness.labels.se.store import DEFAULT_LABEL_FILE
+    from harness.llm.cache import LLMCache, default_cache_path
+    from harness.paths import data_dir
+
+    if args.pairs < 10:
+        raise ConfigError(f"--pairs must be at least 10, got {args.pairs}")
+    labels = args.labels or DEFAULT_LABEL_FILE
+    table, _ = joined_label_table(labels, data_dir())
+    if "samples_a" not in table.columns:
+        raise ConfigError(
+            f"{labels} stores no sampled answers (written before they were kept); "
+            "rebuild it with `routerlab labels se`"
+        )
+    pairs = answer_pairs(table, args.pairs, seed=args.seed)
+    judge = make_nli(
+        args.judge, endpoints_config=args.endpoints, cache=LLMCache(default_cache_path())
+    )
+    result = calibrate_threshold(pairs, judge)
+    print(
+        f"{result.n_pairs} answer pairs from {labels.name}; the judge {args.judge} calls "
+        f"{result.judge_equivalent_share:.0%} of them equivalent (entailment both ways)"
+    )
+    shown = result.table[
+        result.table["threshold"].isin(
+            [round(x, 2) for x in (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, result.best_threshold)]
+        )
+    ]
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(
+        f"best threshold (Cohen's kappa): {result.best_threshold:.2f}; "
+        f"use --nli embedding:{result.best_threshold:.2f}"
+    )
+    return 0

@@ -26,7 +26,7 @@ from harness.search_space import Choice, FloatRange, ParamSpec
 _JOINED: dict[tuple[str, str, float], tuple[pd.DataFrame, dict[str, Any]]] = {}
 
 
-def _joined(path: Path, data_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+def joined_label_table(path: Path, data_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Label file ⋈ training prompts, cached by (file, data dir, file mtime)."""
     key = (str(path.resolve()), str(Path(data_dir).resolve()), path.stat().st_mtime)
     if key in _JOINED:
@@ -95,7 +95,7 @@ class SELabels(LabelSource):
         path = Path(self.path) if self.path else DEFAULT_LABEL_FILE
         if not path.is_file():
             raise DataError(f"SE label file {path} does not exist; run `routerlab labels se`")
-        joined, meta = _joined(path, Path(data_dir))
+        joined, meta = joined_label_table(path, Path(data_dir))
         try:
             se_weak, se_strong = label_table_estimates(joined, self.se_kind)
         except ValueError as exc:
