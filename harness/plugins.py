@@ -65,6 +65,8 @@ BENCHMARKS.register("mt_bench", target="harness.benchmarks.routellm:load_mt_benc
 # Table 2's second pair (local Qwen 0.5B vs 1.5B on GSM8K), built by
 # `routerlab benchmark build-local-gsm8k`; outcomes committed, question text joined at load.
 BENCHMARKS.register("gsm8k_qwen", target="harness.benchmarks.local_pair:load_gsm8k_local")
+# ... and on 1,000 MMLU test questions stratified over subjects (`build-local-mmlu`).
+BENCHMARKS.register("mmlu_qwen", target="harness.benchmarks.local_pair:load_mmlu_local")
 
 JUDGES.register("best_of_three", target="judges.best_of_three:BestOfThreeJudge")
 

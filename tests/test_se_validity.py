@@ -94,7 +94,7 @@ def test_validity_separates_informative_from_random_labels() -> None:
 def test_validate_command_on_committed_set(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from harness.cli import main
+    from routerlab.cli import main
 
     assert main(["labels", "validate", "--n-boot", "50", "--json", "--no-mlflow"]) == 0
     out = json.loads(capsys.readouterr().out)

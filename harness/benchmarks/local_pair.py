@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from harness.records import Benchmark
 
 #: The committed outcomes of the local pair (packaged with the library, no question text).
 DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "gsm8k_qwen.jsonl"
+DEFAULT_MMLU_FILE = Path(__file__).resolve().parent / "data" / "mmlu_qwen.jsonl"
 INSTRUCTION = "Solve the problem step by step, then end with 'The answer is N.'"
 COLUMNS = (
     "id",
@@ -69,14 +71,92 @@ def build_local_gsm8k(
     chunk_size: int = 20,
     threads: int | None = None,
 ) -> dict[str, Any]:
-    """Answer, grade and write the benchmark file; returns a summary (accuracies, tokens)."""
-
+    """Answer, grade and write the GSM8K file; returns a summary (accuracies, tokens)."""
     data_dir = data_dir or paths.data_dir()
     base = load_gsm8k(data_dir)
     gold = gsm8k_gold_answers(data_dir)
     rows = [
         (pid, q) for pid, q in zip(base.prompt_ids, base.prompts, strict=True) if q.strip() in gold
     ][:limit]
+    question = dict(rows)
+    return build_local_pair(
+        rows,
+        grade=lambda pid, text: number_match(text, gold[question[pid].strip()]),
+        messages=messages,
+        name="gsm8k",
+        weak=weak,
+        strong=strong,
+        out=out,
+        max_tokens=max_tokens,
+        endpoints_file=endpoints_file,
+        progress=progress,
+        chunk_size=chunk_size,
+        threads=threads,
+    )
+
+
+def build_local_mmlu(
+    *,
+    limit: int = 1000,
+    weak: str = "qwen-0.5b",
+    strong: str = "qwen-1.5b",
+    out: Path = DEFAULT_MMLU_FILE,
+    data_dir: Path | None = None,
+    max_tokens: int = 8,
+    seed: int = 0,
+    endpoints_file: Path | None = None,
+    progress: bool = True,
+    chunk_size: int = 50,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """MMLU test questions (RouteLLM's decontaminated set), ``limit`` of them stratified over
+    the 57 subjects, answered with one letter by both models and graded against the gold
+    letter (:mod:`harness.benchmarks.mmlu_local`); writes the ``mmlu_qwen`` file."""
+    from harness.benchmarks import mmlu_local
+    from harness.benchmarks.routellm import load_mmlu
+
+    base = load_mmlu(data_dir or paths.data_dir())
+    groups = list(base.groups or [])
+    letters = mmlu_local.mmlu_gold_letters()
+    picked = mmlu_local.stratified_sample(groups, base.prompt_ids, limit, seed=seed)
+    rows = [(base.prompt_ids[i], base.prompts[i]) for i in picked]
+    gold = {
+        base.prompt_ids[i]: letters[(groups[i], mmlu_local.normalize_prompt(base.prompts[i]))]
+        for i in picked
+    }
+    return build_local_pair(
+        rows,
+        grade=lambda pid, text: mmlu_local.chosen_letter(text) == gold[pid],
+        messages=mmlu_local.messages,
+        name="mmlu",
+        weak=weak,
+        strong=strong,
+        out=out,
+        max_tokens=max_tokens,
+        endpoints_file=endpoints_file,
+        progress=progress,
+        chunk_size=chunk_size,
+        threads=threads,
+    )
+
+
+def build_local_pair(
+    rows: list[tuple[str, str]],
+    *,
+    grade: Callable[[str, str], bool],
+    messages: Callable[[str], list[dict[str, str]]],
+    name: str,
+    weak: str,
+    strong: str,
+    out: Path,
+    max_tokens: int,
+    endpoints_file: Path | None = None,
+    progress: bool = True,
+    chunk_size: int = 20,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Greedy answers of both models to ``rows`` (prompt id, question), graded by
+    ``grade(prompt id, answer)``, written to ``out`` without the question text."""
     summary: dict[str, Any] = {"n": len(rows), "file": str(out)}
     clients = {
         side: LLMClient(resolve_endpoint(spec, endpoints_file), n_threads=threads)
@@ -105,7 +185,7 @@ def build_local_gsm8k(
                 Request.make(messages(q), temperature=0.0, max_tokens=max_tokens, seed=0)
                 for _, q in todo
             ]
-            desc = f"gsm8k {side} {start + len(chunk)}/{len(rows)}"
+            desc = f"{name} {side} {start + len(chunk)}/{len(rows)}"
             results = client.run_many(requests, desc=desc, progress=progress)
             answers[side] = {pid: r.text for (pid, _), r in zip(todo, results, strict=True)}
         for pid, q in chunk:
@@ -115,8 +195,8 @@ def build_local_gsm8k(
                 {
                     "id": pid,
                     "prompt_sha256": prompt_sha256(q),
-                    "weak": bool(number_match(weak_text, gold[q.strip()])),
-                    "strong": bool(number_match(strong_text, gold[q.strip()])),
+                    "weak": bool(grade(pid, weak_text)),
+                    "strong": bool(grade(pid, strong_text)),
                     "weak_response": weak_text,
                     "strong_response": strong_text,
                     "weak_model": weak,
@@ -171,24 +251,38 @@ def load_gsm8k_local(
     data_dir: Path | None = None, path: Path | None = None, name: str = "gsm8k_qwen"
 ) -> Benchmark:
     """The local-pair GSM8K benchmark: the committed outcomes joined with the question text."""
-
     path = Path(path or DEFAULT_FILE)
+    build = "`routerlab benchmark build-local-gsm8k --limit 300`"
+    return _load_local_pair(load_gsm8k(data_dir), path, name, build, "GSM8K test")
+
+
+def load_mmlu_local(
+    data_dir: Path | None = None, path: Path | None = None, name: str = "mmlu_qwen"
+) -> Benchmark:
+    """The local-pair MMLU benchmark: the committed outcomes joined with the question text
+    (groups: the MMLU subject, for folds by subject)."""
+    from harness.benchmarks.routellm import load_mmlu
+
+    path = Path(path or DEFAULT_MMLU_FILE)
+    build = "`routerlab benchmark build-local-mmlu --limit 1000`"
+    return _load_local_pair(load_mmlu(data_dir), path, name, build, "MMLU test")
+
+
+def _load_local_pair(base: Benchmark, path: Path, name: str, build: str, what: str) -> Benchmark:
     if not path.is_file():
         raise DataError(
-            f"{path} does not exist; build it with `routerlab benchmark build-local-gsm8k "
-            "--limit 300` (needs the local model pack: `routerlab models install qwen-0.5b "
-            "qwen-1.5b`)"
+            f"{path} does not exist; build it with {build} (needs the local model pack: "
+            "`routerlab models install qwen-0.5b qwen-1.5b`)"
         )
     df = pd.read_json(path, lines=True, dtype={"id": str})
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing or df.empty:
         raise DataError(f"{path}: missing columns {missing} or no rows; rebuild the file")
-    base = load_gsm8k(data_dir)
-    text = dict(zip(base.prompt_ids, base.prompts, strict=True))
-    unknown = [i for i in df["id"] if i not in text]
+    index = {pid: i for i, pid in enumerate(base.prompt_ids)}
+    unknown = [i for i in df["id"] if i not in index]
     if unknown:
-        raise DataError(f"{path}: ids {unknown[:3]} are not GSM8K test prompts of the data dir")
-    prompts = [text[i] for i in df["id"]]
+        raise DataError(f"{path}: ids {unknown[:3]} are not {what} prompts of the data dir")
+    prompts = [base.prompts[index[i]] for i in df["id"]]
     changed = [
         i
         for i, p, h in zip(df["id"], prompts, df["prompt_sha256"], strict=True)
@@ -196,9 +290,10 @@ def load_gsm8k_local(
     ]
     if changed:
         raise DataError(
-            f"{path}: the question text of {changed[:3]} differs from the data dir's GSM8K "
+            f"{path}: the question text of {changed[:3]} differs from the data dir's {what} "
             "(prompt_sha256 mismatch); use the pinned data (`routerlab data fetch`)"
         )
+    groups = [base.groups[index[i]] for i in df["id"]] if base.groups else None
     return Benchmark(
         name=name,
         prompt_ids=df["id"].tolist(),
@@ -209,6 +304,7 @@ def load_gsm8k_local(
         strong_model=str(df["strong_model"].iloc[0]),
         weak_response=df["weak_response"].fillna("").astype(str).tolist(),
         strong_response=df["strong_response"].fillna("").astype(str).tolist(),
+        groups=groups,
         source_sha256={**base.source_sha256, path.name: sha256_file(path)},
-        meta={"metric": "accuracy", "source": f"{path.name} joined with GSM8K test"},
+        meta={"metric": "accuracy", "source": f"{path.name} joined with {what}"},
     )

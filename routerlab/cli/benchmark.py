@@ -3,6 +3,7 @@
 Examples::
 
     routerlab benchmark build-local-gsm8k --limit 300      # Table 2: Qwen 0.5B vs Qwen 1.5B
+    routerlab benchmark build-local-mmlu --limit 1000      # ... and on MMLU (57 subjects)
     routerlab benchmark build-local-gsm8k --limit 5 --weak smollm2 --strong smollm2 \\
         --out /tmp/pair.jsonl
 
@@ -36,22 +37,63 @@ def register(subparsers: Any) -> None:
     b.add_argument("--threads", type=int, help="CPU threads per local model (default: all)")
     b.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
     b.set_defaults(func=build)
+    m = sub.add_parser(
+        "build-local-mmlu",
+        help="answer MMLU test questions (stratified over subjects) with a local pair",
+    )
+    m.add_argument("--limit", type=int, default=1000, help="questions (default 1000)")
+    m.add_argument("--seed", type=int, default=0, help="which questions of each subject")
+    m.add_argument("--weak", default="qwen-0.5b", help="weak endpoint (default qwen-0.5b)")
+    m.add_argument("--strong", default="qwen-1.5b", help="strong endpoint (default qwen-1.5b)")
+    m.add_argument("--endpoints", type=Path, help="endpoint config for non-local models")
+    m.add_argument("--max-tokens", type=int, default=8, help="answer budget (default 8)")
+    m.add_argument(
+        "--out", type=Path, help="output file (default harness/benchmarks/data/mmlu_qwen.jsonl)"
+    )
+    m.add_argument("--threads", type=int, help="CPU threads per local model (default: all)")
+    m.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
+    m.set_defaults(func=build_mmlu)
     p.set_defaults(func=lambda args: p.print_help() or 1)
 
 
 def build(args: argparse.Namespace) -> int:
     from harness.benchmarks.local_pair import DEFAULT_FILE, build_local_gsm8k
 
-    summary = build_local_gsm8k(
-        limit=args.limit,
-        weak=args.weak,
-        strong=args.strong,
-        out=args.out or DEFAULT_FILE,
-        data_dir=args.data_dir,
-        max_tokens=args.max_tokens,
-        endpoints_file=args.endpoints,
-        threads=args.threads,
+    return _report(
+        args,
+        build_local_gsm8k(
+            limit=args.limit,
+            weak=args.weak,
+            strong=args.strong,
+            out=args.out or DEFAULT_FILE,
+            data_dir=args.data_dir,
+            max_tokens=args.max_tokens,
+            endpoints_file=args.endpoints,
+            threads=args.threads,
+        ),
     )
+
+
+def build_mmlu(args: argparse.Namespace) -> int:
+    from harness.benchmarks.local_pair import DEFAULT_MMLU_FILE, build_local_mmlu
+
+    return _report(
+        args,
+        build_local_mmlu(
+            limit=args.limit,
+            seed=args.seed,
+            weak=args.weak,
+            strong=args.strong,
+            out=args.out or DEFAULT_MMLU_FILE,
+            data_dir=args.data_dir,
+            max_tokens=args.max_tokens,
+            endpoints_file=args.endpoints,
+            threads=args.threads,
+        ),
+    )
+
+
+def _report(args: argparse.Namespace, summary: dict[str, Any]) -> int:
     print(
         f"wrote {summary['n']} questions to {summary['file']}: weak {args.weak} "
         f"{100 * summary['weak_accuracy']:.1f} %, strong {args.strong} "
