@@ -209,7 +209,11 @@ def _run_se(args: argparse.Namespace) -> int:
     done = pd.DataFrame()
     if out.is_file() and not args.restart:
         done, old_meta = read_label_file(out)
-        changed = {k: (old_meta.get(k), v) for k, v in settings.items() if old_meta.get(k) != v}
+        changed = {
+            k: (old_meta.get(k), v)
+            for k, v in settings.items()
+            if _identity(old_meta.get(k)) != _identity(v)
+        }
         if changed:
             raise ConfigError(
                 f"{out} was made with other settings ({', '.join(changed)}: "
@@ -301,6 +305,14 @@ def _run_show(args: argparse.Namespace) -> int:
         d = label_distribution(se["se_b"].to_numpy(), se["se_a"].to_numpy(), t)
         print(f"tau={t:<6} strong={d['strong']:<5} weak={d['weak']:<5} tie={d['tie']}")
     return 0
+
+
+def _identity(value: Any) -> Any:
+    """What makes an endpoint the same model across runs: its name and model, not where it
+    was served (a local server's port, a model file's folder)."""
+    if isinstance(value, dict):
+        return {k: value.get(k) for k in ("name", "model")}
+    return value
 
 
 def _run_validate(args: argparse.Namespace) -> int:
