@@ -96,7 +96,7 @@ def test_validate_command_on_committed_set(
 ) -> None:
     from routerlab.cli import main
 
-    assert main(["labels", "validate", "--n-boot", "50", "--json", "--no-mlflow"]) == 0
+    assert main(["labels", "validate", "--n-boot", "50", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     rows = pd.DataFrame(out["auroc"])
     assert set(rows["role"]) == {"weak", "strong"}
@@ -105,3 +105,15 @@ def test_validate_command_on_committed_set(
     assert rows["auroc"].between(0, 1).all()
     assert (rows["ci_low"] <= rows["auroc"] + 1e-9).all()
     assert out["meta"]["weak_model"] == "qwen-0.5b"
+
+    # The run logged to MLflow is what the report's "SE label validity" table reads.
+    from reports.build import load_se_validity
+    from reports.render import to_markdown
+    from reports.tables import se_validity_table
+
+    logged = load_se_validity()
+    assert logged is not None
+    aurocs, picks, meta = logged
+    assert len(aurocs) == len(pd.DataFrame(out["auroc"])) * 3  # all, dev and test parts
+    table = to_markdown(se_validity_table(aurocs, picks, meta))
+    assert "SE label validity" in table and "qwen-1.5b (strong)" in table
