@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from harness.errors import DataError
+from harness.errors import ConfigError, DataError
 from harness.labels.se.source import SELabels
 from harness.labels.se.store import (
     DEFAULT_LABEL_FILE,
@@ -120,3 +120,22 @@ def test_committed_default_label_set(data_dir: Path) -> None:
     resp = pd.read_parquet(DEFAULT_RESPONSES_FILE)
     assert set(resp["model"]) == {"qwen-0.5b", "qwen-1.5b"}
     assert len(resp) == 2 * len(r)
+
+
+def test_estimator_defaults_to_what_the_file_recommends(tmp_path: Path, data_dir: Path) -> None:
+    old = _label_file(tmp_path, data_dir)  # no per-sample columns: eq. 2 is all it holds
+    assert SELabels(path=str(old)).load(data_dir).meta["se_kind"] == "eq2"
+    with pytest.raises(ConfigError, match="only 'eq2' and 'discrete'"):
+        SELabels(path=str(old), se_kind="entropy").load(data_dir)
+    se, meta = read_label_file(old)
+    se["cluster_ids_a"] = [[0, 0, 0], [0, 1, 1], [0, 1, 2], [0, 0, 1]]
+    se["cluster_ids_b"] = [[0, 0, 0], [0, 0, 0], [0, 1, 1], [0, 1, 2]]
+    se["sample_ll_a"] = [[-1.0, -1.0, -1.0]] * 4
+    se["sample_ll_b"] = [[-0.5, -1.0, -2.0]] * 4
+    new = tmp_path / "new.parquet"
+    resp = pd.read_parquet(tmp_path / "se_responses.parquet")
+    write_label_files(se, resp, new, meta={**meta, "se_kind": "mc"})
+    labels = SELabels(path=str(new)).load(data_dir)
+    assert labels.meta["se_kind"] == "mc"
+    entropy = SELabels(path=str(new), se_kind="entropy").load(data_dir).records
+    assert entropy["se_b"].iloc[0] == 0.0 and entropy["se_b"].iloc[3] > entropy["se_b"].iloc[2]

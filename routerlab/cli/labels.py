@@ -153,6 +153,7 @@ def _run_se(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from harness.errors import ConfigError
+    from harness.labels.se.entropy import DEFAULT_ESTIMATOR
     from harness.labels.se.nli import make_nli
     from harness.labels.se.sampling import SamplingConfig
     from harness.labels.se.store import DEFAULT_LABEL_FILE, read_label_file, write_label_files
@@ -235,7 +236,13 @@ def _run_se(args: argparse.Namespace) -> int:
     def save(stats: dict[str, Any]) -> list[Path]:
         table = pd.concat([done, pd.DataFrame(new_rows, columns=list(SE_COLUMNS))])
         table = table.drop(columns=["nli_calls"], errors="ignore").reset_index(drop=True)
-        meta = {**settings, "limit": args.limit, "prompts_done": len(table), **stats}
+        meta = {
+            **settings,
+            "se_kind": DEFAULT_ESTIMATOR,
+            "limit": args.limit,
+            "prompts_done": len(table),
+            **stats,
+        }
         return write_label_files(
             table,
             responses_from_label_rows(table),

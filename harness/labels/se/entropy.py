@@ -29,6 +29,10 @@ from typing import Any
 import numpy as np
 
 ESTIMATORS: tuple[str, ...] = ("entropy", "eq2", "mc", "discrete", "token_nll")
+# What `routerlab labels se` records as a new label file's recommended estimator. Chosen by
+# validation AUROC on the development part of the training prompts (see the closing note of
+# issue 9 and `routerlab labels validate --part dev`).
+DEFAULT_ESTIMATOR = "entropy"
 # Estimators that need the samples' log-likelihoods.
 NEEDS_LOGPROBS = frozenset({"entropy", "eq2", "mc", "token_nll"})
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from harness.errors import ConfigError, DataError
 from harness.labels.base import LabelSource
-from harness.labels.se.entropy import ESTIMATORS, label_table_estimates
+from harness.labels.se.entropy import DEFAULT_ESTIMATOR, ESTIMATORS, label_table_estimates
 from harness.labels.se.labelling import STRONG, TIE, WEAK, delta_se, se_winner
 from harness.labels.se.store import DEFAULT_LABEL_FILE, read_label_file
 from harness.records import LabelSet
@@ -62,6 +62,14 @@ def joined_label_table(path: Path, data_dir: Path) -> tuple[pd.DataFrame, dict[s
     return joined, meta
 
 
+def recommended_estimator(table: pd.DataFrame, meta: dict[str, Any]) -> str:
+    """The estimator a label file's metadata recommends, else the only one old files hold."""
+    if "cluster_ids_a" not in table.columns:
+        return "eq2"
+    kind = meta.get("se_kind", DEFAULT_ESTIMATOR)
+    return str(kind) if kind in ESTIMATORS else DEFAULT_ESTIMATOR
+
+
 class SELabels(LabelSource):
     """Semantic-entropy preference labels (weak = model_a, strong = model_b).
 
@@ -69,9 +77,11 @@ class SELabels(LabelSource):
         tau: δ_SE threshold of eq. 4; at or below it a prompt is a tie.
         path: an SE label file (default: the committed set in ``harness/labels/se/data``).
         se_kind: the uncertainty estimate (``harness.labels.se.entropy.ESTIMATORS``):
-            ``"entropy"`` (−Σ p(C) log p(C), the default: the best validation AUROC on the
-            development part of the training prompts), ``"eq2"`` (the paper's eq. 2 as
-            printed), ``"mc"``, ``"discrete"`` or the non-semantic ``"token_nll"``.
+            ``"entropy"`` (−Σ p(C) log p(C)), ``"eq2"`` (the paper's eq. 2 as printed),
+            ``"mc"``, ``"discrete"`` or the non-semantic ``"token_nll"``. None (default):
+            the estimator the label file recommends (``se_kind`` in its metadata, chosen by
+            validation AUROC on the development part of its prompts; ``"eq2"`` for files
+            written before per-sample columns existed, which hold nothing else).
     """
 
     search_space: ClassVar[dict[str, ParamSpec]] = {
@@ -79,13 +89,15 @@ class SELabels(LabelSource):
         "se_kind": Choice(ESTIMATORS),
     }
 
-    def __init__(self, tau: float = 0.0, path: str | None = None, se_kind: str = "entropy") -> None:
+    def __init__(
+        self, tau: float = 0.0, path: str | None = None, se_kind: str | None = None
+    ) -> None:
         self.tau = tau
         self.path = path
         self.se_kind = se_kind
 
     def load(self, data_dir: Path) -> LabelSet:
-        if self.se_kind not in ESTIMATORS:
+        if self.se_kind is not None and self.se_kind not in ESTIMATORS:
             raise ConfigError(
                 f"se label source: se_kind must be one of {', '.join(ESTIMATORS)}, "
                 f"got {self.se_kind!r}"
@@ -96,8 +108,9 @@ class SELabels(LabelSource):
         if not path.is_file():
             raise DataError(f"SE label file {path} does not exist; run `routerlab labels se`")
         joined, meta = joined_label_table(path, Path(data_dir))
+        se_kind = self.se_kind or recommended_estimator(joined, meta)
         try:
-            se_weak, se_strong = label_table_estimates(joined, self.se_kind)
+            se_weak, se_strong = label_table_estimates(joined, se_kind)
         except ValueError as exc:
             raise ConfigError(f"SE label file {path}: {exc}") from None
         winner = se_winner(se_strong, se_weak, self.tau)
@@ -131,7 +144,7 @@ class SELabels(LabelSource):
                 "weak_model": ",".join(sorted(weak_models)),
                 "strong_model": ",".join(sorted(strong_models)),
                 "tau": self.tau,
-                "se_kind": self.se_kind,
+                "se_kind": se_kind,
                 "k": meta.get("k"),
                 "nli": meta.get("nli"),
                 "temperature": meta.get("temperature"),
