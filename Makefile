@@ -42,6 +42,7 @@ models: install-local
 run: data
 	$(BIN)/routerlab run studies/paper.toml
 	$(BIN)/routerlab run studies/judge_local.toml
+	$(BIN)/routerlab labels validate
 	$(BIN)/routerlab report --study paper
 
 test: data models
