@@ -255,7 +255,9 @@ def load_se_validity() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]] | No
         data = json.loads(mlflow.artifacts.load_text(f"runs:/{run_id}/{name}"))
         parts.append(pd.DataFrame(data["data"], columns=data["columns"]))
     meta = {
-        k.removeprefix("params."): v for k, v in runs.iloc[0].items() if k.startswith("params.")
+        str(k).removeprefix("params."): v
+        for k, v in runs.iloc[0].items()
+        if str(k).startswith("params.")
     }
     return parts[0], parts[1], meta
 

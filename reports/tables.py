@@ -581,9 +581,9 @@ def se_validity_table(auroc: pd.DataFrame, picks: pd.DataFrame, meta: dict[str, 
         ]
         row += [
             Cell(
-                value=float(by_est.loc[e, "auroc"]),
-                lo=float(by_est.loc[e, "ci_low"]),
-                hi=float(by_est.loc[e, "ci_high"]),
+                value=float(by_est["auroc"].to_dict()[e]),
+                lo=float(by_est["ci_low"].to_dict()[e]),
+                hi=float(by_est["ci_high"].to_dict()[e]),
             )
             for e in estimators
         ]
@@ -601,8 +601,9 @@ def se_validity_table(auroc: pd.DataFrame, picks: pd.DataFrame, meta: dict[str, 
             "δ_SE label names the only correct model (prompts where exactly one is right, "
             f"n = {int(pick_all['n_one_right'].iloc[0])}): "
             + "; ".join(
-                f"{e} {pick_all.loc[e, 'picks_right']:.2f} "
-                f"[{pick_all.loc[e, 'ci_low']:.2f}, {pick_all.loc[e, 'ci_high']:.2f}]"
+                f"{e} {float(pick_all['picks_right'].to_dict()[e]):.2f} "
+                f"[{float(pick_all['ci_low'].to_dict()[e]):.2f}, "
+                f"{float(pick_all['ci_high'].to_dict()[e]):.2f}]"
                 for e in estimators
                 if e in pick_all.index
             )

@@ -83,21 +83,22 @@ def test_labels_se_command(
     # every estimator comes from the stored per-sample columns
     for kind in ("entropy", "eq2", "mc", "discrete", "token_nll"):
         assert len(SELabels(path=str(out), se_kind=kind).load(data_dir).records) == 3
-    # Growing --limit continues the file: the 3 labelled prompts are kept, one is added.
+    # Growing --limit continues the file: the 3 labelled prompts are kept, 3 are added (the
+    # paper mix of 6 holds the mix of 3).
     capsys.readouterr()
     more = [*args]
-    more[more.index("--limit") + 1] = "4"
+    more[more.index("--limit") + 1] = "6"
     try:
         assert main([*more, "--save-every", "1"]) == 0
     finally:
         stop_all_servers()
-    assert "3 prompts already labelled; 1 to go" in capsys.readouterr().out
+    assert "3 prompts already labelled; 3 to go" in capsys.readouterr().out
     grown, _ = read_label_file(out)
-    assert len(grown) == 4
+    assert len(grown) == 6
     pd.testing.assert_frame_equal(grown.iloc[:3], se)
     # A file made with other settings is never extended with incomparable rows.
     other = [*more]
     other[other.index("--samples") + 1] = "3"
     with pytest.raises(ConfigError, match="other settings"):
         main(other)
-    assert len(read_label_file(out)[0]) == 4
+    assert len(read_label_file(out)[0]) == 6

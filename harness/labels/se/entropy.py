@@ -67,7 +67,7 @@ def cluster_entropy(cluster_ids: Sequence[int], log_likelihoods: Sequence[float]
 def monte_carlo_entropy(cluster_ids: Sequence[int], log_likelihoods: Sequence[float]) -> float:
     """−(1/N) Σ_i log p(C(s_i)|x): every sample counts once (Kuhn et al. 2023)."""
     ids = np.asarray(cluster_ids, dtype=int)
-    log_pc = cluster_log_probs(ids, log_likelihoods)
+    log_pc = cluster_log_probs(cluster_ids, log_likelihoods)
     index = np.searchsorted(np.unique(ids), ids)
     return _snap(float(-log_pc[index].mean()))
 
