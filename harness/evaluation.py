@@ -345,6 +345,7 @@ def scores_for(
     protocol: str = "transfer",
     n_folds: int | None = None,
     train_benchmarks: Sequence[str] | None = None,
+    embedding_input: str = "auto",
 ) -> RoutedScores:
     """Per-prompt scores of ``router`` on ``benchmark``.
 
@@ -394,6 +395,7 @@ def scores_for(
         data_dir=data_dir if data_dir is not None else paths.data_dir(),
         protocol=protocol,
         n_folds=n_folds,
+        embedding_input=embedding_input,
     )
     trained: dict[str, Any] = {
         "router": router,
@@ -491,6 +493,7 @@ def evaluate(
     protocol: str = "transfer",
     n_folds: int | None = None,
     train_benchmarks: Sequence[str] | None = None,
+    embedding_input: str = "auto",
 ) -> EvaluationResult:
     """Evaluate a router (or a named system) on a benchmark: curve, CPTs with CIs, APGR, USD.
 
@@ -540,6 +543,7 @@ def evaluate(
                 str(router), bench, seed=seed, router_params=router_params, labels=labels,
                 label_params=label_params, scores_file=scores_file, data_dir=data_dir,
                 protocol=protocol, n_folds=n_folds, train_benchmarks=train_benchmarks,
+                embedding_input=embedding_input,
             )
         merged = {**dict(routed.params), **params}
         # what left the evaluation before scoring, and the folds' seed (the JSON summary)

@@ -131,6 +131,29 @@ def check_params(cls: type, params: Mapping[str, Any], what: str) -> dict[str, A
     return out
 
 
+def coerce_list_params(cls: type, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with list-valued keywords (a tuple or list default, or annotation) as
+    tuples: a string from the command line (``strong_models=gpt-4-1106-preview`` or
+    ``a,b``) is split at commas, never into characters; a list becomes a tuple."""
+    signature = inspect.signature(cls.__init__)  # type: ignore[misc]
+    out = dict(params)
+    for name, value in params.items():
+        param = signature.parameters.get(name)
+        if param is None:
+            continue
+        annotation = str(param.annotation)
+        listy = isinstance(param.default, (tuple, list)) or any(
+            f"{kind}[" in annotation for kind in ("tuple", "list", "Sequence")
+        )
+        if not listy:
+            continue
+        if isinstance(value, str):
+            out[name] = tuple(part.strip() for part in value.split(",") if part.strip())
+        elif isinstance(value, list):
+            out[name] = tuple(value)
+    return out
+
+
 def check_keyword_init(cls: type) -> None:
     """Raise ``TypeError`` unless ``cls.__init__`` takes only keywords that have defaults."""
     for p in inspect.signature(cls.__init__).parameters.values():  # type: ignore[misc]

@@ -38,8 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.embeddings import DEFAULT_MODEL, embed
+from harness.embedding_input import embedding_texts
+from harness.embeddings import DEFAULT_MODEL, embed, truncated_count
 from harness.errors import ConfigError, DataError
+from harness.params import coerce_list_params
 from harness.protocols import (
     CROSS_FIT,
     DEFAULT_CROSS_FIT_FOLDS,
@@ -108,7 +110,7 @@ def build_router(router: str | Router, params: dict[str, Any] | None, seed: int)
     if "seed" in instance.param_names() and "seed" not in params:
         params["seed"] = seed
     try:
-        instance.set_params(**params)
+        instance.set_params(**coerce_list_params(type(instance), params))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return instance
@@ -155,7 +157,7 @@ def load_labels(
     except RegistryError as exc:
         raise ConfigError(str(exc)) from None
     try:
-        source = cls(**dict(params or {}))
+        source = cls(**coerce_list_params(cls, dict(params or {})))
     except TypeError as exc:
         raise ConfigError(f"label source {labels!r}: {exc}") from None
     return source.load(data_dir)
@@ -270,6 +272,7 @@ def router_scores(
     show_progress: bool = True,
     fitted: dict[str, Router] | None = None,
     protocol: str = "transfer",
+    embedding_input: str = "auto",
 ) -> ScoredBenchmark:
     """Fit ``router`` on ``labels`` and score ``benchmark`` (module docstring).
 
@@ -290,6 +293,8 @@ def router_scores(
             grid fits each (labels, router) once instead of once per benchmark.
         n_folds: with shared prompts, the number of question folds (None = one per question);
             for ``protocol="cross-fit"`` the number of folds (None = 5).
+        embedding_input: what part of each prompt is embedded (``auto``, ``full``,
+            ``strip-prefix``, ``tail``; :mod:`harness.embedding_input`).
         protocol: ``"transfer"`` (labels from other data, folded only where they share
             questions with the benchmark) or ``"cross-fit"`` (module docstring). The
             leave-one-benchmark-out protocol is a choice of labels
@@ -329,9 +334,22 @@ def router_scores(
                  if isinstance(v, str | int | float | bool)})
 
     if template.needs_embeddings:
-        X_train = embed(train_prompts, embedding_model, show_progress=show_progress)
-        X_bench = embed(list(benchmark.prompts), embedding_model, show_progress=show_progress)
+        train_texts = embedding_texts(train_prompts, embedding_input)
+        bench_texts = embedding_texts(list(benchmark.prompts), embedding_input)
+        X_train = embed(train_texts, embedding_model, show_progress=show_progress)
+        X_bench = embed(bench_texts, embedding_model, show_progress=show_progress)
         info["embedding_model"] = embedding_model
+        info["embedding_input"] = embedding_input
+        for side, texts in (("benchmark", bench_texts), ("training", train_texts)):
+            cut = truncated_count(texts, embedding_model)
+            info[f"embedding_truncated_{side}"] = cut
+            if cut:
+                logger.warning(
+                    "%d of %d %s prompts (%.0f%%) are longer than %s reads and were cut to "
+                    "their opening; embedding_input=tail embeds their ends instead",
+                    cut, len(texts), benchmark.name if side == "benchmark" else side,
+                    100.0 * cut / len(texts), embedding_model,
+                )
     else:
         X_train = np.zeros((len(train_prompts), 0), dtype=np.float32)
         X_bench = np.zeros((len(benchmark), 0), dtype=np.float32)
@@ -392,7 +410,8 @@ def router_scores(
         raise DataError(
             f"decontamination dropped all {len(benchmark)} prompts of {benchmark.name!r} "
             f"(each has cosine >= {decontaminate} to a training prompt): the labels hold the "
-            "benchmark's own prompts; use other labels or protocol cross-fit"
+            "benchmark's own prompts (use protocol cross-fit), or the prompts embed alike "
+            "(see embedding_input)"
         )
     dropped_ids = [benchmark.prompt_ids[i] for i in np.flatnonzero(~keep)]
     kept = benchmark.subset(keep)

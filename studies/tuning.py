@@ -384,7 +384,8 @@ def tune(
         kept = getattr(score, "last_benchmark", part)
         curve = M.call_performance_curve(s, kept.weak_score, kept.strong_score)
         return (
-            {"cpt_50": M.cpt(curve, 50), "cpt_80": M.cpt(curve, 80), "apgr": M.apgr(curve)},
+            {"cpt_50": M.cpt(curve, 50), "cpt_80": M.cpt(curve, 80), "apgr": M.apgr(curve),
+             "constant_scores": float(M.is_degenerate(s))},
             kept,
             s,
         )
@@ -401,6 +402,13 @@ def tune(
         )
         for k, v in metrics.items():
             trial.set_user_attr(k, v)
+        if metrics["constant_scores"]:
+            # CPT exactly 50/80 from a router that routes like random: flagged and pruned,
+            # so it can never be the best trial
+            import optuna
+
+            trial.set_user_attr("degenerate", True)
+            raise optuna.TrialPruned("the router's scores are constant (degenerate trial)")
         values = objective_values(metrics, spec.objective, spec.weights)
         return values if spec.objective == "multi" else values[0]
 

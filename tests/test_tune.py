@@ -198,3 +198,28 @@ def test_tuning_is_reproducible_from_a_seed_and_feeds_run_tuned(
     table = report.tables["tuned"]
     assert table.rows[0][0].text == "RouteLLM"
     assert all(f"{k}=" in table.rows[0][3].text for k in tuned["router_params"])
+
+
+def test_a_degenerate_trial_is_flagged_and_never_chosen_best(data_dir: Path) -> None:
+    """Trials whose router gives every prompt the same score (CPT exactly 50/80) are pruned
+    with ``degenerate`` set; the best trial is one whose scores vary."""
+    import optuna
+
+    from studies.tuning import TuneSpec, tune
+
+    def scorer(router_params: dict, label_params: dict, part: object) -> np.ndarray:
+        gain = part.strong_score - part.weak_score  # type: ignore[attr-defined]
+        if router_params["k"] < 30:
+            return np.full(len(gain), 0.5)  # constant: CPT(50) = 50 exactly
+        # a weak but real signal: CPT(50) well above the oracle, below random
+        return gain + np.random.default_rng(0).normal(0, 2.0, len(gain))
+
+    spec = TuneSpec(router="knn", labels="arena", benchmark="gsm8k", trials=8, n_boot=20)
+    out = tune(spec, data_dir=data_dir, scorer=scorer, progress=False)
+    study = optuna.load_study(study_name=out.study_name, storage=out.storage)
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert pruned and done
+    assert all(t.user_attrs.get("degenerate") for t in pruned)
+    assert all(t.params["router.k"] < 30 for t in pruned)
+    assert out.best_params["router.k"] >= 30

@@ -59,6 +59,11 @@ def register(subparsers: Any) -> None:
                    help="label-source hyper-parameter (repeatable)")
     p.add_argument("--protocol", default="transfer",
                    help="transfer (default) | cross-fit | leave-one-benchmark-out")
+    p.add_argument("--embedding-input", default="auto",
+                   choices=("auto", "full", "strip-prefix", "tail"),
+                   help="what of each prompt is embedded: auto (default: drop a long prefix "
+                        "shared by every prompt, e.g. few-shot examples), full, strip-prefix, "
+                        "tail (the last words)")
     p.add_argument("--folds", type=int, default=None,
                    help="cross-fit: number of folds of whole questions (default 5)")
     p.add_argument("--train-benchmarks", default=None, metavar="NAME[,NAME]",
@@ -300,6 +305,7 @@ def run(args: argparse.Namespace) -> int:
             experiment=experiment, run_name=args.run_name if len(cells) == 1 else None,
             progress=True, weak_model=args.weak_model, strong_model=args.strong_model,
             protocol=protocol if trained else TRANSFER, n_folds=args.folds,
+            embedding_input=args.embedding_input,
             train_benchmarks=train_benchmarks(name) if trained else None,
         )
 

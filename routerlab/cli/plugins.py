@@ -16,6 +16,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from baselines import SYSTEMS
     from harness.plugins import BENCHMARKS, JUDGES, LABEL_SOURCES, ROUTERS
 
     registries = {
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
             entries[name] = status
         report[title] = entries
     if args.json:
+        report["systems"] = {name: s.description or s.family for name, s in SYSTEMS.items()}
         print(json.dumps(report, indent=2))
     else:
         for title, entries in report.items():
@@ -47,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
             for name, status in entries.items():
                 print(f"  {name}{'  ' + status if status else ''}")
         print("evaluate-time pseudo-routers: random, oracle, scores (--scores-file)")
+        print("named systems (routerlab evaluate --system NAME):")
+        for name, system in SYSTEMS.items():
+            print(f"  {name}  {system.description or system.family}")
     return 1 if failed else 0
 
 
