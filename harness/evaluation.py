@@ -81,6 +81,8 @@ class EvaluationResult:
         # How many prompts left the evaluation before scoring, and why (never silent).
         out["dropped_contaminated_list"] = int(self.benchmark.dropped_contaminated)
         out["dropped_similar_to_training"] = int(self.params.get("dropped_similar_to_training", 0))
+        missing = self.benchmark.meta.get("dropped_missing_outcomes", 0)
+        out["dropped_missing_outcomes"] = int(missing)
         for key, value in self.metrics.items():
             if math.isnan(value):
                 out[key] = None
@@ -494,6 +496,9 @@ def evaluate(
     n_folds: int | None = None,
     train_benchmarks: Sequence[str] | None = None,
     embedding_input: str = "auto",
+    weak_column: str | None = None,
+    strong_column: str | None = None,
+    drop_missing: bool = False,
 ) -> EvaluationResult:
     """Evaluate a router (or a named system) on a benchmark: curve, CPTs with CIs, APGR, USD.
 
@@ -513,7 +518,10 @@ def evaluate(
 
     full = (
         benchmark if isinstance(benchmark, Benchmark)
-        else load_benchmark(benchmark, data_dir, weak_model=weak_model, strong_model=strong_model)
+        else load_benchmark(
+            benchmark, data_dir, weak_model=weak_model, strong_model=strong_model,
+            weak_column=weak_column, strong_column=strong_column, drop_missing=drop_missing,
+        )
     )
     bench = limit_benchmark(full, limit)
     router = None if scorer is not None else (router or "random")

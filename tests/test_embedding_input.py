@@ -103,3 +103,28 @@ def test_plugins_lists_the_named_systems(capsys: pytest.CaptureFixture[str]) -> 
     assert "named systems" in out and "confidence-knn" in out and "to-router-mlp" in out
     assert main(["plugins", "--json"]) == 0
     assert "routellm-sw" in json.loads(capsys.readouterr().out)["systems"]
+
+
+def test_a_file_with_many_models_picks_columns_and_counts_dropped_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "many.csv"
+    pd.DataFrame({
+        "prompt": [f"Question {i} about {_TOPICS[i % 8]}?" for i in range(30)],
+        "gpt-4": [i % 2 == 0 for i in range(30)],
+        "mixtral": [None if i % 10 == 0 else i % 3 == 0 for i in range(30)],
+        "llama": [True] * 30,
+    }).to_csv(path, index=False)
+    with pytest.raises(Exception, match="drop-missing"):
+        load_benchmark(str(path), weak_column="mixtral", strong_column="gpt-4")
+    bench = load_benchmark(str(path), weak_column="mixtral", strong_column="gpt-4",
+                           drop_missing=True)
+    assert len(bench) == 27 and bench.meta["dropped_missing_outcomes"] == 3
+    assert (bench.weak_model, bench.strong_model) == ("mixtral", "gpt-4")
+    with pytest.raises(Exception, match="no outcome column 'gpt4'.*gpt-4, mixtral, llama"):
+        load_benchmark(str(path), weak_column="mixtral", strong_column="gpt4")
+    assert main(["evaluate", "--benchmark", str(path), "--weak-column", "mixtral",
+                 "--strong-column", "gpt-4", "--drop-missing", "--n-boot", "50",
+                 "--no-mlflow", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    assert result["n"] == 27 and result["dropped_missing_outcomes"] == 3

@@ -25,6 +25,9 @@ def load_benchmark(
     *,
     weak_model: str | None = None,
     strong_model: str | None = None,
+    weak_column: str | None = None,
+    strong_column: str | None = None,
+    drop_missing: bool = False,
 ) -> Benchmark:
     """A registered benchmark by name, or a custom benchmark file by path.
 
@@ -34,6 +37,8 @@ def load_benchmark(
         data_dir: the data directory for registered benchmarks (default
             :func:`harness.paths.data_dir`).
         weak_model / strong_model: model names for a custom file (ignored for names).
+        weak_column / strong_column / drop_missing: a custom file's outcome columns and
+            whether rows missing either are dropped (counted); see ``load_custom_benchmark``.
 
     Raises:
         DataError: a data file is missing, corrupt or malformed.
@@ -47,7 +52,10 @@ def load_benchmark(
         return loader(Path(data_dir) if data_dir is not None else paths.data_dir())
     path = Path(text).expanduser()
     if path.suffix.lower() in SUFFIXES or path.exists():
-        return load_custom_benchmark(path, weak_model=weak_model, strong_model=strong_model)
+        return load_custom_benchmark(
+            path, weak_model=weak_model, strong_model=strong_model, weak_column=weak_column,
+            strong_column=strong_column, drop_missing=drop_missing,
+        )
     try:
         BENCHMARKS.get(text)
     except RegistryError as exc:

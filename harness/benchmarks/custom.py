@@ -42,6 +42,8 @@ from harness.errors import DataError
 from harness.records import Benchmark
 
 SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
+_KNOWN_COLUMNS = {"prompt", "id", "group", "weak_model", "strong_model", "weak_response",
+                  "strong_response", "weak_cost", "strong_cost"}
 REQUIRED = ("prompt", "weak", "strong")
 _SCHEMA_HINT = "see harness/benchmarks/custom.py for the schema"
 
@@ -77,7 +79,8 @@ def _outcome(df: pd.DataFrame, column: str, path: Path) -> np.ndarray:
         row = int(np.flatnonzero(bad_rows.to_numpy())[0])
         raise DataError(
             f"{path}: column {column!r} is empty at row {row} (0-based data row); every prompt "
-            "needs both models' outcomes (true/false or a number)"
+            "needs both models' outcomes (true/false or a number), or drop such rows "
+            "(--drop-missing)"
         )
     if pd.api.types.is_bool_dtype(values):
         return values.astype(bool).to_numpy(dtype=float)
@@ -133,8 +136,16 @@ def load_custom_benchmark(
     weak_model: str | None = None,
     strong_model: str | None = None,
     name: str | None = None,
+    weak_column: str | None = None,
+    strong_column: str | None = None,
+    drop_missing: bool = False,
 ) -> Benchmark:
     """Load a one-file benchmark (schema in the module docstring).
+
+    A file with many models' outcome columns: ``weak_column`` / ``strong_column`` name the
+    two to compare (the model names default to the column names); ``drop_missing`` drops the
+    rows where either is empty, counted in ``meta["dropped_missing_outcomes"]``, instead of
+    failing on the first.
 
     Raises:
         DataError: the file is missing, empty, unreadable, lacks a required column, has an
@@ -144,12 +155,27 @@ def load_custom_benchmark(
     df = _read_table(path)
     if len(df) == 0:
         raise DataError(f"{path}: no rows; the file needs one row per prompt")
-    missing = [c for c in REQUIRED if c not in df.columns]
+    weak_col, strong_col = weak_column or "weak", strong_column or "strong"
+    for given, default in ((weak_col, "weak"), (strong_col, "strong")):
+        if given != default and given not in df.columns:
+            outcome_like = [c for c in df.columns if c not in _KNOWN_COLUMNS]
+            raise DataError(
+                f"{path}: no outcome column {given!r}; columns that could be outcomes: "
+                f"{', '.join(map(str, outcome_like))}"
+            )
+    missing = [c for c in ("prompt", weak_col, strong_col) if c not in df.columns]
     if missing:
         raise DataError(
             f"{path}: missing column(s) {', '.join(repr(c) for c in missing)} (found: "
             f"{', '.join(map(str, df.columns))}); {_SCHEMA_HINT}"
         )
+    n_missing = 0
+    if drop_missing:
+        absent = df[weak_col].isna() | df[strong_col].isna()
+        n_missing = int(absent.sum())
+        df = df[~absent].reset_index(drop=True)
+        if len(df) == 0:
+            raise DataError(f"{path}: every row lacks the {weak_col!r} or {strong_col!r} outcome")
     prompts = df["prompt"]
     empty = prompts.isna() | (prompts.astype(str).str.strip() == "")
     if empty.any():
@@ -184,15 +210,15 @@ def load_custom_benchmark(
         name=name or path.stem,
         prompt_ids=prompt_ids,
         prompts=prompt_list,
-        weak_score=_outcome(df, "weak", path),
-        strong_score=_outcome(df, "strong", path),
-        weak_model=_model_name(df, "weak_model", weak_model, path),
-        strong_model=_model_name(df, "strong_model", strong_model, path),
+        weak_score=_outcome(df, weak_col, path),
+        strong_score=_outcome(df, strong_col, path),
+        weak_model=_model_name(df, "weak_model", weak_model or weak_column, path),
+        strong_model=_model_name(df, "strong_model", strong_model or strong_column, path),
         weak_response=responses("weak_response"),
         strong_response=responses("strong_response"),
         weak_cost=_cost(df, "weak_cost", path),
         strong_cost=_cost(df, "strong_cost", path),
         groups=groups,
         source_sha256={path.name: sha256_file(path)},
-        meta={"source": str(path.resolve())},
+        meta={"source": str(path.resolve()), "dropped_missing_outcomes": n_missing},
     )

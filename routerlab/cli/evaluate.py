@@ -64,6 +64,11 @@ def register(subparsers: Any) -> None:
                    help="what of each prompt is embedded: auto (default: drop a long prefix "
                         "shared by every prompt, e.g. few-shot examples), full, strip-prefix, "
                         "tail (the last words)")
+    p.add_argument("--weak-column", help="custom file with many models: the weak model's column")
+    p.add_argument("--strong-column",
+                   help="custom file with many models: the strong model's column")
+    p.add_argument("--drop-missing", action="store_true",
+                   help="custom file: drop rows missing either outcome (counted in the summary)")
     p.add_argument("--folds", type=int, default=None,
                    help="cross-fit: number of folds of whole questions (default 5)")
     p.add_argument("--train-benchmarks", default=None, metavar="NAME[,NAME]",
@@ -277,7 +282,8 @@ def run(args: argparse.Namespace) -> int:
     def pair_of(name: str) -> tuple[str, str]:
         if name not in pairs:
             b = load_benchmark(name, args.data_dir, weak_model=args.weak_model,
-                               strong_model=args.strong_model)
+                               strong_model=args.strong_model, weak_column=args.weak_column,
+                               strong_column=args.strong_column, drop_missing=args.drop_missing)
             pairs[name] = (b.weak_model, b.strong_model)
         return pairs[name]
 
@@ -305,7 +311,8 @@ def run(args: argparse.Namespace) -> int:
             experiment=experiment, run_name=args.run_name if len(cells) == 1 else None,
             progress=True, weak_model=args.weak_model, strong_model=args.strong_model,
             protocol=protocol if trained else TRANSFER, n_folds=args.folds,
-            embedding_input=args.embedding_input,
+            embedding_input=args.embedding_input, weak_column=args.weak_column,
+            strong_column=args.strong_column, drop_missing=args.drop_missing,
             train_benchmarks=train_benchmarks(name) if trained else None,
         )
 
