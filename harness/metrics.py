@@ -104,7 +104,7 @@ class Curve:
 
     def quality_at(self, share: float | np.ndarray) -> np.ndarray:
         """Quality at any strong share by linear interpolation (the randomised threshold)."""
-        return np.interp(share, self.share, self.quality)
+        return np.asarray(np.interp(share, self.share, self.quality), dtype=float)
 
 
 def _as_arrays(
@@ -243,7 +243,7 @@ def apgr(curve: Curve) -> float:
 
 def oracle_scores(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
     """The oracle router's scores: the gain of the strong model on each prompt."""
-    return np.asarray(strong, dtype=float) - np.asarray(weak, dtype=float)
+    return np.subtract(np.asarray(strong, dtype=float), np.asarray(weak, dtype=float))
 
 
 def oracle_quality(weak: np.ndarray, strong: np.ndarray) -> float:

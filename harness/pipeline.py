@@ -160,7 +160,8 @@ def load_labels(
         source = cls(**coerce_list_params(cls, dict(params or {})))
     except TypeError as exc:
         raise ConfigError(f"label source {labels!r}: {exc}") from None
-    return source.load(data_dir)
+    loaded: LabelSet = source.load(data_dir)
+    return loaded
 
 
 def max_similarity(queries: np.ndarray, train: np.ndarray, chunk: int = 2048) -> np.ndarray:

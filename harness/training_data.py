@@ -22,6 +22,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,7 @@ def _data_file(data_dir: Path, relpath: str) -> Path:
     return path
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -80,7 +81,7 @@ def _read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def _field(path: Path, row: dict, key: str, where: int) -> object:
+def _field(path: Path, row: dict[str, Any], key: str, where: int) -> object:
     if key not in row:
         raise DataError(f"{path}: record {where} lacks the field {key!r}")
     return row[key]

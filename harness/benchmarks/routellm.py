@@ -66,8 +66,10 @@ def _read(relpath: str, root: Path, sha: dict[str, str], **read_kwargs: object) 
     sha[relpath] = data_files.sha256_of(relpath)
     try:
         if relpath.endswith(".csv"):
-            return pd.read_csv(path, **read_kwargs)  # type: ignore[call-overload]
-        return pd.read_json(path, lines=True, **read_kwargs)  # type: ignore[call-overload]
+            frame: pd.DataFrame = pd.read_csv(path, **read_kwargs)  # type: ignore[call-overload]
+            return frame
+        lines: pd.DataFrame = pd.read_json(path, lines=True, **read_kwargs)  # type: ignore[call-overload]
+        return lines
     except (ValueError, OSError) as exc:  # sha256 matched, so this is a loader bug
         raise DataError(f"{path}: cannot be parsed ({exc}); `routerlab data check`") from exc
 

@@ -93,7 +93,7 @@ def _first_of_json_list(value: Any) -> str:
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
-            return value
+            return str(value)
     if isinstance(value, list | tuple):
         return "" if not value or value[0] is None else str(value[0])
     return "" if value is None else str(value)
@@ -220,7 +220,8 @@ class ArenaLabels(LabelSource):
             raise ConfigError(
                 f"cannot load hub_dataset={self.hub_dataset!r} split {self.split!r}: {exc}"
             ) from None
-        return ds.to_pandas()
+        frame: pd.DataFrame = ds.to_pandas()
+        return frame
 
     def _questions(self, data_dir: Path) -> dict[str, str]:
         path = Path(self.questions) if self.questions else data_dir / MT_BENCH_QUESTIONS

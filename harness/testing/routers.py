@@ -61,7 +61,7 @@ class RouterConformanceTests:
 
         def unit(n: int) -> np.ndarray:
             x = rng.normal(size=(n, self.dim))
-            return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+            return np.asarray(x / np.linalg.norm(x, axis=1, keepdims=True), dtype=np.float32)
 
         X, Xq = unit(self.n_train), unit(self.n_test)
         y = (X @ direction > 0).astype(np.float64)
