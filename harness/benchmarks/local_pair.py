@@ -14,7 +14,6 @@ pair like on the built-in benchmarks.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -33,6 +32,7 @@ from harness.labels.grading import number_match
 from harness.llm.client import LLMClient, Request
 from harness.llm.endpoints import resolve_endpoint
 from harness.records import Benchmark
+from harness.training_data import prompt_sha256
 
 #: The committed outcomes of the local pair (packaged with the library, no question text).
 DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "gsm8k_qwen.jsonl"
@@ -48,10 +48,6 @@ COLUMNS = (
     "weak_model",
     "strong_model",
 )
-
-
-def prompt_sha256(text: str) -> str:
-    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()
 
 
 def messages(question: str) -> list[dict[str, str]]:
