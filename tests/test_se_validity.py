@@ -117,3 +117,19 @@ def test_validate_command_on_committed_set(
     assert len(aurocs) == len(pd.DataFrame(out["auroc"])) * 3  # all, dev and test parts
     table = to_markdown(se_validity_table(aurocs, picks, meta))
     assert "SE label validity" in table and "qwen-1.5b (strong)" in table
+
+
+@pytest.mark.parametrize(
+    "flag, value", [("--samples", "0"), ("--top-k", "-1"), ("--top-p", "0.0"), ("--limit", "0")]
+)
+def test_labels_se_rejects_bad_values_before_loading_anything(
+    flag: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from routerlab.cli import main
+
+    out = tmp_path / "never.parquet"
+    assert main(["labels", "se", flag, value, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag} {value}" in err and "is not allowed" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()

@@ -162,8 +162,17 @@ def _run_se(args: argparse.Namespace) -> int:
     from harness.paths import data_dir
     from harness.training_data import paper_mix
 
-    if args.save_every < 1:
-        raise ConfigError(f"--save-every must be at least 1, got {args.save_every}")
+    # Checked before any model or data loads: one line naming the flag and what is allowed.
+    for flag, value, ok, want in (
+        ("--limit", args.limit, args.limit >= 1, "at least 1"),
+        ("--samples", args.samples, args.samples >= 1, "at least 1"),
+        ("--save-every", args.save_every, args.save_every >= 1, "at least 1"),
+        ("--temperature", args.temperature, args.temperature >= 0, ">= 0"),
+        ("--top-k", args.top_k, args.top_k >= 0, ">= 0 (0: the whole vocabulary)"),
+        ("--top-p", args.top_p, 0 < args.top_p <= 1, "in (0, 1]"),
+    ):
+        if not ok:
+            raise ConfigError(f"labels se: {flag} {value} is not allowed; want {want}")
     datasets = tuple(d.strip() for d in args.prompts.split(",") if d.strip())
     prompts = paper_mix(
         args.limit, seed=args.seed, datasets=datasets, data_dir=data_dir(), popqa_path=args.popqa
