@@ -26,34 +26,34 @@ def register(subparsers: Any) -> None:
     )
     sub = p.add_subparsers(dest="benchmark_command", metavar="ACTION")
     b = sub.add_parser("build-local-gsm8k", help="answer GSM8K test questions with a local pair")
-    b.add_argument("--limit", type=int, default=300, help="questions (default 300)")
-    b.add_argument("--weak", default="qwen-0.5b", help="weak endpoint (default qwen-0.5b)")
-    b.add_argument("--strong", default="qwen-1.5b", help="strong endpoint (default qwen-1.5b)")
-    b.add_argument("--endpoints", type=Path, help="endpoint config for non-local models")
-    b.add_argument("--max-tokens", type=int, default=384, help="answer budget (default 384)")
-    b.add_argument(
-        "--out", type=Path, help="output file (default harness/benchmarks/data/gsm8k_qwen.jsonl)"
-    )
-    b.add_argument("--threads", type=int, help="CPU threads per local model (default: all)")
-    b.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
+    _pair_arguments(b, limit=300, max_tokens=384, out="gsm8k_qwen.jsonl")
     b.set_defaults(func=build)
     m = sub.add_parser(
         "build-local-mmlu",
         help="answer MMLU test questions (stratified over subjects) with a local pair",
     )
-    m.add_argument("--limit", type=int, default=1000, help="questions (default 1000)")
+    _pair_arguments(m, limit=1000, max_tokens=8, out="mmlu_qwen.jsonl")
     m.add_argument("--seed", type=int, default=0, help="which questions of each subject")
-    m.add_argument("--weak", default="qwen-0.5b", help="weak endpoint (default qwen-0.5b)")
-    m.add_argument("--strong", default="qwen-1.5b", help="strong endpoint (default qwen-1.5b)")
-    m.add_argument("--endpoints", type=Path, help="endpoint config for non-local models")
-    m.add_argument("--max-tokens", type=int, default=8, help="answer budget (default 8)")
-    m.add_argument(
-        "--out", type=Path, help="output file (default harness/benchmarks/data/mmlu_qwen.jsonl)"
-    )
-    m.add_argument("--threads", type=int, help="CPU threads per local model (default: all)")
-    m.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
     m.set_defaults(func=build_mmlu)
     p.set_defaults(func=lambda args: p.print_help() or 1)
+
+
+def _pair_arguments(parser: Any, *, limit: int, max_tokens: int, out: str) -> None:
+    """The flags both local-pair builders take (their defaults differ)."""
+    parser.add_argument("--limit", type=int, default=limit, help=f"questions (default {limit})")
+    parser.add_argument("--weak", default="qwen-0.5b", help="weak endpoint (default qwen-0.5b)")
+    parser.add_argument("--strong", default="qwen-1.5b", help="strong endpoint (default qwen-1.5b)")
+    parser.add_argument("--endpoints", type=Path, help="endpoint config for non-local models")
+    parser.add_argument(
+        "--max-tokens", type=int, default=max_tokens, help=f"answer budget (default {max_tokens})"
+    )
+    parser.add_argument(
+        "--out", type=Path, help=f"output file (default harness/benchmarks/data/{out})"
+    )
+    parser.add_argument("--threads", type=int, help="CPU threads per local model (default: all)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)"
+    )
 
 
 def build(args: argparse.Namespace) -> int:

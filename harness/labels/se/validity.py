@@ -17,8 +17,10 @@ estimator on ``dev`` and reporting on ``test`` never sees the same prompt twice.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,10 +49,9 @@ def auroc(score: np.ndarray, positive: np.ndarray) -> float:
 
 
 def bootstrap_ci(
-    stat: object, arrays: tuple[np.ndarray, ...], *, n_boot: int, seed: int
+    stat: Callable[..., Any], arrays: tuple[np.ndarray, ...], *, n_boot: int, seed: int
 ) -> tuple[float, float]:
     """Percentile 95 % CI of ``stat(*arrays)`` over prompts resampled with replacement."""
-    assert callable(stat)
     n = len(arrays[0])
     if n == 0 or n_boot <= 0:
         return float("nan"), float("nan")
