@@ -25,10 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from harness import paths
 from harness.errors import ConfigError
-from harness.evaluation import RoutedScores, routed_from_scored
-from harness.records import Benchmark
+
+if TYPE_CHECKING:  # kept out of import time: the CLI lists the systems in its --help
+    from harness.evaluation import RoutedScores
+    from harness.records import Benchmark
 
 #: The paper's name for the systems trained on each label source (its rows are label
 #: source × router); "Outcomes" trains on the evaluated pair's own outcomes.
@@ -132,6 +136,8 @@ def system_scores(
     name: str, benchmark: Benchmark, *, seed: int = 0, data_dir: Path | None = None
 ) -> RoutedScores:
     """Scores of the named system on ``benchmark``, with the params an evaluation logs."""
+    from harness.evaluation import routed_from_scored
+
     system = get_system(name)
     params: dict[str, Any] = {
         "router": system.router,

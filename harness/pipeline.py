@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -274,6 +275,7 @@ def router_scores(
     fitted: dict[str, Router] | None = None,
     protocol: str = "transfer",
     embedding_input: str = "auto",
+    fold_router_params: Sequence[Mapping[str, Any]] | None = None,
 ) -> ScoredBenchmark:
     """Fit ``router`` on ``labels`` and score ``benchmark`` (module docstring).
 
@@ -300,6 +302,9 @@ def router_scores(
             questions with the benchmark) or ``"cross-fit"`` (module docstring). The
             leave-one-benchmark-out protocol is a choice of labels
             (:func:`harness.protocols.protocol_label_params`), scored like ``transfer``.
+        fold_router_params: cross-fit only: per fold, router parameters over
+            ``router_params`` (nested tuning chose them on that fold's training part,
+            :mod:`studies.nested_tuning`); one entry per fold.
     """
     from harness import paths
 
@@ -363,6 +368,11 @@ def router_scores(
         k = int(n_folds) if n_folds is not None else DEFAULT_CROSS_FIT_FOLDS
         folds = _cross_fit_folds(records, benchmark, k, seed)
         info.update(folds="cross-fit", fold_seed=seed)
+        if fold_router_params is not None and len(fold_router_params) != k:
+            raise ConfigError(
+                f"fold_router_params has {len(fold_router_params)} entries for {k} folds; "
+                "tune again with the same number of folds"
+            )
     elif (
         label_groups is not None
         and benchmark.groups is not None
@@ -396,7 +406,12 @@ def router_scores(
         if idx.size == 0:
             continue
         t0 = time.perf_counter()
-        model = _fit(template, X_train[train_mask], y[train_mask], fitted)
+        fold_template = template
+        if protocol == CROSS_FIT and fold_router_params is not None:
+            fold_template = build_router(
+                router, {**(router_params or {}), **fold_router_params[index]}, seed
+            )
+        model = _fit(fold_template, X_train[train_mask], y[train_mask], fitted)
         t1 = time.perf_counter()
         scores[idx] = model.score(X_bench[idx])
         score_seconds += time.perf_counter() - t1

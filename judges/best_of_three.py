@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from judges.base import Judge, JudgeItem, JudgeResult, Verdict
-from judges.protocol import build_prompt, judge_scores, shuffled_order, verdict_from_reply
+from judges.protocol import (
+    build_distinct_prompt,
+    build_prompt,
+    distinct_order,
+    judge_scores,
+    shuffled_order,
+    verdict_from_distinct_reply,
+    verdict_from_reply,
+)
 
 # (prompt) -> reply; the default asks the endpoint through harness.llm.
 Ask = Callable[[Sequence[str]], list[str]]
@@ -50,6 +58,14 @@ class BestOfThreeJudge(Judge):
             call (identical texts cannot differ in quality, so any other verdict is the
             judge's position bias; this also saves the calls), "ask" asks the judge anyway
             (the literal protocol).
+        responses: "all" shows the judge one response per system (the paper's literal
+            protocol; duplicates included), "distinct" shows each distinct response once
+            (two when the systems split between the weak and the strong model) and credits
+            every system that gave a named one. Routed systems only ever return one of the
+            two models' answers, so "distinct" asks the same question whatever the routes:
+            one call per question covers every router, label set and CPT target (a reply
+            store stays valid when the routes change), and identical texts cannot get
+            different verdicts through position bias.
         store: a JSONL file of replies keyed by a hash of (endpoint, prompt, settings), read
             before asking and appended to as replies come in. Unlike the LLM cache, which
             stays on the machine that made the calls, this file holds no prompt text and can
@@ -65,10 +81,13 @@ class BestOfThreeJudge(Judge):
         temperature: float = 0.0,
         threads: int | None = None,
         identical: str = "tie",
+        responses: str = "all",
         store: str | None = None,
     ) -> None:
         if identical not in ("tie", "ask"):
             raise ValueError(f"identical must be 'tie' or 'ask', got {identical!r}")
+        if responses not in ("all", "distinct"):
+            raise ValueError(f"responses must be 'all' or 'distinct', got {responses!r}")
         self.endpoint = endpoint
         self.endpoints_file = endpoints_file
         self.seed = seed
@@ -76,6 +95,7 @@ class BestOfThreeJudge(Judge):
         self.temperature = temperature
         self.threads = threads
         self.identical = identical
+        self.responses = responses
         self.store = store
         self.last_usage: Any = None  # the LLM client's usage counter of the last judge() call
 
@@ -87,6 +107,7 @@ class BestOfThreeJudge(Judge):
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
             "identical": self.identical,
+            "responses": self.responses,
         }
 
     def judge(
@@ -98,6 +119,8 @@ class BestOfThreeJudge(Judge):
         systems = tuple(items[0].responses)
         if len(systems) != 3:
             raise ValueError(f"best-of-three needs exactly 3 systems, got {systems}")
+        if self.responses == "distinct":
+            return self._judge_distinct(items, systems, ask, progress)
         orders = [shuffled_order(it.question_id, systems, self.seed) for it in items]
         prompts = [build_prompt(it, order) for it, order in zip(items, orders, strict=True)]
         asked = [
@@ -113,6 +136,40 @@ class BestOfThreeJudge(Judge):
         verdicts: list[Verdict] = [
             verdict_from_reply(it.question_id, order, reply)
             for it, order, reply in zip(items, orders, replies, strict=True)
+        ]
+        return JudgeResult(
+            verdicts=verdicts,
+            scores=judge_scores(verdicts, systems),
+            n_questions=len(verdicts),
+            n_unparseable=sum(not v.parsed for v in verdicts),
+            judge=self.describe(),
+        )
+
+    def _judge_distinct(
+        self,
+        items: Sequence[JudgeItem],
+        systems: tuple[str, ...],
+        ask: Ask | None,
+        progress: bool,
+    ) -> JudgeResult:
+        groups = [distinct_order(it, self.seed) for it in items]
+        asked = [i for i, g in enumerate(groups) if len(g) > 1]
+        # Several targets of one question share their prompt: ask each distinct prompt once.
+        prompts: dict[str, None] = {}
+        prompt_of: dict[int, str] = {}
+        for i in asked:
+            texts = [items[i].responses[g[0]] for g in groups[i]]
+            prompt_of[i] = build_distinct_prompt(items[i].question, items[i].gold, texts)
+            prompts.setdefault(prompt_of[i])
+        unique = list(prompts)
+        answers = ask(unique) if ask is not None else self._ask_llm(unique, progress)
+        reply_of = dict(zip(unique, answers, strict=True))
+        verdicts = [
+            verdict_from_distinct_reply(it.question_id, g, reply_of[prompt_of[i]])
+            if i in prompt_of
+            # One text for all systems: a tie without a call.
+            else Verdict(it.question_id, g[0], TIE_WITHOUT_CALL, frozenset(g[0]), parsed=True)
+            for i, (it, g) in enumerate(zip(items, groups, strict=True))
         ]
         return JudgeResult(
             verdicts=verdicts,

@@ -57,6 +57,40 @@ def build_prompt(item: JudgeItem, order: Sequence[str]) -> str:
     )
 
 
+def build_distinct_prompt(question: str, gold: str, texts: Sequence[str]) -> str:
+    """The paper's prompt over two or three *distinct* responses.
+
+    With two responses only the count ("Two"), the response lines and the example reply
+    change; the instructions stay verbatim.
+    """
+    if len(texts) == 3:
+        return PROMPT_TEMPLATE.format(question, gold, *texts)
+    if len(texts) != 2:
+        raise ValueError(f"the judge prompt takes 2 or 3 distinct responses, got {len(texts)}")
+    two = (
+        PROMPT_TEMPLATE.replace("3. Three LLM-generated", "3. Two LLM-generated")
+        .replace("LLM 3 Response: {}\n", "")
+        .replace("'LLM 1 and LLM 3'", "'LLM 1 and LLM 2'")
+    )
+    return two.format(question, gold, *texts)
+
+
+def distinct_order(item: JudgeItem, seed: int) -> list[tuple[str, ...]]:
+    """The distinct responses of one item as groups of systems, in the order the judge sees them.
+
+    Systems that gave the same text form one group (they routed to the same model). The
+    groups start in an order fixed by the texts alone (their sha256) and are then shuffled
+    by (seed, question id), so the prompt depends on the question and its distinct answers,
+    never on which system gave which: replies stay valid when the routes change.
+    """
+    groups: dict[str, list[str]] = {}
+    for name, text in item.responses.items():
+        groups.setdefault(text, []).append(name)
+    texts = sorted(groups, key=lambda t: hashlib.sha256(t.encode("utf-8")).hexdigest())
+    order = shuffled_order(item.question_id, texts, seed)
+    return [tuple(groups[t]) for t in order]
+
+
 def verdict_from_reply(question_id: str, order: Sequence[str], reply: str) -> Verdict:
     """Parse a reply and map the positions it names back to system names (un-shuffle)."""
     positions = parse_reply(reply, n_responses=len(order))
@@ -64,6 +98,21 @@ def verdict_from_reply(question_id: str, order: Sequence[str], reply: str) -> Ve
         return Verdict(question_id, tuple(order), reply, frozenset(), parsed=False)
     best = frozenset(order[p - 1] for p in positions)
     return Verdict(question_id, tuple(order), reply, best, parsed=True)
+
+
+def verdict_from_distinct_reply(
+    question_id: str, groups: Sequence[tuple[str, ...]], reply: str
+) -> Verdict:
+    """Parse a reply over distinct responses; every system of a named response is best.
+
+    ``order`` lists the systems group by group (the first system saw position 1).
+    """
+    order = tuple(name for group in groups for name in group)
+    positions = parse_reply(reply, n_responses=len(groups))
+    if positions is None:
+        return Verdict(question_id, order, reply, frozenset(), parsed=False)
+    best = frozenset(name for p in positions for name in groups[p - 1])
+    return Verdict(question_id, order, reply, best, parsed=True)
 
 
 def judge_scores(verdicts: Iterable[Verdict], systems: Sequence[str]) -> dict[str, float]:

@@ -91,6 +91,10 @@ def build_report(
             report.tables[f"table2_{other}{suffix}"] = tables.table2(
                 selected, other, protocol=protocol, beats_baseline=beats_baseline
             )
+    # Tuned values of every protocol (nested cross-fit tuning gives one per fold).
+    tuned = tables.tuned_table(runs)
+    if tuned is not None:
+        report.tables["tuned"] = tuned
     # Costs, Figure 1 and the judge compare the paper's systems: the transfer protocol.
     runs = by_protocol.get(TRANSFER, runs.iloc[0:0])
     judge = tables.judge_table(judge_runs if judge_runs is not None else runs)
@@ -101,9 +105,6 @@ def build_report(
             "Table 3 (LLM-as-a-judge on GSM8K): no judge run in the store yet; make it with "
             "`routerlab run studies/judge_local.toml` (local Qwen 1.5B, hours on a CPU)"
         )
-    tuned = tables.tuned_table(runs)
-    if tuned is not None:
-        report.tables["tuned"] = tuned
     cost = tables.cost_table(runs)
     if cost is not None:
         report.tables["cost"] = cost

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from baselines.systems import FAMILY_OF_LABELS
+from harness.protocols import CROSS_FIT, LEAVE_ONE_BENCHMARK_OUT, TRANSFER
 from reports.render import Cell, Column, Table, rank_columns
 from reports.runs import latest_per_key
 
@@ -34,8 +35,7 @@ SYSTEM_ORDER = ("Random", "TO-Router", "RouteLLM", "Confidence", "Outcomes")
 ROUTER_ORDER = ("random", "sw_ranking", "mf", "knn", "mlp")
 PCTS = (50, 80)
 
-TRANSFER = "transfer"
-PROTOCOL_ORDER = (TRANSFER, "cross-fit", "leave-one-benchmark-out")
+PROTOCOL_ORDER = (TRANSFER, CROSS_FIT, LEAVE_ONE_BENCHMARK_OUT)
 # Where each label source's labels come from, for the titles of per-protocol tables.
 LABEL_PROVENANCE = {
     "se": "SE of local Qwen 0.5B/1.5B on NQ/TriviaQA/MAWPS",
@@ -540,14 +540,18 @@ def tuned_table(runs: pd.DataFrame) -> Table | None:
                Column("", "Tuned parameters"), Column("", "Optuna study")]
     seen: dict[tuple[str, str, str], list[Cell]] = {}
     for _, run in ev.iterrows():
-        key = (str(run["system"]), str(run["router"]), str(run["benchmark"]))
+        benchmark = benchmark_title(str(run["benchmark"]))
+        protocol = str(run.get("protocol") or TRANSFER)
+        if protocol != TRANSFER:
+            benchmark += f" ({protocol}, per fold)" if protocol == CROSS_FIT else f" ({protocol})"
+        key = (str(run["system"]), str(run["router"]), benchmark)
         values = json.loads(str(run["tuned"]))
         text = ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
             for k, v in sorted(values.items())
         )
         seen[key] = [Cell(text=key[0]), Cell(text=router_title(key[1])),
-                     Cell(text=benchmark_title(key[2])), Cell(text=text),
+                     Cell(text=key[2]), Cell(text=text),
                      Cell(text=str(run.get("tuned_from") or ""))]
     rows = [seen[k] for k in sorted(seen, key=lambda k: (*_sort_key(k[0], k[1]), k[2]))]
     return Table(
@@ -555,7 +559,9 @@ def tuned_table(runs: pd.DataFrame) -> Table | None:
         columns=columns,
         rows=rows,
         notes=["Best parameters of `routerlab tune` on the benchmark's validation split, used "
-               "by `routerlab run STUDY --tuned`; other parameters keep the study's values."],
+               "by `routerlab run STUDY --tuned`; other parameters keep the study's values. "
+               "Cross-fit rows list one value per fold, each chosen by an inner cross-fit "
+               "of the other folds (`routerlab tune --protocol cross-fit`)."],
         label="tab:tuned",
     )
 

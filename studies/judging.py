@@ -197,8 +197,9 @@ def run_judge(
         identical = {it.question_id for it in items if len(set(it.responses.values())) == 1}
         metrics[f"n_identical_{pct:g}"] = len(identical)
         # Position bias check: the order is shuffled, so an unbiased judge names the response
-        # it saw first in about a third of its single-answer replies. A small judge that
-        # mostly says "LLM 1" makes the scores reflect the shuffle, not the responses.
+        # it saw first in about a third of its single-answer replies (a half when it sees the
+        # two distinct responses only). A small judge that mostly says "LLM 1" makes the
+        # scores reflect the shuffle, not the responses.
         answered = [v for v in result.verdicts if v.parsed and v.question_id not in identical]
         if answered:
             first = sum(v.order[0] in v.best for v in answered)

@@ -313,6 +313,7 @@ def score_combination(
         n_folds=combo.n_folds,
         fitted=loader.fitted,
         protocol=combo.protocol,
+        fold_router_params=combo.fold_router_params or None,
     )
     info = dict(getattr(scored, "info", {}) or {})
     info["embed_seconds_per_query"] = loader.embed_seconds_per_query(
@@ -381,13 +382,14 @@ def run_combination(
         schema.SEED: str(combo.seed),
         schema.PROTOCOL: combo.protocol,
     }
-    tuned = study.tuned_record(combo.labels, combo.router, combo.benchmark)
+    tuned = study.tuned_record(combo.labels, combo.router, combo.benchmark, combo.protocol)
     if tuned:
-        # The report names the tuned values; the run says where they came from.
-        tags[schema.tag("tuned")] = json.dumps(
-            {**tuned.get("router_params", {}), **tuned.get("label_params", {})},
-            sort_keys=True, default=str,
-        )
+        # The report names the tuned values (per fold for nested cross-fit tuning); the run
+        # says where they came from.
+        values = {**tuned.get("router_params", {}), **tuned.get("label_params", {})}
+        for name in sorted({k for p in combo.fold_router_params for k in p}):
+            values[name] = [p.get(name) for p in combo.fold_router_params]
+        tags[schema.tag("tuned")] = json.dumps(values, sort_keys=True, default=str)
         tags[schema.tag("tuned_from")] = str(tuned.get("optuna_study", ""))
     params = logged_params(combo)
     grid: Grid = "routellm" if combo.curve_grid == "routellm" else "exact"

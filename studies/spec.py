@@ -103,6 +103,9 @@ class Combination:
     # leave-one-benchmark-out: the benchmarks whose outcomes train the router (set by the
     # runner from the study's benchmarks of the same model pair).
     train_benchmarks: tuple[str, ...] = ()
+    # cross-fit with nested-tuned parameters: per fold, router parameters over router_params
+    # (``routerlab tune --protocol cross-fit``, then ``routerlab run STUDY --tuned``).
+    fold_router_params: tuple[dict[str, Any], ...] = ()
 
     def config(self) -> dict[str, Any]:
         config = asdict(self)
@@ -114,6 +117,8 @@ class Combination:
             del config["protocol"]
         if not config["train_benchmarks"]:
             del config["train_benchmarks"]
+        if not config["fold_router_params"]:
+            del config["fold_router_params"]
         return config
 
     @property
@@ -221,8 +226,10 @@ class Study:
 
         return replace(self, name=f"{self.name}-tuned", tuned=dict(records))
 
-    def tuned_record(self, labels: str | None, router: str, benchmark: str) -> dict[str, Any]:
-        return self.tuned.get(tuned_key(labels, router, benchmark), {})
+    def tuned_record(
+        self, labels: str | None, router: str, benchmark: str, protocol: str = TRANSFER
+    ) -> dict[str, Any]:
+        return self.tuned.get(tuned_key(labels, router, benchmark, protocol), {})
 
     def combinations(self) -> Iterator[Combination]:
         """Every combination, in a stable order (benchmark-major, so data loads once)."""
@@ -245,14 +252,22 @@ class Study:
         for benchmark in self.benchmarks:
             for router, labels, block_fractions, protocol, n_folds, block_params in pairs:
                 fractions = block_fractions if labels is not None else (1.0,)
-                tuned = self.tuned_record(labels, router, benchmark)
+                tuned = self.tuned_record(labels, router, benchmark, protocol)
                 router_params = {**block_params, **tuned.get("router_params", {})}
+                fold_params = fold_router_params(tuned, n_folds, benchmark)
                 label_params = (
                     {**self.label_params.get(labels, {}), **tuned.get("label_params", {})}
                     if labels else {}
                 )
                 for fraction in fractions:
                     for seed in self.seeds:
+                        if fold_params and seed != tuned["folds"]["fold_seed"]:
+                            raise ConfigError(
+                                f"tuned cross-fit parameters of {router} on {benchmark} were "
+                                f"chosen on the folds of seed {tuned['folds']['fold_seed']}; "
+                                f"seed {seed} makes other folds (the choice would have seen "
+                                "scored prompts). Tune per seed, or run that seed only"
+                            )
                         combo = Combination(
                             benchmark=benchmark,
                             router=router,
@@ -265,15 +280,37 @@ class Study:
                             n_boot=self.n_boot,
                             n_folds=n_folds,
                             protocol=protocol,
+                            fold_router_params=fold_params,
                         )
                         if combo.key not in seen:
                             seen.add(combo.key)
                             yield combo
 
 
-def tuned_key(labels: str | None, router: str, benchmark: str) -> str:
-    """The name of a tuned (labels, router, benchmark) system's best parameters."""
-    return f"{labels or 'none'}-{router}-{benchmark}"
+def tuned_key(
+    labels: str | None, router: str, benchmark: str, protocol: str = TRANSFER
+) -> str:
+    """The name of a tuned (labels, router, benchmark[, protocol]) system's best parameters."""
+    key = f"{labels or 'none'}-{router}-{benchmark}"
+    return key if protocol == TRANSFER else f"{key}-{protocol}"
+
+
+def fold_router_params(
+    tuned: dict[str, Any], n_folds: int | None, benchmark: str
+) -> tuple[dict[str, Any], ...]:
+    """A nested cross-fit tuning record's per-fold parameters (empty for other records)."""
+    folds = tuned.get("folds")
+    if not folds:
+        return ()
+    from harness.protocols import DEFAULT_CROSS_FIT_FOLDS
+
+    want = n_folds if n_folds is not None else DEFAULT_CROSS_FIT_FOLDS
+    if int(folds["n_folds"]) != want:
+        raise ConfigError(
+            f"tuned cross-fit parameters for {benchmark} were chosen on {folds['n_folds']} "
+            f"folds; the study uses {want}. Tune again with --folds {want}"
+        )
+    return tuple(dict(p) for p in folds["router_params"])
 
 
 def resolve_study_path(name_or_path: str | Path) -> Path:

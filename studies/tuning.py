@@ -512,22 +512,37 @@ def tuned_dir() -> Path:
     return paths.home_dir() / "tuned"
 
 
+def tuned_path(key: str) -> Path:
+    """The file of one tuned record: the key made safe as a file name (a custom
+    benchmark's key holds its path)."""
+    import re
+
+    return tuned_dir() / (re.sub(r"[^\w.+-]+", "_", key).strip("_") + ".json")
+
+
 def write_tuned(
     spec: TuneSpec,
     router_params: dict[str, Any],
     label_params: dict[str, Any],
     study_name: str,
     validation: dict[str, float],
+    *,
+    protocol: str = "transfer",
+    folds: dict[str, Any] | None = None,
 ) -> Path:
-    """The best parameters of a tuning run, as ``routerlab run --tuned`` reads them."""
+    """The best parameters of a tuning run, as ``routerlab run --tuned`` reads them.
+
+    Nested cross-fit tuning (``protocol="cross-fit"``) adds ``folds``: the number of folds,
+    their seed and one router-parameter dict per fold."""
     import json
     import os
     import tempfile
 
     folder = tuned_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{tuned_key(spec.labels, spec.router, spec.benchmark)}.json"
+    path = tuned_path(tuned_key(spec.labels, spec.router, spec.benchmark, protocol))
     record = {
+        "protocol": protocol,
         "labels": spec.labels,
         "router": spec.router,
         "benchmark": spec.benchmark,
@@ -538,6 +553,8 @@ def write_tuned(
         "validation": {k: v for k, v in validation.items() if math.isfinite(v)},
         "seed": spec.seed,
     }
+    if folds is not None:
+        record["folds"] = folds
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
         json.dump(record, fh, indent=2, default=str)
@@ -554,7 +571,10 @@ def load_tuned() -> dict[str, dict[str, Any]]:
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
             record = json.loads(path.read_text())
-            key = tuned_key(record["labels"], record["router"], record["benchmark"])
+            key = tuned_key(
+                record["labels"], record["router"], record["benchmark"],
+                record.get("protocol", "transfer"),
+            )
         except (ValueError, KeyError) as exc:
             raise ConfigError(f"{path}: not a tuned-parameters file ({exc}); delete it") from None
         out[key] = record

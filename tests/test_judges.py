@@ -146,3 +146,39 @@ def test_identical_responses_are_a_tie_without_asking_unless_told_to_ask() -> No
     assert len(asked) == 2 and len(literal.verdicts[0].best) == 1
     with pytest.raises(ValueError, match="identical"):
         BestOfThreeJudge(identical="maybe")
+
+
+def test_distinct_mode_asks_one_route_independent_prompt_per_question() -> None:
+    from judges.best_of_three import BestOfThreeJudge
+    from judges.protocol import build_distinct_prompt
+
+    weak, strong = "Mixtral says 4", "GPT-4 says 5"
+    # The same question under two routings (two CPT targets, or two label sets).
+    routed_1 = JudgeItem("q", "what?", "5", {"a": weak, "b": strong, "c": weak})
+    routed_2 = JudgeItem("q", "what?", "5", {"a": strong, "b": strong, "c": weak})
+    all_same = JudgeItem("r", "why?", "1", {"a": weak, "b": weak, "c": weak})
+    asked: list[str] = []
+
+    def ask(prompts):  # type: ignore[no-untyped-def]
+        asked.extend(prompts)
+        # Name whichever position holds the strong model's text.
+        return [f"LLM {1 if p.index(strong) < p.index(weak) else 2}" for p in prompts]
+
+    judge = BestOfThreeJudge(seed=0, responses="distinct")
+    result = judge.judge([routed_1, routed_2, all_same], ask=ask)
+    # One prompt for both routings of "q" (the routes do not change it); none for "r".
+    assert len(asked) == 1
+    prompt = asked[0]
+    assert "Two LLM-generated responses" in prompt and "LLM 3 Response" not in prompt
+    assert prompt.count(weak) == 1 and prompt.count(strong) == 1
+    assert prompt in {
+        build_distinct_prompt("what?", "5", [weak, strong]),
+        build_distinct_prompt("what?", "5", [strong, weak]),
+    }
+    # Every system that gave the named (strong) text is credited, and only those.
+    assert result.verdicts[0].best == frozenset({"b"})
+    assert result.verdicts[1].best == frozenset({"a", "b"})
+    assert result.verdicts[2].best == frozenset("abc")
+    assert result.scores == {"a": 200 / 3, "b": 100.0, "c": 100 / 3}
+    with pytest.raises(ValueError, match="responses"):
+        BestOfThreeJudge(responses="some")

@@ -176,3 +176,15 @@ def test_a_shared_fit_memo_fits_once_per_training_set_and_scores_the_same(
     assert reused.info["fits_reused"] == 1
     np.testing.assert_array_equal(reused.scores, fresh.scores)
     np.testing.assert_array_equal(mf.scores, fresh.scores)
+
+
+def test_evaluate_help_names_every_system(capsys: pytest.CaptureFixture[str]) -> None:
+    from routerlab.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for name in SYSTEMS:
+        # argparse may wrap a name at its hyphen ("to- router-knn")
+        assert name in text.replace("- ", "-")

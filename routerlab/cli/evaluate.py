@@ -50,9 +50,13 @@ def register(subparsers: Any) -> None:
         help="random | oracle | scores | a registered router (needs --labels); repeat or "
         "comma-separate for several; default random",
     )
+    from baselines.systems import SYSTEMS
+
     p.add_argument("--system", "-s", action="append", default=None,
-                   help="a named system from baselines (label source + router); repeatable")
-    p.add_argument("--labels", "-l", help="label source for a trained router (se, accuracy, arena)")
+                   help="a named system (label source + router): "
+                   + ", ".join(SYSTEMS) + "; repeatable (`routerlab plugins` describes them)")
+    p.add_argument("--labels", "-l", help="label source for a trained router (se, accuracy, "
+                   "arena, outcomes, or a plugin; `routerlab plugins` lists them)")
     p.add_argument("--router-param", action="append", default=[], metavar="KEY=VALUE",
                    help="router hyper-parameter (repeatable)")
     p.add_argument("--label-param", action="append", default=[], metavar="KEY=VALUE",

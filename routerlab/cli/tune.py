@@ -73,6 +73,17 @@ def register(subparsers: Any) -> None:
         default=30,
         help="a trial without a beat for this long is FAILED and retried (default 30)",
     )
+    p.add_argument(
+        "--protocol",
+        choices=("validation-split", "cross-fit"),
+        default="validation-split",
+        help="validation-split (default): tune on one validation part, test once on the rest; "
+        "cross-fit: nested tuning with --labels outcomes: each of --folds outer folds gets "
+        "parameters tuned by an inner cross-fit of the other folds, then is scored once",
+    )
+    p.add_argument("--folds", type=int, default=5, help="cross-fit: outer folds (default 5)")
+    p.add_argument("--inner-folds", type=int, default=3,
+                   help="cross-fit: inner folds that score each trial (default 3)")
     p.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=run)
@@ -81,7 +92,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.errors import ConfigError
     from studies.spec import TuningSpec, load_study, tuned_key
-    from studies.tuning import TuneSpec, tune, tuned_dir
+    from studies.tuning import TuneSpec, tune, tuned_path
 
     defaults = load_study(args.study).tuning if args.study else TuningSpec()
     weights = dict(defaults.weights)
@@ -120,8 +131,10 @@ def run(args: argparse.Namespace) -> int:
         heartbeat_s=args.heartbeat_seconds,
         grace_s=args.grace_seconds,
     )
+    if args.protocol == "cross-fit":
+        return _run_nested(spec, args)
     outcome = tune(spec, data_dir=args.data_dir)
-    tuned_path = tuned_dir() / f"{tuned_key(spec.labels, spec.router, spec.benchmark)}.json"
+    tuned_file = tuned_path(tuned_key(spec.labels, spec.router, spec.benchmark))
     summary = {
         "optuna_study": outcome.study_name,
         "trials_in_study": outcome.n_trials,
@@ -131,14 +144,14 @@ def run(args: argparse.Namespace) -> int:
             {k: outcome.test.get(k) for k in ("cpt_50", "cpt_80", "apgr")} if outcome.test else None
         ),
         "test_run_id": outcome.test_run_id,
-        "tuned_file": str(tuned_path),
+        "tuned_file": str(tuned_file),
     }
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
         return 0
     print(f"Optuna study {outcome.study_name}: {outcome.n_trials} trials in storage")
     print(f"best params: {json.dumps(outcome.best_params, default=str)} "
-          f"(written to {tuned_path}; `routerlab run STUDY --tuned` uses them)")
+          f"(written to {tuned_file}; `routerlab run STUDY --tuned` uses them)")
     v = outcome.validation
     print(
         f"validation: CPT50 {v.get('cpt_50', float('nan')):.2f}  "
@@ -151,4 +164,40 @@ def run(args: argparse.Namespace) -> int:
             f"{t.get('cpt_50_hi', float('nan')):.1f}]  CPT80 {t['cpt_80']:.2f}  "
             f"(MLflow run {outcome.test_run_id})"
         )
+    return 0
+
+
+def _run_nested(spec: Any, args: argparse.Namespace) -> int:
+    from studies.nested_tuning import tune_cross_fit
+
+    out = tune_cross_fit(
+        spec, n_folds=args.folds, inner_folds=args.inner_folds, data_dir=args.data_dir
+    )
+    m = out.metrics
+    summary = {
+        "folds": [
+            {"fold": c.fold, "router_params": c.router_params, "trials": c.n_trials,
+             "inner_cpt_50": c.validation.get("cpt_50"), "inner_cpt_80": c.validation.get("cpt_80"),
+             "optuna_study": c.optuna_study}
+            for c in out.folds
+        ],
+        "cross_fit": {k: m.get(k) for k in
+                      ("cpt_50", "cpt_50_lo", "cpt_50_hi", "cpt_80", "cpt_80_lo", "cpt_80_hi")},
+        "run_id": out.run_id,
+        "tuned_file": str(out.tuned_file),
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    for c in out.folds:
+        print(f"fold {c.fold}: {json.dumps(c.router_params, default=str)}  inner CPT50 "
+              f"{c.validation.get('cpt_50', float('nan')):.2f} ({c.n_trials} trials)")
+    nan = float("nan")
+    print(
+        f"cross-fit, nested-tuned: CPT50 {m['cpt_50']:.2f} [{m.get('cpt_50_lo', nan):.1f}, "
+        f"{m.get('cpt_50_hi', nan):.1f}]  CPT80 {m['cpt_80']:.2f} "
+        f"[{m.get('cpt_80_lo', nan):.1f}, {m.get('cpt_80_hi', nan):.1f}]  (MLflow run {out.run_id})"
+    )
+    print(f"per-fold parameters written to {out.tuned_file}; `routerlab run STUDY --tuned` uses "
+          "them for the study's cross-fit runs with the same seed and folds")
     return 0
