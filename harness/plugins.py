@@ -52,6 +52,7 @@ ROUTERS.register("random", target="routers.random:RandomRouter")
 ROUTERS.register("sw_ranking", target="routers.sw_ranking:SWRankingRouter")
 ROUTERS.register("mf", target="routers.mf:MFRouter")
 ROUTERS.register("knn", target="routers.knn:KNNRouter")
+ROUTERS.register("logreg", target="routers.logreg:LogRegRouter")
 ROUTERS.register("mlp", target="routers.mlp:MLPRouter")
 
 LABEL_SOURCES.register("accuracy", target="harness.labels.accuracy:AccuracyLabels")

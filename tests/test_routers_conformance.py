@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from harness.plugins import ROUTERS
 from harness.testing import RouterConformanceTests
 from routers.knn import KNNRouter
+from routers.logreg import LogRegRouter
 from routers.mf import MFRouter
 from routers.mlp import MLPRouter
 from routers.random import RandomRouter
@@ -43,6 +44,10 @@ class TestMFConformance(RouterConformanceTests):
     router_params: ClassVar[dict[str, Any]] = {"epochs": 3}
 
 
+class TestLogRegConformance(RouterConformanceTests):
+    router_class = LogRegRouter
+
+
 class TestRandomConformance(RouterConformanceTests):
     router_class = RandomRouter
     # RandomRouter draws one stream per score() call, so a row's score depends on the batch.
@@ -56,7 +61,7 @@ COVERED = {
 
 
 def test_every_builtin_router_is_covered() -> None:
-    builtin = ("random", "sw_ranking", "mf", "knn", "mlp")
+    builtin = ("random", "sw_ranking", "mf", "knn", "mlp", "logreg")
     covered = {c.router_class for c in COVERED}
     for name in builtin:
         assert ROUTERS.get(name) in covered, f"router {name!r} has no conformance test class"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from routers.knn import KNNRouter
+from routers.logreg import LogRegRouter
 from routers.mf import MFRouter
 from routers.mlp import MLPRouter
 from routers.sw_ranking import SWRankingRouter
@@ -150,8 +151,10 @@ def test_knn_k_larger_than_training_set_uses_all_rows() -> None:
         SWRankingRouter(gamma=100.0),
         MLPRouter(epochs=30),
         MFRouter(epochs=60, lr=3e-3),
+        LogRegRouter(C=1.0),
+        LogRegRouter(C=1.0, ties="drop"),
     ],
-    ids=["knn", "sw", "mlp", "mf"],
+    ids=["knn", "sw", "mlp", "mf", "logreg", "logreg-drop"],
 )
 def test_router_learns_a_separable_signal(router) -> None:
     X, y, Xq, truth = _separable()
