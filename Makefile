@@ -48,11 +48,13 @@ run: data
 test: data models
 	$(BIN)/ruff check .
 	$(BIN)/mypy routerlab harness routers baselines judges studies reports
+	$(BIN)/mypy --strict harness
 	$(BIN)/pytest -q
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy routerlab harness routers baselines judges studies reports
+	$(BIN)/mypy --strict harness
 
 clean:
 	rm -rf .routerlab

@@ -243,7 +243,8 @@ def apgr(curve: Curve) -> float:
 
 def oracle_scores(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
     """The oracle router's scores: the gain of the strong model on each prompt."""
-    return np.subtract(np.asarray(strong, dtype=float), np.asarray(weak, dtype=float))
+    gain: np.ndarray = np.asarray(strong, dtype=float) - np.asarray(weak, dtype=float)
+    return gain
 
 
 def oracle_quality(weak: np.ndarray, strong: np.ndarray) -> float:

@@ -384,7 +384,7 @@ class LLMClient:
         if self.endpoint.kind == "llama_cpp":
             return 3600.0  # no timeout in process; a dead claimant is seen at once anyway
         backoff = self.backoff_s * (2 ** (self.max_retries + 1))
-        return 2 * (self.timeout_s * (self.max_retries + 1) + backoff) + 30.0
+        return float(2 * (self.timeout_s * (self.max_retries + 1) + backoff) + 30.0)
 
     def call(self, req: Request) -> Completion:
         """One request through the cache; a request another process (sharing the cache) has

@@ -11,13 +11,13 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.pyfunc import PythonModel
+from mlflow.pyfunc.model import PythonModel
 
 from harness.embeddings import encode
 from harness.serving.model import prompts_of, route_prompts
 
 
-class RouterModel(PythonModel):  # type: ignore[misc]
+class RouterModel(PythonModel):
     """Routes prompts: embed (the referenced model), score, compare to the threshold."""
 
     def load_context(self, context: Any) -> None:

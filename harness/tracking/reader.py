@@ -131,7 +131,8 @@ def load_text(run_id: str, artifact_file: str) -> str:
 
 def load_csv(run_id: str, artifact_file: str, **read_csv: Any) -> pd.DataFrame:
     """A CSV artifact of a run as a DataFrame."""
-    return pd.read_csv(io.StringIO(load_text(run_id, artifact_file)), **read_csv)
+    frame: pd.DataFrame = pd.read_csv(io.StringIO(load_text(run_id, artifact_file)), **read_csv)
+    return frame
 
 
 def load_curve_tables(

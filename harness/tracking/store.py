@@ -47,7 +47,7 @@ def display_uri(uri: str | None = None) -> str:
 def _home_artifact_class() -> type:
     from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
 
-    class HomeArtifactRepository(LocalArtifactRepository):  # type: ignore[misc]
+    class HomeArtifactRepository(LocalArtifactRepository):
         """``routerlab-home:///<path>``: the folder ``$ROUTERLAB_HOME/<path>``."""
 
         def __init__(self, artifact_uri: str, *args: Any, **kwargs: Any) -> None:
@@ -77,7 +77,9 @@ def register_home_scheme() -> None:
     existed lacks it)."""
     from mlflow.store.artifact.artifact_repository_registry import _artifact_repository_registry
 
-    _artifact_repository_registry.register(HOME_SCHEME, _home_artifact_class())
+    _artifact_repository_registry.register(  # type: ignore[no-untyped-call]
+        HOME_SCHEME, _home_artifact_class()
+    )
 
 
 def _setup() -> MlflowClient:

@@ -147,8 +147,12 @@ def run_se_pipeline(
         ThreadPoolExecutor(1, thread_name_prefix="weak") as wpool,
         ThreadPoolExecutor(1, thread_name_prefix="strong") as spool,
     ):
-        wf: list[Future] = [wpool.submit(_generate, weak, d, p, sampling) for d, _, p in items]
-        sf: list[Future] = [spool.submit(_generate, strong, d, p, sampling) for d, _, p in items]
+        wf: list[Future[Any]] = [
+            wpool.submit(_generate, weak, d, p, sampling) for d, _, p in items
+        ]
+        sf: list[Future[Any]] = [
+            spool.submit(_generate, strong, d, p, sampling) for d, _, p in items
+        ]
         bar = tqdm(total=len(items), desc="SE labels", unit="prompt", disable=not progress)
         try:
             for i, (dataset, row_id, prompt) in enumerate(items):
