@@ -29,8 +29,8 @@ from harness import paths
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:  # kept out of import time: the CLI lists the systems in its --help
-    from harness.evaluation import RoutedScores
     from harness.records import Benchmark
+    from harness.systems import RoutedScores, SystemSpec
 
 #: The paper's name for the systems trained on each label source (its rows are label
 #: source × router); "Outcomes" trains on the evaluated pair's own outcomes.
@@ -68,6 +68,16 @@ class System:
         out.update({f"labels.{k}": v for k, v in self.label_params.items()})
         return out
 
+    def spec(self, seed: int = 0, **overrides: Any) -> SystemSpec:
+        """This system as :func:`harness.systems.score_system` takes it; ``overrides`` set
+        other fields (``router_params`` / ``label_params`` merge over the system's own)."""
+        from harness.systems import SystemSpec
+
+        r_params = {**self.router_params, **(overrides.pop("router_params", None) or {})}
+        l_params = {**self.label_params, **(overrides.pop("label_params", None) or {})}
+        return SystemSpec(router=self.router, router_params=r_params, labels=self.labels,
+                          label_params=l_params, seed=seed, **overrides)
+
     def run(
         self,
         benchmark: Benchmark,
@@ -76,22 +86,14 @@ class System:
         data_dir: Path | None = None,
         router_params: dict[str, Any] | None = None,
         label_params: dict[str, Any] | None = None,
-        **pipeline_kwargs: Any,
-    ) -> Any:
-        """Scores of this system on ``benchmark`` (a :class:`harness.pipeline.ScoredBenchmark`).
+        show_progress: bool = True,
+    ) -> RoutedScores:
+        """Scores of this system on ``benchmark`` (:func:`harness.systems.score_system`);
+        ``router_params`` / ``label_params`` override the system's defaults."""
+        from harness.systems import score_system
 
-        ``router_params`` / ``label_params`` override the system's defaults;
-        ``pipeline_kwargs`` go to :func:`harness.pipeline.router_scores`
-        (``embedding_model``, ``decontaminate``, ``n_folds``, ``show_progress``).
-        """
-        from harness.pipeline import router_scores
-
-        r_params = {**self.router_params, **(router_params or {})}
-        l_params = {**self.label_params, **(label_params or {})}
-        return router_scores(
-            self.router, r_params, self.labels, l_params, benchmark, seed=seed,
-            data_dir=data_dir, **pipeline_kwargs,
-        )
+        spec = self.spec(seed, router_params=router_params, label_params=label_params)
+        return score_system(spec, benchmark, data_dir=data_dir, show_progress=show_progress)
 
 
 SYSTEMS: dict[str, System] = {
@@ -134,15 +136,13 @@ def system_scores(
     name: str, benchmark: Benchmark, *, seed: int = 0, data_dir: Path | None = None
 ) -> RoutedScores:
     """Scores of the named system on ``benchmark``, with the params an evaluation logs."""
-    from harness.evaluation import routed_from_scored
-
     system = get_system(name)
-    params: dict[str, Any] = {
+    routed = system.run(benchmark, seed=seed, data_dir=data_dir or paths.data_dir())
+    routed.params = {
         "router": system.router,
         "router_params": dict(system.router_params),
         "label_source": system.labels or "none",
         "label_params": dict(system.label_params),
         "family": system.family,
     }
-    root = data_dir if data_dir is not None else paths.data_dir()
-    return routed_from_scored(system.run(benchmark, seed=seed, data_dir=root), benchmark, params)
+    return routed

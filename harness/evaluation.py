@@ -1,17 +1,10 @@
 """Evaluate a router's scores on a benchmark: metrics, curves, and an MLflow run.
 
-:func:`evaluate_scores` is the one entry point every caller (CLI, studies) goes through.
-:func:`scores_for` turns a router name into per-prompt scores: the evaluate-time
-pseudo-routers live here —
-
-* ``random``: :class:`routers.random.RandomRouter` (uniform scores, seeded);
-* ``oracle``: ``strong − weak`` per prompt (the floor of CPT; it sees the outcomes);
-* ``scores``: per-prompt scores read from a file (:func:`read_scores_file`), so an external
-  router is evaluated without code;
-
-and every other router is trained on a label source through
-:func:`harness.pipeline.router_scores`. Named systems (label source + router) sit a layer
-above, in :mod:`baselines` (``baselines.system_scores``).
+:func:`evaluate_scores` is the one entry point every caller (CLI, studies) goes through;
+:func:`evaluate` scores a system first, through :func:`harness.systems.score_system` (the one
+function from a system to its scores; the pseudo-routers ``random``, ``oracle`` and
+``scores`` live there too). Named systems (label source + router) sit a layer above, in
+:mod:`baselines` (``baselines.system_scores``).
 """
 
 from __future__ import annotations
@@ -26,21 +19,28 @@ import numpy as np
 import pandas as pd
 
 from harness import metrics as M
-from harness import paths, tracking
-from harness.data import data_fingerprint, sha256_file
+from harness import tracking
+from harness.data import data_fingerprint
 from harness.errors import ConfigError, DataError
-from harness.pipeline import router_scores
 from harness.protocols import (
-    LEAVE_ONE_BENCHMARK_OUT,
     benchmark_ref,
     check_protocol,
-    protocol_label_params,
 )
 from harness.records import Benchmark, LabelSet
+from harness.systems import (  # re-exported: the evaluate-time API
+    PSEUDO_ROUTERS,
+    RoutedScores,
+    SystemSpec,
+    read_scores_file,
+    routed_from_scored,
+    score_system,
+)
 from harness.tracking import DEFAULT_EXPERIMENT, schema
-from routers.random import RandomRouter
 
-PSEUDO_ROUTERS: tuple[str, ...] = ("random", "oracle", "scores")
+__all__ = [
+    "PSEUDO_ROUTERS", "EvaluationResult", "RoutedScores", "SystemSpec", "evaluate",
+    "evaluate_scores", "read_scores_file", "routed_from_scored", "score_system",
+]
 
 
 @dataclass
@@ -264,166 +264,6 @@ def load_scores(run_id: str) -> pd.DataFrame:
 # -- scores from a file ----------------------------------------------------------------------
 
 
-def read_scores_file(path: str | Path, benchmark: Benchmark) -> np.ndarray:
-    """Per-prompt scores from a CSV/JSONL/Parquet file, in the benchmark's order.
-
-    The file has a ``score`` column (a number per row) and either an ``id`` column (matched
-    to the benchmark's prompt ids: ``gsm8k-<row>``, ``mmlu-<subject>-<row>``, MT-Bench
-    question ids, a custom file's ``id``) or a ``prompt`` column (matched to the prompt text).
-    Rows for prompts not in the benchmark are ignored (e.g. decontaminated ones); every
-    benchmark prompt needs a score.
-    """
-    from harness.benchmarks.custom import _read_table
-
-    path = Path(path)
-    df = _read_table(path)
-    if len(df) == 0:
-        raise DataError(f"{path}: no rows; the scores file needs one row per prompt")
-    if "score" not in df.columns:
-        raise DataError(
-            f"{path}: missing column 'score' (found: {', '.join(map(str, df.columns))}); "
-            "the scores file needs `id` or `prompt` plus `score`"
-        )
-    if "id" in df.columns:
-        key_col, wanted = "id", benchmark.prompt_ids
-    elif "prompt" in df.columns:
-        key_col, wanted = "prompt", benchmark.prompts
-    else:
-        raise DataError(
-            f"{path}: needs an 'id' or a 'prompt' column to match scores to {benchmark.name!r}"
-        )
-    keys = df[key_col].astype(str)
-    values = pd.to_numeric(df["score"], errors="coerce")
-    bad = values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"{path}: column 'score' row {row} is {df['score'].iloc[row]!r}; every score must "
-            "be a finite number"
-        )
-    table = pd.DataFrame({"key": keys, "score": values.astype(float)})
-    conflicting = table.groupby("key")["score"].nunique()
-    conflicting = conflicting[conflicting > 1]
-    if len(conflicting):
-        raise DataError(
-            f"{path}: {key_col} {conflicting.index[0]!r} has different scores on several rows; "
-            f"give each {key_col} one score"
-        )
-    mapping = table.drop_duplicates("key").set_index("key")["score"]
-    found = pd.Index(mapping.index)
-    missing = [k for k in wanted if k not in found]
-    if missing:
-        raise DataError(
-            f"{path}: no score for {len(missing)} of {len(wanted)} prompts of "
-            f"{benchmark.name!r} (first {key_col}: {missing[0][:80]!r}); add them"
-        )
-    return mapping.reindex(wanted).to_numpy(dtype=float)
-
-
-# -- router name -> scores ------------------------------------------------------------------------
-
-
-@dataclass
-class RoutedScores:
-    """Scores for a benchmark and what produced them."""
-
-    scores: np.ndarray
-    benchmark: Benchmark
-    params: dict[str, Any]
-    info: dict[str, Any] = field(default_factory=dict)
-    label_set: LabelSet | None = None
-
-
-def scores_for(
-    router: str,
-    benchmark: Benchmark,
-    *,
-    seed: int = 0,
-    router_params: Mapping[str, Any] | None = None,
-    labels: str | None = None,
-    label_params: Mapping[str, Any] | None = None,
-    scores_file: str | Path | None = None,
-    data_dir: Path | None = None,
-    protocol: str = "transfer",
-    n_folds: int | None = None,
-    train_benchmarks: Sequence[str] | None = None,
-    embedding_input: str = "auto",
-) -> RoutedScores:
-    """Per-prompt scores of ``router`` on ``benchmark``.
-
-    ``random``/``oracle``/``scores`` are handled here; any other name is a registry router
-    trained on ``labels`` through ``harness.pipeline.router_scores`` (which may also
-    decontaminate the benchmark: the returned ``benchmark`` is the one the scores match).
-    ``protocol`` (:mod:`harness.protocols`) says where the labels come from; ``n_folds``
-    is cross-fit's fold count and ``train_benchmarks`` leave-one-benchmark-out's training
-    benchmarks.
-    """
-    router_params = dict(router_params or {})
-    label_params = dict(label_params or {})
-    if router == "random":
-        r = RandomRouter(seed=int(router_params.get("seed", seed)))
-        scores = r.score(np.zeros((len(benchmark), 0)))
-        params = {"router": "random", "router_params": r.get_params()}
-        return RoutedScores(scores, benchmark, params)
-    if router == "oracle":
-        scores = M.oracle_scores(benchmark.weak_score, benchmark.strong_score)
-        return RoutedScores(scores, benchmark, {"router": "oracle"})
-    if router == "scores":
-        if scores_file is None:
-            raise ConfigError("--router scores needs --scores-file FILE (columns id|prompt, score)")
-        path = Path(scores_file)
-        scores = read_scores_file(path, benchmark)
-        return RoutedScores(
-            scores,
-            benchmark,
-            {"router": "scores", "scores_file": str(path), "scores_sha256": sha256_file(path)},
-        )
-    if labels is None:
-        raise ConfigError(
-            f"router {router!r} is trained on labels: add --labels SOURCE "
-            "(se, accuracy, arena, ...) or use --system NAME"
-        )
-    protocol = check_protocol(protocol)
-    label_params = protocol_label_params(
-        protocol, labels, label_params, benchmark_ref(benchmark), train_benchmarks
-    )
-    scored = router_scores(
-        router,
-        router_params,
-        labels,
-        label_params,
-        benchmark,
-        seed=seed,
-        data_dir=data_dir if data_dir is not None else paths.data_dir(),
-        protocol=protocol,
-        n_folds=n_folds,
-        embedding_input=embedding_input,
-    )
-    trained: dict[str, Any] = {
-        "router": router,
-        "router_params": router_params,
-        "label_source": labels,
-        "label_params": label_params,
-        "protocol": protocol,
-    }
-    if protocol == LEAVE_ONE_BENCHMARK_OUT:
-        trained["train_benchmarks"] = ",".join(label_params["benchmarks"])
-    return routed_from_scored(scored, benchmark, trained)
-
-
-def routed_from_scored(scored: Any, benchmark: Benchmark, params: dict[str, Any]) -> RoutedScores:
-    """:class:`RoutedScores` from a pipeline result (or a bare score array) and its params."""
-    scores = np.asarray(getattr(scored, "scores", scored), dtype=float)
-    bench = getattr(scored, "benchmark", None)
-    info = dict(getattr(scored, "info", {}) or {})
-    if getattr(scored, "n_dropped", None) is not None:
-        info["n_dropped"] = int(scored.n_dropped)
-    return RoutedScores(
-        scores, bench if bench is not None else benchmark, params, info,
-        getattr(scored, "label_set", None),
-    )
-
-
 # -- one call: a router (or system) on a benchmark -----------------------------------------------
 
 
@@ -507,7 +347,7 @@ def evaluate(
     :mod:`baselines`: ``routerlab.evaluate`` passes ``baselines.system_scores``) and
     ``system`` its name.
     ``protocol`` / ``n_folds`` / ``train_benchmarks``: where a trained router's labels come
-    from (:mod:`harness.protocols`; see :func:`scores_for`).
+    from (:mod:`harness.protocols`; :class:`harness.systems.SystemSpec`).
     ``limit`` keeps the first prompts of the benchmark. With ``log_to_mlflow`` the MLflow run
     opens before the work (its duration is the evaluation's) and holds the resolved
     parameters, the metrics and the dataset inputs. The USD metrics (``usd_*``) are in
@@ -547,12 +387,13 @@ def evaluate(
         if scorer is not None:
             routed = scorer(bench)
         else:
-            routed = scores_for(
-                str(router), bench, seed=seed, router_params=router_params, labels=labels,
-                label_params=label_params, scores_file=scores_file, data_dir=data_dir,
-                protocol=protocol, n_folds=n_folds, train_benchmarks=train_benchmarks,
-                embedding_input=embedding_input,
+            spec = SystemSpec(
+                router=str(router), router_params=dict(router_params or {}), labels=labels,
+                label_params=dict(label_params or {}), protocol=protocol, n_folds=n_folds,
+                train_benchmarks=tuple(train_benchmarks or ()), seed=seed,
+                embedding_input=embedding_input, scores_file=scores_file,
             )
+            routed = score_system(spec, bench, data_dir=data_dir)
         merged = {**dict(routed.params), **params}
         # what left the evaluation before scoring, and the folds' seed (the JSON summary)
         if "n_dropped" in routed.info:

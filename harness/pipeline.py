@@ -147,22 +147,13 @@ def resolve_params(
 def load_labels(
     labels: LabelSet | str, params: dict[str, Any] | None, data_dir: Path
 ) -> LabelSet:
-    """A label set as given, or loaded by label-source name with ``params``."""
+    """A label set as given, or loaded by label-source name with ``params`` (through the
+    one label cache, :mod:`harness.labels.cache`)."""
     if isinstance(labels, LabelSet):
         return labels
-    from harness.plugins import LABEL_SOURCES
-    from harness.registry import RegistryError
+    from harness.labels.cache import load_label_set
 
-    try:
-        cls = LABEL_SOURCES.get(labels)
-    except RegistryError as exc:
-        raise ConfigError(str(exc)) from None
-    try:
-        source = cls(**coerce_list_params(cls, dict(params or {})))
-    except TypeError as exc:
-        raise ConfigError(f"label source {labels!r}: {exc}") from None
-    loaded: LabelSet = source.load(data_dir)
-    return loaded
+    return load_label_set(labels, params, data_dir)
 
 
 def max_similarity(queries: np.ndarray, train: np.ndarray, chunk: int = 2048) -> np.ndarray:

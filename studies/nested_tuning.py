@@ -111,7 +111,8 @@ def tune_cross_fit(
     from harness import paths
     from harness.benchmarks import load_benchmark
     from harness.evaluation import evaluate_scores
-    from harness.pipeline import load_labels, router_scores
+    from harness.labels.cache import load_label_set
+    from harness.systems import SystemSpec, score_system
 
     check_tune_spec(spec)
     if spec.labels != OUTCOME_LABELS:
@@ -131,7 +132,9 @@ def tune_cross_fit(
     label_params = protocol_label_params(
         CROSS_FIT, spec.labels, spec.label_params, benchmark_ref(benchmark)
     )
-    label_set = load_labels(spec.labels, label_params, data_dir)
+    label_set = load_label_set(spec.labels, label_params, data_dir)
+    system = SystemSpec(router=spec.router, router_params=dict(spec.router_params),
+                        labels=spec.labels, label_params=label_params, protocol=CROSS_FIT)
     outer = fold_of_questions(question_keys(benchmark), n_folds, spec.seed)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     fitted: dict[str, Any] = {}  # fits shared by trials with equal parameters and rows
@@ -149,11 +152,10 @@ def tune_cross_fit(
                       seen: set[str] = scored_ids, trained: set[str] = train_ids) -> float:
             params = {name: suggest(trial, name, rng) for name, rng in space.items()}
             router_params, _ = split_params(params)
-            scored = router_scores(
-                spec.router, {**spec.router_params, **router_params}, labels, None, part,
-                seed=spec.seed + 1, data_dir=data_dir, n_folds=inner_folds,
-                protocol=CROSS_FIT, fitted=fitted, show_progress=False,
-            )
+            inner = replace(system.with_params(router_params), n_folds=inner_folds,
+                            seed=spec.seed + 1)
+            scored = score_system(inner, part, data_dir=data_dir, label_set=labels,
+                                  fitted=fitted, show_progress=False)
             for fold in scored.folds:
                 seen.update(fold.scored_ids)
                 trained.update(fold.train_ids)
@@ -196,11 +198,10 @@ def tune_cross_fit(
             inner_train_ids=train_ids, held_out_ids=held_ids,
         ))
 
-    scored = router_scores(
-        spec.router, spec.router_params, label_set, None, benchmark, seed=spec.seed,
-        data_dir=data_dir, n_folds=n_folds, protocol=CROSS_FIT, show_progress=progress,
-        fold_router_params=[c.router_params for c in choices],
-    )
+    final = replace(system, n_folds=n_folds, seed=spec.seed,
+                    fold_router_params=tuple(c.router_params for c in choices))
+    scored = score_system(final, benchmark, data_dir=data_dir, label_set=label_set,
+                          show_progress=progress)
     per_fold = {f"fold{c.fold}.{k}": v for c in choices for k, v in c.router_params.items()}
     result = evaluate_scores(
         scored.benchmark, scored.scores,

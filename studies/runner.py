@@ -127,7 +127,6 @@ class StudyLoader:
         self.data_dir = data_dir
         self.model_pair = model_pair or {}
         self._benchmarks: dict[str, Benchmark] = {}
-        self._labels: dict[str, LabelSet] = {}
         self._costs: dict[str, Any] = {}
         self._embed_seconds: dict[str, float] = {}
         #: Fitted routers by (router, params, training rows), shared by every benchmark.
@@ -181,12 +180,10 @@ class StudyLoader:
         return self._benchmarks[name]
 
     def labels(self, source: str, params: dict[str, Any]) -> LabelSet:
-        key = f"{source}:{sorted(params.items())}"
-        if key not in self._labels:
-            from harness.plugins import LABEL_SOURCES
+        """The label set (through the one label cache, :mod:`harness.labels.cache`)."""
+        from harness.labels.cache import load_label_set
 
-            self._labels[key] = LABEL_SOURCES.get(source)(**params).load(self.data_dir)
-        return self._labels[key]
+        return load_label_set(source, params, self.data_dir)
 
     def prompt_costs(self, benchmark: Benchmark) -> cost.PromptCosts:
         """Per-prompt USD of ``benchmark``'s prompts (computed once on the full benchmark)."""
@@ -273,56 +270,33 @@ def score_combination(
 ) -> tuple[Benchmark, np.ndarray, dict[str, Any], LabelSet | None]:
     """Scores of one combination on its benchmark, the (decontaminated) benchmark, info, and
     the label set the router was trained on (None for label-free routers)."""
-    from harness.pipeline import router_scores
-    from harness.protocols import benchmark_ref, protocol_label_params
+    from harness.systems import score_system
 
     benchmark = loader.benchmark(combo.benchmark)
+    spec = combo.system_spec()
     labels: LabelSet | None = None
     if combo.labels is not None:
-        label_params = protocol_label_params(
-            combo.protocol, combo.labels, combo.label_params, benchmark_ref(benchmark),
-            combo.train_benchmarks,
-        )
         labels = subsample_labels(
-            loader.labels(combo.labels, label_params), combo.train_fraction, combo.seed
+            loader.labels(combo.labels, spec.training_label_params(benchmark)),
+            combo.train_fraction, combo.seed,
         )
     started = time.perf_counter()
-    if labels is None:  # label-free routers (random): H1's evaluate-time path
-        from harness.evaluation import scores_for
-
-        routed = scores_for(
-            combo.router,
-            benchmark,
-            seed=combo.seed,
-            router_params=combo.router_params,
-            data_dir=loader.data_dir,
-        )
-        info = {"pipeline_seconds": time.perf_counter() - started}
-        return routed.benchmark, np.asarray(routed.scores, dtype=float), info, None
-    scored = router_scores(
-        combo.router,
-        combo.router_params,
-        labels,
-        combo.label_params,
-        benchmark,
-        seed=combo.seed,
-        data_dir=loader.data_dir,
+    routed = score_system(
+        spec, benchmark, data_dir=loader.data_dir, label_set=labels, fitted=loader.fitted,
         # Embedding a benchmark the first time takes minutes (MMLU: 14k prompts); its bar
         # shows only then, as later runs read the embedding cache.
         show_progress=True,
-        n_folds=combo.n_folds,
-        fitted=loader.fitted,
-        protocol=combo.protocol,
-        fold_router_params=combo.fold_router_params or None,
     )
-    info = dict(getattr(scored, "info", {}) or {})
+    scores = np.asarray(routed.scores, dtype=float)
+    if labels is None:  # label-free routers (random)
+        return routed.benchmark, scores, {"pipeline_seconds": time.perf_counter() - started}, None
+    info = dict(routed.info)
     info["embed_seconds_per_query"] = loader.embed_seconds_per_query(
         str(info.get("embedding_model", DEFAULT_MODEL))
     )
     info.setdefault("pipeline_seconds", time.perf_counter() - started)
-    if labels is not None:
-        info.setdefault("n_train", len(labels.records))
-    return scored.benchmark, np.asarray(scored.scores, dtype=float), info, labels
+    info.setdefault("n_train", len(labels.records))
+    return routed.benchmark, scores, info, labels
 
 
 def scores_key(benchmark: Benchmark) -> str:

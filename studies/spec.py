@@ -64,11 +64,14 @@ import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from baselines.systems import FAMILY_OF_LABELS
 from harness.errors import ConfigError
 from harness.protocols import TRANSFER, check_protocol
+
+if TYPE_CHECKING:
+    from harness.systems import SystemSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -120,6 +123,18 @@ class Combination:
         if not config["fold_router_params"]:
             del config["fold_router_params"]
         return config
+
+    def system_spec(self) -> SystemSpec:
+        """The system this combination evaluates, as :func:`harness.systems.score_system`
+        takes it."""
+        from harness.systems import SystemSpec
+
+        return SystemSpec(
+            router=self.router, router_params=dict(self.router_params), labels=self.labels,
+            label_params=dict(self.label_params), protocol=self.protocol,
+            n_folds=self.n_folds, train_benchmarks=tuple(self.train_benchmarks),
+            seed=self.seed, fold_router_params=tuple(self.fold_router_params),
+        )
 
     @property
     def key(self) -> str:

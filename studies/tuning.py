@@ -36,7 +36,7 @@ import numpy as np
 from harness import tracking
 from harness.errors import ConfigError
 from harness.protocols import question_keys
-from harness.records import Benchmark, LabelSet
+from harness.records import Benchmark
 from harness.search_space import Choice, FloatRange, IntRange, ParamSpec
 from harness.tracking import schema
 from studies.spec import tuned_key
@@ -288,33 +288,22 @@ Scorer = Callable[[dict[str, Any], dict[str, Any], Benchmark], np.ndarray]
 
 
 def make_scorer(spec: TuneSpec, data_dir: Path) -> Scorer:
-    """(router params, label params, benchmark part) → scores; labels loaded once per params."""
-    from harness.pipeline import router_scores
-    from harness.plugins import LABEL_SOURCES
+    """(router params, label params, benchmark part) → scores, through
+    :func:`harness.systems.score_system` (labels from the one label cache)."""
+    from harness.systems import SystemSpec, score_system
 
-    cache: dict[str, LabelSet] = {}
+    base = SystemSpec(router=spec.router, labels=spec.labels, seed=spec.seed)
 
     def score(
         router_params: dict[str, Any], label_params: dict[str, Any], part: Benchmark
     ) -> np.ndarray:
-        labels: LabelSet | None = None
-        if spec.labels is not None:
-            key = repr(sorted(label_params.items()))
-            if key not in cache:
-                cache[key] = LABEL_SOURCES.get(spec.labels)(**label_params).load(data_dir)
-            labels = cache[key]
-        scored = router_scores(
-            spec.router,
-            router_params,
-            labels,  # type: ignore[arg-type]
-            label_params,
-            part,
-            seed=spec.seed,
-            data_dir=data_dir,
+        routed = score_system(
+            base.with_params(router_params, label_params), part, data_dir=data_dir,
+            show_progress=False,
         )
         # The pipeline may drop contaminated prompts: the scores belong to what it kept.
-        score.last_benchmark = scored.benchmark  # type: ignore[attr-defined]
-        return np.asarray(scored.scores, dtype=float)
+        score.last_benchmark = routed.benchmark  # type: ignore[attr-defined]
+        return np.asarray(routed.scores, dtype=float)
 
     return score
 

@@ -13,7 +13,8 @@ import pytest
 from harness import data as data_files
 from harness.benchmarks import load_benchmark
 from harness.errors import ConfigError, DataError
-from harness.evaluation import evaluate_scores, read_scores_file, scores_for
+from harness.evaluation import evaluate_scores, read_scores_file
+from harness.systems import SystemSpec, score_system
 from routerlab.cli import main
 
 
@@ -150,7 +151,7 @@ def test_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_evaluate_scores_without_mlflow_and_secret_params() -> None:
     bench = load_benchmark("mt_bench")
-    routed = scores_for("random", bench, seed=0)
+    routed = score_system(SystemSpec("random"), bench)
     r = evaluate_scores(bench, routed.scores, system="random", params=routed.params, seed=0,
                         n_boot=10, log_to_mlflow=False)
     assert r.run_id is None and r.metrics["n"] == 72
@@ -158,7 +159,7 @@ def test_evaluate_scores_without_mlflow_and_secret_params() -> None:
         evaluate_scores(bench, routed.scores[:-1], system="x", params={}, seed=0,
                         log_to_mlflow=False)
     with pytest.raises(ConfigError):
-        scores_for("scores", bench)
+        score_system(SystemSpec("scores"), bench)
 
 
 def test_plugins_lists_registries(capsys: pytest.CaptureFixture[str]) -> None:
