@@ -198,18 +198,28 @@ class StudyLoader:
 
 
 def with_data_fingerprints(combos: list[Combination], loader: StudyLoader) -> list[Combination]:
-    """The combinations with their benchmark's data fingerprint in the key."""
+    """The combinations with their data fingerprint in the key: the scored benchmark's and,
+    for leave-one-benchmark-out, every training benchmark's (a rebuilt training file then
+    gives new keys too)."""
     from dataclasses import replace
 
     from harness.data import data_fingerprint
 
     prints: dict[str, str] = {}
+
+    def fingerprint(name: str) -> str:
+        if name not in prints:
+            prints[name] = data_fingerprint(loader.benchmark(name).source_sha256)[:16]
+        return prints[name]
+
     out = []
     for combo in combos:
-        if combo.benchmark not in prints:
-            bench = loader.benchmark(combo.benchmark)
-            prints[combo.benchmark] = data_fingerprint(bench.source_sha256)[:16]
-        out.append(replace(combo, data_sha256=prints[combo.benchmark]))
+        sha = fingerprint(combo.benchmark)
+        if combo.train_benchmarks:
+            parts = {name: fingerprint(name) for name in (combo.benchmark,
+                                                           *combo.train_benchmarks)}
+            sha = data_fingerprint(parts)[:16]
+        out.append(replace(combo, data_sha256=sha))
     return out
 
 

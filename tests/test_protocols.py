@@ -257,3 +257,29 @@ def test_study_runs_both_protocols_and_the_report_renders_one_table_per_protocol
     assert "the evaluated pair's own outcomes" in titles["table2_first_cross_fit"]
     notes = " ".join(report.tables["table2_first_leave_one_benchmark_out"].notes)
     assert "Trained on the outcomes of: first ← " in notes and "second.csv" in notes
+
+
+def test_a_rebuilt_training_benchmark_gives_leave_one_out_runs_new_keys(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from studies.runner import StudyLoader, keyed_combinations
+    from studies.spec import parse_study
+
+    first = str(synthetic_benchmark(tmp_path / "first.csv", n=12, models=True))
+    second_path = synthetic_benchmark(tmp_path / "second.csv", n=9, variant=1, models=True)
+    study = parse_study({
+        "name": "keys", "benchmarks": [first, str(second_path)],
+        "grid": [{"labels": ["outcomes"], "routers": ["knn"],
+                  "protocols": ["cross-fit", "lobo"], "n_folds": 3}],
+    })
+
+    def keys() -> dict[tuple[str, str], str]:
+        return {(c.benchmark, c.protocol): c.key
+                for c in keyed_combinations(study, StudyLoader(data_dir))}
+
+    before = keys()
+    second_path.write_text(second_path.read_text().replace("True", "False", 2))
+    after = keys()
+    # first's cross-fit run reads only first; its leave-one-out run trains on second
+    assert after[(first, "cross-fit")] == before[(first, "cross-fit")]
+    assert after[(first, "leave-one-benchmark-out")] != before[(first, "leave-one-benchmark-out")]
