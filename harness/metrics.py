@@ -61,6 +61,7 @@ resample recomputes its own 10-quantile thresholds (a loop, ~3 s for MMLU × 100
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -515,6 +516,16 @@ def paired_bootstrap(
     pcts_t = tuple(float(p) for p in pcts)
     n = len(sa)
     rng = np.random.default_rng(seed)
+    # The random router's orders come from their own stream, so the resamples (``rng``) are
+    # the same with or without them: the random side of a benchmark is computed once and
+    # reused for every router scored on it (a study pairs ~40 routers with one benchmark).
+    random_key: tuple[Any, ...] = ()
+    random_reps: np.ndarray | None = None
+    if scores_b is None:
+        digest = hashlib.blake2b(w.tobytes() + t.tobytes(), digest_size=16).hexdigest()
+        random_key = (seed, n_boot, pcts_t, n, digest)
+        random_reps = _RANDOM_REPLICATES.get(random_key)
+        order_rng = np.random.default_rng([seed, 1])
     curve_a = call_performance_curve(sa, w, t)
     if scores_b is None:
         point = tuple(cpt(curve_a, p) - p for p in pcts_t)
@@ -524,22 +535,37 @@ def paired_bootstrap(
         point = tuple(cpt(curve_a, p) - cpt(curve_b, p) for p in pcts_t)
     rows = max(2, min(n_boot, (1 << 17) // max(n, 1)))
     diffs: list[np.ndarray] = []
+    random_parts: list[np.ndarray] = []
     done = 0
     while done < n_boot:
         m = min(rows, n_boot - done)
         counts = _resample_counts(rng, n, m)
         rep_a = _cpt_replicates(sa, w, t, counts, pcts_t)
-        if scores_b is None:
+        if random_reps is not None:
+            rep_b = random_reps[done : done + m]
+        elif scores_b is None:
             # one random order per resample: a random router's draw on that resample
-            perm = np.argsort(rng.random((m, n)), axis=1)
+            # (Generator.permuted shuffles each row in linear time; an argsort of random
+            # keys costs n log n per row)
+            perm = order_rng.permuted(np.tile(np.arange(n), (m, 1)), axis=1)
             gain = (t - w)[perm]
             c = np.take_along_axis(counts, perm, axis=1)
             rep_b, _ = _exact_replicates(gain, w[perm], np.arange(n), c, pcts_t, True)
+            random_parts.append(rep_b)
         else:
             rep_b = _cpt_replicates(sb, w, t, counts, pcts_t)
         diffs.append(rep_a - rep_b)
         done += m
+    if random_parts:
+        _RANDOM_REPLICATES[random_key] = np.concatenate(random_parts)
+        while len(_RANDOM_REPLICATES) > 64:
+            _RANDOM_REPLICATES.pop(next(iter(_RANDOM_REPLICATES)))
     return PairedDifference(pcts_t, point, np.concatenate(diffs), level)
+
+
+# The random router's CPT replicates by (seed, n_boot, pcts, n, outcomes digest): a few KB
+# each (n_boot × len(pcts) floats), oldest dropped first.
+_RANDOM_REPLICATES: dict[tuple[Any, ...], np.ndarray] = {}
 
 
 # -- summary -------------------------------------------------------------------------------------

@@ -406,9 +406,9 @@ def run_combination(
                    if isinstance(info.get(name), (int, float))}
         run.metrics({**usd, **numbers})
         run.params({"cost_method": method})
-        run.flush()
         if confirm is not None and not confirm():
             raise ClaimLost(f"{combo.describe()} was taken over by another worker")
+        # One flush when the run closes writes params, metrics and, last, this tag.
         run.tags({schema.COMPLETE: "1"})
     return run.run_id
 

@@ -112,11 +112,15 @@ class RunWriter:
         params = [Param(k, v) for k, v in self._params.items()]
         tags = [RunTag(k, v) for k, v in self._tags.items()]
         metrics = self._metrics
-        while params or tags or metrics:
-            self.client.log_batch(
-                self.run_id, metrics=metrics[:1000], params=params[:100], tags=tags[:100]
-            )
-            metrics, params, tags = metrics[1000:], params[100:], tags[100:]
+        # MLflow takes 1000 metrics / 100 params / 100 tags per batch. Tags go last, in
+        # the order given: a run's ``routerlab.complete`` tag is never stored before the
+        # metrics it vouches for.
+        while len(metrics) > 1000 or len(params) > 100:
+            self.client.log_batch(self.run_id, metrics=metrics[:1000], params=params[:100])
+            metrics, params = metrics[1000:], params[100:]
+        while metrics or params or tags:
+            self.client.log_batch(self.run_id, metrics=metrics, params=params, tags=tags[:100])
+            metrics, params, tags = [], [], tags[100:]
         self._logged_params.update(self._params)
         self._params, self._metrics, self._tags = {}, [], {}
 
@@ -307,7 +311,8 @@ def log_evaluation(
             dict(zip(steps.tolist(), oracle_curve.quality_at(steps / 100.0), strict=True)),
         )
         frames.append(curve_table(oracle_curve).assign(curve="oracle"))
-    run.flush()
+    # No flush here: params and metrics go with the caller's next flush (at the latest when
+    # the run closes), one database transaction per run instead of one per step.
     table = pd.concat(frames, ignore_index=True)
     for column, value in (table_columns or {}).items():
         table[column] = value
