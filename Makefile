@@ -37,11 +37,11 @@ models: install-local
 
 # The main job on the embedded defaults: the paper's grid, tracked in MLflow (sqlite in
 # .routerlab/), then the comparison report in .routerlab/report/.
-# Table 3 (LLM-as-a-judge) is not part of it: the committed judge replies were made for the
-# routes of the previous SE label set, so with the new set most prompts need the local judge
-# model (hours on a CPU). The report names the command: routerlab run studies/judge_local.toml
+# Table 3 (LLM-as-a-judge) comes from the committed judge replies: the judge sees each
+# question's distinct answers, so its prompts do not depend on the routes and no model runs.
 run: data
 	$(BIN)/routerlab run studies/paper.toml
+	$(BIN)/routerlab run studies/judge_local.toml
 	$(BIN)/routerlab labels validate
 	$(BIN)/routerlab report --study paper
 

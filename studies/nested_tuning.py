@@ -24,6 +24,7 @@ cross-fit runs with the same seed and number of folds then use them fold by fold
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,8 @@ def tune_cross_fit(
                         labels=spec.labels, label_params=label_params, protocol=CROSS_FIT)
     outer = fold_of_questions(question_keys(benchmark), n_folds, spec.seed)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # heartbeats and metric names are marked experimental; the warning says nothing to a user
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     fitted: dict[str, Any] = {}  # fits shared by trials with equal parameters and rows
     choices: list[FoldChoice] = []
     nesting = f":crossfit{n_folds}x{inner_folds}:seed{spec.seed}:split"

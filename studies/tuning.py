@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -410,6 +411,8 @@ def tune(
         f"{TAG}benchmark": spec.benchmark,
     }
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # heartbeats and metric names are marked experimental; the warning says nothing to a user
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     sampler = optuna.samplers.TPESampler(seed=spec.sampler_seed)
     closer = StaleTrialCloser(tags)
     study = _create_or_load_study(name, storage, directions, sampler, spec, closer)

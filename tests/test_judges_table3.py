@@ -135,3 +135,51 @@ def test_judge_only_study_runs_from_the_cli_on_a_real_model(
     judge_runs = runs[runs["kind"] == "judge"]
     assert len(judge_runs) == 1
     assert float(judge_runs.iloc[0]["n_questions_50"]) == 2
+
+
+def test_committed_reply_store_covers_table_3_for_any_routes(data_dir: Path) -> None:
+    """`make run` makes Table 3 from the committed replies, with no model: with
+    ``responses = "distinct"`` a question's prompt does not depend on the routes, so the
+    store must hold the prompt of each of the first ``limit`` questions (plus a margin for
+    questions a new label set's decontamination may drop)."""
+    from harness.benchmarks import load_benchmark
+    from harness.benchmarks.routellm import gsm8k_gold_answers
+    from harness.llm.endpoints import endpoint_identity
+    from judges.base import JudgeItem
+    from judges.best_of_three import BestOfThreeJudge, ReplyStore
+    from judges.protocol import build_distinct_prompt, distinct_order
+    from studies.spec import load_study
+
+    root = Path(__file__).resolve().parent.parent
+    study = load_study(root / "studies" / "judge_local.toml")
+    spec = study.judge
+    assert spec is not None and spec.params["responses"] == "distinct"
+    store = ReplyStore(root / "studies" / str(spec.params["store"]))
+    judge = BestOfThreeJudge(endpoint=spec.endpoint, seed=spec.seed, **spec.params)
+    name, model = endpoint_identity(spec.endpoint)
+    bench = load_benchmark(spec.benchmark, data_dir)
+    gold = gsm8k_gold_answers(data_dir)
+    assert bench.weak_response is not None and bench.strong_response is not None
+    assert spec.limit is not None
+    missing, asked = [], 0
+    rows = zip(bench.prompt_ids, bench.prompts, bench.weak_response, bench.strong_response,
+               strict=True)
+    questions = [row for row in rows if row[1].strip() in gold][: spec.limit + 20]
+    for pid, prompt, weak, strong in questions:
+        # any routing of the three systems gives this question's one prompt (or a tie)
+        item = JudgeItem(pid, prompt, gold[prompt.strip()],
+                         {"TO-Router": weak, "RouteLLM": strong, "Confidence": weak})
+        groups = distinct_order(item, spec.seed)
+        if len(groups) < 2:
+            continue
+        texts = [item.responses[g[0]] for g in groups]
+        key = store.key(name, model, build_distinct_prompt(prompt, item.gold, texts),
+                        judge.settings())
+        asked += 1
+        if store.get(key) is None:
+            missing.append(pid)
+    assert asked > 0.8 * len(questions)
+    assert not missing, (
+        f"{len(missing)} of {asked} judge prompts are not in {store.path} (first {missing[:3]}): "
+        "run `routerlab run studies/judge_local.toml` and commit the store"
+    )
