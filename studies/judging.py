@@ -172,7 +172,15 @@ def run_judge(
             common, system_scores, gold, seed=spec.seed, limit=spec.limit
         )
         scores_by_pct[pct] = system_scores
-    if ask is None and len(spec.pcts) > 1 and isinstance(judge, BestOfThreeJudge):
+    if isinstance(judge, BestOfThreeJudge) and judge.responses == "distinct":
+        # Ask the weak-vs-strong prompt of every question first, whatever the routes: a
+        # question all three systems route alike needs no call today but may split under
+        # other labels, and with its reply stored any later routing is judged offline.
+        # PREFILL_MARGIN more questions cover those a new label set's decontamination
+        # moves into the first ``limit``.
+        every = _weak_vs_strong_items(benchmark, gold, spec.systems, spec.limit)
+        judge.judge(every, ask=ask, progress=progress)
+    elif ask is None and len(spec.pcts) > 1 and isinstance(judge, BestOfThreeJudge):
         # Ask first for every target's prompts of a question back to back: they share the
         # question and often the first responses, so a local model reuses that prefix of its
         # KV cache (much of a CPU judge's time is prompt processing). The per-target passes
@@ -230,6 +238,31 @@ def run_judge(
         run.text("\n".join(json.dumps(r) for r in verdict_rows), "verdicts.jsonl")
     run_id = run.run_id
     return {"run_id": run_id, "metrics": metrics, "params": params}
+
+
+#: Questions past ``limit`` whose weak-vs-strong prompt is asked ahead (see run_judge).
+PREFILL_MARGIN = 30
+
+
+def _weak_vs_strong_items(
+    benchmark: Benchmark, gold: dict[str, str], systems: tuple[str, ...], limit: int | None
+) -> list[JudgeItem]:
+    """One item per question of the first ``limit + PREFILL_MARGIN`` with a gold answer,
+    the systems split between the weak and the strong response (the distinct-responses
+    prompt of any split routing)."""
+    if benchmark.weak_response is None or benchmark.strong_response is None:
+        raise DataError(f"benchmark {benchmark.name!r} has no response texts; the judge needs them")
+    items: list[JudgeItem] = []
+    rows = zip(benchmark.prompt_ids, benchmark.prompts, benchmark.weak_response,
+               benchmark.strong_response, strict=True)
+    for pid, prompt, weak, strong in rows:
+        if prompt.strip() not in gold:
+            continue
+        responses = {name: (strong if i == 1 else weak) for i, name in enumerate(systems)}
+        items.append(JudgeItem(pid, prompt, gold[prompt.strip()], responses))
+        if limit is not None and len(items) >= limit + PREFILL_MARGIN:
+            break
+    return items
 
 
 def run_study_judge(study: Study, *, data_dir: Path | None = None) -> str:

@@ -141,13 +141,15 @@ def test_committed_reply_store_covers_table_3_for_any_routes(data_dir: Path) -> 
     """`make run` makes Table 3 from the committed replies, with no model: with
     ``responses = "distinct"`` a question's prompt does not depend on the routes, so the
     store must hold the prompt of each of the first ``limit`` questions (plus a margin for
-    questions a new label set's decontamination may drop)."""
+    questions a new label set's decontamination may drop): the judge step asks them all
+    ahead, whatever today's routes."""
     from harness.benchmarks import load_benchmark
     from harness.benchmarks.routellm import gsm8k_gold_answers
     from harness.llm.endpoints import endpoint_identity
     from judges.base import JudgeItem
     from judges.best_of_three import BestOfThreeJudge, ReplyStore
     from judges.protocol import build_distinct_prompt, distinct_order
+    from studies import judging
     from studies.spec import load_study
 
     root = Path(__file__).resolve().parent.parent
@@ -164,7 +166,8 @@ def test_committed_reply_store_covers_table_3_for_any_routes(data_dir: Path) -> 
     missing, asked = [], 0
     rows = zip(bench.prompt_ids, bench.prompts, bench.weak_response, bench.strong_response,
                strict=True)
-    questions = [row for row in rows if row[1].strip() in gold][: spec.limit + 20]
+    with_gold = [row for row in rows if row[1].strip() in gold]
+    questions = with_gold[: spec.limit + judging.PREFILL_MARGIN]
     for pid, prompt, weak, strong in questions:
         # any routing of the three systems gives this question's one prompt (or a tie)
         item = JudgeItem(pid, prompt, gold[prompt.strip()],
