@@ -172,22 +172,27 @@ class EmbeddingCache:
 def truncated_count(texts: Sequence[str], model: str = DEFAULT_MODEL) -> int:
     """How many of ``texts`` are longer than ``model`` reads (its ``max_seq_length`` word
     pieces; the rest is cut). Only texts with more non-space characters than that limit can
-    be, so only those are tokenized; a study asks about the same texts many times, so the
-    answer is kept per (model, texts)."""
-    return _truncated_count(tuple(str(t) for t in texts), model)
-
-
-@lru_cache(maxsize=16)
-def _truncated_count(texts: tuple[str, ...], model: str) -> int:
-    st_model = _load_model(_model_location(model))
-    limit = int(getattr(st_model, "max_seq_length", 0) or 0)
+    be, so only those are tokenized, each once per process: a study asks about the same
+    texts (and subsamples of them) many times."""
+    limit = _max_seq_length(model)
     if limit <= 0:
         return 0
-    long = [t for t in texts if len(t) - t.count(" ") > limit - 2]
-    if not long:
-        return 0
-    ids = st_model.tokenizer(long, add_special_tokens=True, truncation=False)["input_ids"]
-    return sum(len(i) > limit for i in ids)
+    long = [str(t) for t in texts if len(str(t)) - str(t).count(" ") > limit - 2]
+    unknown = sorted({t for t in long if (model, t) not in _TRUNCATED})
+    if unknown:
+        tokenizer = _load_model(_model_location(model)).tokenizer
+        ids = tokenizer(unknown, add_special_tokens=True, truncation=False)["input_ids"]
+        _TRUNCATED.update({(model, t): len(i) > limit for t, i in zip(unknown, ids, strict=True)})
+    return sum(_TRUNCATED[(model, t)] for t in long)
+
+
+# (model, text) -> whether the text is longer than the model reads (see truncated_count)
+_TRUNCATED: dict[tuple[str, str], bool] = {}
+
+
+@lru_cache(maxsize=8)
+def _max_seq_length(model: str) -> int:
+    return int(getattr(_load_model(_model_location(model)), "max_seq_length", 0) or 0)
 
 
 def embed(

@@ -164,3 +164,25 @@ def test_study_runs_describe_themselves_and_survive_a_moved_store(
     for run in runs:
         assert tracking.load_text(run.info.run_id, "curve.csv").startswith("strong_share")
     assert len(tracking.load_curve_tables([r.info.run_id for r in runs])) == len(table)
+
+
+def test_the_cross_run_curve_table_keeps_at_most_1001_of_the_curves_own_points() -> None:
+    import numpy as np
+
+    from harness.metrics import call_performance_curve
+    from harness.tracking.writer import curve_table, thinned_curve_table
+
+    rng = np.random.default_rng(0)
+    n = 5000
+    weak, strong = rng.random(n) < 0.6, rng.random(n) < 0.8
+    curve = call_performance_curve(rng.random(n), weak.astype(float), strong.astype(float))
+    full, thin = curve_table(curve), thinned_curve_table(curve)
+    assert len(full) == n + 1 and 900 < len(thin) <= 1001
+    # both ends, every row a real point of the curve, in order
+    assert thin["strong_share"].iloc[0] == 0.0 and thin["strong_share"].iloc[-1] == 1.0
+    merged = thin.merge(full, on=["strong_share", "strong_calls", "quality"], how="left")
+    assert merged["threshold_y"].notna().all()
+    assert thin["strong_share"].is_monotonic_increasing
+    small = call_performance_curve(rng.random(50), weak[:50].astype(float),
+                                   strong[:50].astype(float))
+    assert len(thinned_curve_table(small)) == len(curve_table(small))  # small curves whole

@@ -10,7 +10,8 @@ calls, not hundreds. The run's duration is that of the block: open it before the
 :func:`log_evaluation` writes what an evaluation run holds: params (flattened, secrets
 dropped, credentials inside URLs masked), the metrics of :func:`harness.metrics.summarize`
 under their MLflow names (:mod:`harness.tracking.schema`), the curve as step metrics and as
-the table ``curve_table.json`` (``mlflow.load_table`` joins it across runs), ``curve.csv`` /
+the table ``curve_table.json`` (``mlflow.load_table`` joins it across runs; at most 1,001
+evenly spaced points per curve), every point in ``curve.csv`` /
 ``oracle_curve.csv``, ``curve.png``, ``data_sha256.json``, and the benchmark (and, when
 given, the label set) as MLflow dataset inputs: digests and outcomes, no prompt text.
 """
@@ -40,6 +41,9 @@ SECRET_WORDS = ("key", "token", "secret", "password")
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
 # Param names that contain a secret word but hold none (a combination's hash).
 NOT_SECRET = frozenset({"key", "config_key"})
+
+# MLflow dataset entities by (name, digest), built once per process (RunWriter.dataset).
+_DATASET_ENTITIES: dict[tuple[str, str], Any] = {}
 
 
 def is_secret(key: str) -> bool:
@@ -139,14 +143,16 @@ class RunWriter:
         from mlflow.entities import DatasetInput, InputTag
         from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
-        dataset = from_pandas(frame, name=name, digest=digest[:36])
+        key = (name, digest[:36])
+        entity = _DATASET_ENTITIES.get(key)
+        if entity is None:
+            # Building the entity profiles and hashes the frame: once per dataset, not per
+            # run (a study logs the same benchmark and label set on dozens of runs).
+            entity = from_pandas(frame, name=name, digest=digest[:36])._to_mlflow_entity()
+            _DATASET_ENTITIES[key] = entity
         self.client.log_inputs(
             self.run_id,
-            datasets=[
-                DatasetInput(
-                    dataset._to_mlflow_entity(), [InputTag(MLFLOW_DATASET_CONTEXT, context)]
-                )
-            ],
+            datasets=[DatasetInput(entity, [InputTag(MLFLOW_DATASET_CONTEXT, context)])],
         )
 
 
@@ -236,6 +242,24 @@ def curve_table(curve: Curve) -> Any:
     )
 
 
+#: Most rows per curve in ``curve_table.json`` (curve.csv keeps every point).
+TABLE_POINTS = 1001
+
+
+def thinned_curve_table(curve: Curve, points: int = TABLE_POINTS) -> Any:
+    """:func:`curve_table` at most ``points`` rows: the curve's own points nearest to evenly
+    spaced strong-call shares 0, 1/(points−1), ..., 1 (both ends kept). An exact MMLU curve
+    has 13,000+ points; the cross-run table (one JSON per run) needs a plot's worth."""
+    import numpy as np
+
+    table = curve_table(curve)
+    if len(table) <= points:
+        return table
+    share = table["strong_share"].to_numpy()
+    idx = np.unique(np.searchsorted(share, np.linspace(0.0, 1.0, points), side="left"))
+    return table.iloc[np.clip(idx, 0, len(table) - 1)].drop_duplicates().reset_index(drop=True)
+
+
 def benchmark_dataset(benchmark: Benchmark) -> tuple[Any, str]:
     """The benchmark as a dataset input: prompt ids and outcomes (no text), and its digest."""
     import pandas as pd
@@ -304,13 +328,13 @@ def log_evaluation(
         schema.CURVE_STEP_METRIC,
         dict(zip(steps.tolist(), curve.quality_at(steps / 100.0), strict=True)),
     )
-    frames = [curve_table(curve).assign(curve="router")]
+    frames = [thinned_curve_table(curve).assign(curve="router")]
     if oracle_curve is not None:
         run.step_metric(
             schema.ORACLE_CURVE_STEP_METRIC,
             dict(zip(steps.tolist(), oracle_curve.quality_at(steps / 100.0), strict=True)),
         )
-        frames.append(curve_table(oracle_curve).assign(curve="oracle"))
+        frames.append(thinned_curve_table(oracle_curve).assign(curve="oracle"))
     # No flush here: params and metrics go with the caller's next flush (at the latest when
     # the run closes), one database transaction per run instead of one per step.
     table = pd.concat(frames, ignore_index=True)
