@@ -298,9 +298,9 @@ class BootstrapResult:
 def _resample_counts(rng: np.random.Generator, n: int, rows: int) -> np.ndarray:
     """``rows`` bootstrap resamples of ``n`` items as per-item counts, shape (rows, n).
 
-    :func:`bootstrap` draws these over *ranks* (positions in the descending-score order):
-    drawing a rank uniformly is drawing a prompt uniformly, and the counts come out already
-    in curve order, which saves a gather of the whole matrix.
+    Column ``i`` counts prompt ``i`` (the benchmark's order); :func:`bootstrap` and
+    :func:`paired_bootstrap` read them in their routers' score order, so with one seed both
+    see the same resamples.
     """
     idx = rng.integers(0, n, size=(rows, n), dtype=np.int64)
     idx += (np.arange(rows, dtype=np.int64) * n)[:, None]
@@ -386,7 +386,9 @@ def bootstrap(
     pcts_t = tuple(float(p) for p in pcts)
     n = len(s)
     rng = np.random.default_rng(seed)
-    # Sort once; resamples are drawn over ranks in this order (see _resample_counts).
+    # Sort once. Resamples are drawn per prompt (in the prompts' own order) and read in
+    # score order: the same draws as :func:`paired_bootstrap` with the same seed, so a
+    # study's CI replicates double as the router's side of its paired comparison.
     order, ends = _sorted_groups(s)
     s, w, t = s[order], w[order], t[order]
     gain = t - w
@@ -403,7 +405,7 @@ def bootstrap(
     done = 0
     while done < n_boot:
         m = min(rows, n_boot - done)
-        counts = _resample_counts(rng, n, m)
+        counts = _resample_counts(rng, n, m)[:, order]
         if grid == "exact":
             c, a = _exact_replicates(gain, w, ends, counts, pcts_t, interpolate)
         elif grid == "routellm":
@@ -502,6 +504,7 @@ def paired_bootstrap(
     n_boot: int = 1000,
     seed: int = 0,
     level: float = 0.95,
+    replicates_a: np.ndarray | None = None,
 ) -> PairedDifference:
     """CPT(a) − CPT(b) with a paired percentile bootstrap (exact curves).
 
@@ -510,7 +513,9 @@ def paired_bootstrap(
     ``scores_b=None`` compares with the *random* router: its expected CPT(x) is x on every
     resample, and its sampling spread is included by drawing a fresh random order of the
     prompts per resample (the CPT a uniformly random router reaches on that resample), so
-    "a beats random" never rests on one seeded draw.
+    "a beats random" never rests on one seeded draw. ``replicates_a``: a's CPT replicates
+    on these resamples when already known (:func:`bootstrap` with the same seed, n_boot and
+    pcts, exact grid), so they are not computed twice.
     """
     sa, w, t = _as_arrays(scores_a, weak, strong)
     pcts_t = tuple(float(p) for p in pcts)
@@ -539,8 +544,16 @@ def paired_bootstrap(
     done = 0
     while done < n_boot:
         m = min(rows, n_boot - done)
+        if replicates_a is not None and random_reps is not None:
+            diffs.append(replicates_a[done : done + m] - random_reps[done : done + m])
+            done += m
+            continue  # nothing left to draw: both sides are known
         counts = _resample_counts(rng, n, m)
-        rep_a = _cpt_replicates(sa, w, t, counts, pcts_t)
+        rep_a = (
+            replicates_a[done : done + m]
+            if replicates_a is not None
+            else _cpt_replicates(sa, w, t, counts, pcts_t)
+        )
         if random_reps is not None:
             rep_b = random_reps[done : done + m]
         elif scores_b is None:
@@ -634,7 +647,9 @@ def summarize(
     out["constant_scores"] = float(degenerate)
     if n_boot > 0 and not degenerate:
         vs_random = paired_bootstrap(
-            scores, None, w, t, pcts=pcts, n_boot=n_boot, seed=seed, level=level
+            scores, None, w, t, pcts=pcts, n_boot=n_boot, seed=seed, level=level,
+            # the CI replicates are the router's side of the comparison (same draws)
+            replicates_a=boot.cpt if boot is not None and grid == "exact" else None,
         )
         for p, point in zip(vs_random.pcts, vs_random.point, strict=True):
             key = _pct_key(p)

@@ -141,11 +141,10 @@ def test_bootstrap_matches_a_naive_loop() -> None:
     weak = rng.integers(0, 2, n).astype(float)
     strong = np.maximum(weak, rng.integers(0, 2, n)).astype(float)
     res = M.bootstrap(scores, weak, strong, n_boot=40, seed=5, chunk_size=7)
-    # Resamples are drawn over ranks of the descending-score order.
+    # Resamples are drawn per prompt, in the prompts' own order.
     counts = M._resample_counts(np.random.default_rng(5), n, 40)
-    by_rank = np.argsort(-scores, kind="stable")
     for r in range(40):
-        idx = np.repeat(by_rank, counts[r])
+        idx = np.repeat(np.arange(n), counts[r])
         c = M.call_performance_curve(scores[idx], weak[idx], strong[idx])
         expected = [M.cpt(c, p) for p in (20, 50, 80)]
         np.testing.assert_allclose(res.cpt[r], expected, atol=1e-9)
@@ -282,3 +281,30 @@ def test_constant_scores_are_flagged_and_get_no_interval() -> None:
     assert "beats_random_50" not in metrics
     nearly = np.r_[np.full(97, 0.5), [0.1, 0.2, 0.3]]
     assert M.is_degenerate(nearly) and not M.is_degenerate(np.linspace(0, 1, 100))
+
+
+def test_ci_and_paired_bootstrap_share_their_resamples() -> None:
+    """With one seed the CI bootstrap and the paired comparison draw the same resamples, so
+    summarize hands the CI replicates to the comparison; the random side is computed once
+    per benchmark. Both shortcuts give exactly what the full computation gives."""
+    rng = np.random.default_rng(1)
+    n = 800
+    w = (rng.random(n) < 0.6).astype(float)
+    t = (rng.random(n) < 0.8).astype(float)
+    s = rng.random(n) + 0.3 * (t - w)
+    boot = M.bootstrap(s, w, t, pcts=(20, 50, 80), n_boot=300, seed=3)
+    M._RANDOM_REPLICATES.clear()
+    full = M.paired_bootstrap(s, None, w, t, pcts=(20, 50, 80), n_boot=300, seed=3)
+    assert len(M._RANDOM_REPLICATES) == 1
+    shared = M.paired_bootstrap(s, None, w, t, pcts=(20, 50, 80), n_boot=300, seed=3,
+                                replicates_a=boot.cpt)
+    np.testing.assert_array_equal(full.diff, shared.diff)
+    # another router on the same benchmark reuses the random side, paired on the same draws
+    other = rng.random(n)
+    reused = M.paired_bootstrap(other, None, w, t, pcts=(20, 50, 80), n_boot=300, seed=3)
+    M._RANDOM_REPLICATES.clear()
+    fresh = M.paired_bootstrap(other, None, w, t, pcts=(20, 50, 80), n_boot=300, seed=3)
+    np.testing.assert_array_equal(reused.diff, fresh.diff)
+    # and the random router itself does not beat random
+    lo, hi = fresh.ci(50)
+    assert lo < 0 < hi
