@@ -186,3 +186,40 @@ def test_the_cross_run_curve_table_keeps_at_most_1001_of_the_curves_own_points()
     small = call_performance_curve(rng.random(50), weak[:50].astype(float),
                                    strong[:50].astype(float))
     assert len(thinned_curve_table(small)) == len(curve_table(small))  # small curves whole
+
+
+def test_a_dataset_logged_by_two_workers_at_once_is_linked_not_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The race seen with PostgreSQL workers: MLflow looks a new dataset up, another worker
+    inserts it, and this worker's insert hits the unique key. The writer asks again and
+    MLflow then links the existing row (a real sqlite store; the first call is made to
+    fail as the database did)."""
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+
+    from harness import tracking
+
+    with tracking.open_run("race", {}) as run:
+        real = run.client.log_inputs
+        calls: list[int] = []
+
+        def first_call_races(*args: object, **kwargs: object) -> None:
+            calls.append(1)
+            if len(calls) == 1:
+                raise MlflowException('duplicate key value violates unique constraint "dataset_pk"')
+            real(*args, **kwargs)
+
+        monkeypatch.setattr(run.client, "log_inputs", first_call_races)
+        frame = pd.DataFrame({"prompt_id": ["a", "b"], "weak_score": [0.0, 1.0]})
+        run.dataset(frame, name="raced", context="evaluation", digest="d" * 40)
+        assert len(calls) == 2
+        logged = run.client.get_run(run.run_id).inputs.dataset_inputs
+        assert [d.dataset.name for d in logged] == ["raced"]
+
+        def other_error(*args: object, **kwargs: object) -> None:
+            raise MlflowException("disk I/O error")
+
+        monkeypatch.setattr(run.client, "log_inputs", other_error)
+        with pytest.raises(MlflowException, match="disk"):
+            run.dataset(frame, name="other", context="evaluation", digest="e" * 40)

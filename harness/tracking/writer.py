@@ -150,10 +150,20 @@ class RunWriter:
             # run (a study logs the same benchmark and label set on dozens of runs).
             entity = from_pandas(frame, name=name, digest=digest[:36])._to_mlflow_entity()
             _DATASET_ENTITIES[key] = entity
-        self.client.log_inputs(
-            self.run_id,
-            datasets=[DatasetInput(entity, [InputTag(MLFLOW_DATASET_CONTEXT, context)])],
-        )
+        inputs = [DatasetInput(entity, [InputTag(MLFLOW_DATASET_CONTEXT, context)])]
+        for attempt in range(3):
+            try:
+                self.client.log_inputs(self.run_id, datasets=inputs)
+                return
+            except Exception as exc:  # MlflowException wrapping the database's error
+                # Two workers logging a dataset new to the experiment at the same moment:
+                # MLflow looks it up, then inserts, and the slower insert hits the unique
+                # key. Asked again, MLflow finds the row the other worker wrote.
+                text = str(exc)
+                duplicate = "dataset_pk" in text or "UNIQUE constraint failed: datasets" in text
+                if not duplicate or attempt == 2:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
 
 @contextmanager
