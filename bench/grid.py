@@ -103,32 +103,43 @@ def time_grid(tree: Path, study: Path, home: Path) -> float:
     return seconds
 
 
-def runs_by_key(home: Path) -> dict[str, dict[str, float]]:
-    """Metrics of every finished grid run in the store under ``home``, by combination key."""
+def runs_by_key(home: Path) -> dict[tuple[str, ...], dict[str, float]]:
+    """Metrics of every finished grid run in the store under ``home``, by grid cell (label
+    source, router, benchmark, training fraction, seed). Combination keys would not do: they
+    fingerprint the label data, which each tree ships its own copy of."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{(home / 'mlflow.db').resolve()}")
-    out: dict[str, dict[str, float]] = {}
+    out: dict[tuple[str, ...], dict[str, float]] = {}
     for exp in client.search_experiments():
         for run in client.search_runs([exp.experiment_id], max_results=50000):
-            key = run.data.tags.get("routerlab.key")
-            if key:
-                out[key] = dict(run.data.metrics)
+            tags = run.data.tags
+            if not tags.get("routerlab.key"):
+                continue
+            cell = tuple(tags.get(f"routerlab.{name}", "") for name in
+                         ("label_source", "router", "benchmark", "train_fraction", "seed"))
+            out[cell] = dict(run.data.metrics)
     return out
 
 
-def compare(base: dict[str, dict[str, float]], new: dict[str, dict[str, float]]) -> list[str]:
-    """One line per headline metric: the largest |new - baseline| over shared runs."""
+def compare(
+    base: dict[tuple[str, ...], dict[str, float]], new: dict[tuple[str, ...], dict[str, float]]
+) -> list[str]:
+    """Per label source, the largest |new - baseline| of each headline metric over shared
+    cells. The baseline tree carries its own label files: where they differ from the
+    current ones (the SE set and the accuracy labels made from its responses), so do the
+    results; label sources with the same data in both trees must show 0."""
     shared = sorted(set(base) & set(new))
-    lines = [f"runs: baseline {len(base)}, current {len(new)}, same key {len(shared)}"]
-    for name in HEADLINE_METRICS:
-        diffs = [
-            abs(new[k][name] - base[k][name])
-            for k in shared
-            if name in base[k] and name in new[k]
-        ]
-        if diffs:
-            lines.append(f"  max |diff| {name:<11} {max(diffs):.4g}  (over {len(diffs)} runs)")
+    lines = [f"runs: baseline {len(base)}, current {len(new)}, same cell {len(shared)}"]
+    for source in sorted({cell[0] for cell in shared}):
+        cells = [c for c in shared if c[0] == source]
+        parts = []
+        for name in HEADLINE_METRICS:
+            diffs = [abs(new[c][name] - base[c][name]) for c in cells
+                     if name in base[c] and name in new[c]]
+            if diffs:
+                parts.append(f"{name} {max(diffs):.4g}")
+        lines.append(f"  {source or 'none':<9} ({len(cells)} runs) max |diff|: " + ", ".join(parts))
     return lines
 
 

@@ -198,26 +198,40 @@ class StudyLoader:
 
 
 def with_data_fingerprints(combos: list[Combination], loader: StudyLoader) -> list[Combination]:
-    """The combinations with their data fingerprint in the key: the scored benchmark's and,
-    for leave-one-benchmark-out, every training benchmark's (a rebuilt training file then
-    gives new keys too)."""
+    """The combinations with their data fingerprint in the key: the scored benchmark's, for
+    leave-one-benchmark-out every training benchmark's, and the label set's content (a label
+    file that grows in chunks, like the SE set, or a rebuilt training file gives new keys,
+    so a rerun scores again instead of keeping results made on the old labels)."""
     from dataclasses import replace
 
     from harness.data import data_fingerprint
+    from harness.tracking.writer import labels_dataset
 
     prints: dict[str, str] = {}
+    label_prints: dict[str, str] = {}
 
     def fingerprint(name: str) -> str:
         if name not in prints:
             prints[name] = data_fingerprint(loader.benchmark(name).source_sha256)[:16]
         return prints[name]
 
+    def label_fingerprint(combo: Combination) -> str:
+        assert combo.labels is not None
+        params = combo.system_spec().training_label_params(loader.benchmark(combo.benchmark))
+        key = f"{combo.labels}:{sorted(params.items())!r}"
+        if key not in label_prints:
+            _, digest = labels_dataset(loader.labels(combo.labels, params))
+            label_prints[key] = digest[:16]
+        return label_prints[key]
+
     out = []
     for combo in combos:
         sha = fingerprint(combo.benchmark)
-        if combo.train_benchmarks:
+        if combo.train_benchmarks or combo.labels is not None:
             parts = {name: fingerprint(name) for name in (combo.benchmark,
                                                            *combo.train_benchmarks)}
+            if combo.labels is not None:
+                parts["labels"] = label_fingerprint(combo)
             sha = data_fingerprint(parts)[:16]
         out.append(replace(combo, data_sha256=sha))
     return out

@@ -248,3 +248,31 @@ def test_query_latency_is_measured_once_per_embedding_model(
     cache.record_encode_time(key, 8, 8 * 3 * first)  # texts embedded later, 3x slower
     again = StudyLoader(data_dir).embed_seconds_per_query(DEFAULT_MODEL, n=8)
     assert again == pytest.approx(2 * first)  # the mean over all 16 timed texts
+
+
+def test_a_grown_label_file_gives_its_runs_new_keys(data_dir: Path, tmp_path: Path) -> None:
+    """The SE label set grows in committed chunks under the same file name: a rerun must
+    score again rather than keep results made on the old labels."""
+    import pandas as pd
+
+    from harness.labels.se.store import DEFAULT_LABEL_FILE
+    from studies.runner import StudyLoader, keyed_combinations
+    from studies.spec import parse_study
+
+    labels = tmp_path / "labels.parquet"
+    frame = pd.read_parquet(DEFAULT_LABEL_FILE)
+    frame.iloc[: len(frame) - 20].to_parquet(labels)
+    study = parse_study({
+        "name": "grown", "benchmarks": ["mt_bench"],
+        "label_params": {"se": {"path": str(labels)}},
+        "grid": [{"labels": ["se", "arena"], "routers": ["knn"]}],
+    })
+
+    def keys() -> dict[str | None, str]:
+        return {c.labels: c.key for c in keyed_combinations(study, StudyLoader(data_dir))}
+
+    before = keys()
+    frame.to_parquet(labels)  # 20 more prompts labelled, same file
+    after = keys()
+    assert after["se"] != before["se"]
+    assert after["arena"] == before["arena"]
