@@ -13,6 +13,7 @@ sentence-transformers model id (online) or local model folder is accepted.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import sqlite3
@@ -174,13 +175,12 @@ def truncated_count(texts: Sequence[str], model: str = DEFAULT_MODEL) -> int:
     pieces; the rest is cut). Only texts with more non-space characters than that limit can
     be, so only those are tokenized, each once per process: a study asks about the same
     texts (and subsamples of them) many times."""
-    limit = _max_seq_length(model)
+    tokenizer, limit = _tokenizer(model)
     if limit <= 0:
         return 0
     long = [str(t) for t in texts if len(str(t)) - str(t).count(" ") > limit - 2]
     unknown = sorted({t for t in long if (model, t) not in _TRUNCATED})
     if unknown:
-        tokenizer = _load_model(_model_location(model)).tokenizer
         ids = tokenizer(unknown, add_special_tokens=True, truncation=False)["input_ids"]
         _TRUNCATED.update({(model, t): len(i) > limit for t, i in zip(unknown, ids, strict=True)})
     return sum(_TRUNCATED[(model, t)] for t in long)
@@ -191,8 +191,19 @@ _TRUNCATED: dict[tuple[str, str], bool] = {}
 
 
 @lru_cache(maxsize=8)
-def _max_seq_length(model: str) -> int:
-    return int(getattr(_load_model(_model_location(model)), "max_seq_length", 0) or 0)
+def _tokenizer(model: str) -> tuple[Any, int]:
+    """The model's tokenizer and how many word pieces it reads. For a local
+    sentence-transformers folder both come from its files (the tokenizer loads in a fraction
+    of the model's time, and a study whose embeddings are all cached never loads the model)."""
+    location = _model_location(model)
+    config = Path(location) / "sentence_bert_config.json"
+    if config.is_file():
+        from transformers import AutoTokenizer
+
+        limit = int(json.loads(config.read_text()).get("max_seq_length", 0) or 0)
+        return AutoTokenizer.from_pretrained(location), limit
+    st_model = _load_model(location)
+    return st_model.tokenizer, int(getattr(st_model, "max_seq_length", 0) or 0)
 
 
 def embed(

@@ -67,7 +67,6 @@ LEGACY_METRICS: dict[str, str] = {
     "train_size": "n_train",
 }
 CURVE_STEP_METRIC = "curve_quality"
-ORACLE_CURVE_STEP_METRIC = "oracle_curve_quality"
 CURVE_TABLE = "curve_table.json"  # mlflow.load_table(CURVE_TABLE, extra_columns=["run_id"])
 
 
@@ -102,8 +101,9 @@ def describe_units(unit: str) -> str:
         f"`quality_*`, `curve_quality`: {unit}. "
         "`cpt_*`: % of prompts sent to the strong model (`_lo`/`_hi`: 95% bootstrap CI). "
         "`apgr`, `auc`: 0-1. `usd_*`: US dollars over the benchmark; `router_usd_per_1m`: USD "
-        "per million routing decisions; `*_seconds`: seconds. Every point of the curve: the "
-        "artifact `curve_table.json` (`MlflowClient.load_table`)."
+        "per million routing decisions; `*_seconds`: seconds. The curve and the oracle's: the "
+        "artifact `curve_table.json` (`MlflowClient.load_table`); every point in "
+        "`curve.csv` / `oracle_curve.csv`."
     )
 
 

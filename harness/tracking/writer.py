@@ -340,10 +340,9 @@ def log_evaluation(
     )
     frames = [thinned_curve_table(curve).assign(curve="router")]
     if oracle_curve is not None:
-        run.step_metric(
-            schema.ORACLE_CURVE_STEP_METRIC,
-            dict(zip(steps.tolist(), oracle_curve.quality_at(steps / 100.0), strict=True)),
-        )
+        # The oracle's curve is the same on every run of a benchmark: in the table and
+        # oracle_curve.csv, not as 101 more metric rows per run (a third of a study's
+        # MLflow writes).
         frames.append(thinned_curve_table(oracle_curve).assign(curve="oracle"))
     # No flush here: params and metrics go with the caller's next flush (at the latest when
     # the run closes), one database transaction per run instead of one per step.
