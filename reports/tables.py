@@ -393,10 +393,18 @@ def judge_table(runs: pd.DataFrame) -> Table | None:
         + ".",
     ]
     first = {pct: _num(run.get(f"first_position_share_{pct}")) for pct in PCTS}
+    distinct = str(run.get("param.judge_responses", "all")) == "distinct"
+    if distinct:
+        notes.append(
+            "The judge saw each question's distinct responses (the weak and the strong "
+            "model's answer, once each) and every system that gave the named one is "
+            "credited; questions all three systems routed alike are three-way ties."
+        )
     if any(v is not None for v in first.values()):
         notes.append(
             "Position check (response order shuffled per question; an unbiased judge names "
-            "the response it saw first in about 33 % of its replies): "
+            f"the response it saw first in about {'50' if distinct else '33'} % of its "
+            "replies): "
             + "; ".join(f"CPT({p}%): {first[p]:.0f} %" for p in PCTS if first[p] is not None)
             + "."
         )
