@@ -3,7 +3,7 @@
 Units (also written into each evaluation run's description, so the MLflow UI shows them):
 
 * ``quality_weak``, ``quality_strong``, ``quality_oracle`` and the step metric
-  ``curve_quality`` (step = % of prompts sent to the strong model, 0..100) are in the
+  ``curve_quality`` (step = % of prompts sent to the strong model, 0, 5, ..., 100) are in the
   benchmark's own scale, named by the tag ``routerlab.quality_unit``: ``accuracy (0-1)`` for
   GSM8K, MMLU and other right/wrong benchmarks, ``judge score (1-10)`` for MT-Bench.
 * ``cpt_<p>``, ``cpt_<p>_lo``, ``cpt_<p>_hi``, ``oracle_cpt_<p>``: call-performance
