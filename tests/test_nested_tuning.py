@@ -11,7 +11,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.protocols import fold_of_questions, question_keys
-from tests.test_protocols import synthetic_benchmark
+from synthetic import synthetic_benchmark
 
 
 def test_nested_tuning_never_lets_a_fold_see_its_own_prompts(

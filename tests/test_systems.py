@@ -10,7 +10,7 @@ import numpy as np
 from harness.benchmarks import load_benchmark
 from harness.labels import cache
 from harness.systems import SystemSpec, score_system
-from tests.test_protocols import synthetic_benchmark
+from synthetic import synthetic_benchmark
 
 
 def test_every_entry_point_scores_a_system_alike(data_dir: Path, tmp_path: Path) -> None:
