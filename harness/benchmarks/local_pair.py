@@ -98,7 +98,8 @@ def build_local_mmlu(
     strong: str = "qwen-1.5b",
     out: Path = DEFAULT_MMLU_FILE,
     data_dir: Path | None = None,
-    max_tokens: int = 8,
+    max_tokens: int = 1,
+    constrained: bool = True,
     seed: int = 0,
     endpoints_file: Path | None = None,
     progress: bool = True,
@@ -107,7 +108,12 @@ def build_local_mmlu(
 ) -> dict[str, Any]:
     """MMLU test questions (RouteLLM's decontaminated set), ``limit`` of them stratified over
     the 57 subjects, answered with one letter by both models and graded against the gold
-    letter (:mod:`harness.benchmarks.mmlu_local`); writes the ``mmlu_qwen`` file."""
+    letter (:mod:`harness.benchmarks.mmlu_local`); writes the ``mmlu_qwen`` file.
+
+    ``constrained`` (the default) decodes greedily under a grammar that admits only the four
+    letters: the model's most likely letter, as in log-likelihood MMLU evaluation. Free text
+    (``constrained=False``) lets small chat models start explaining instead: at 8 tokens the
+    1.5B model named no letter on half of the questions and scored below the 0.5B one."""
     from harness.benchmarks import mmlu_local
     from harness.benchmarks.routellm import load_mmlu
 
@@ -129,6 +135,7 @@ def build_local_mmlu(
         strong=strong,
         out=out,
         max_tokens=max_tokens,
+        choices=mmlu_local.LETTERS if constrained else (),
         endpoints_file=endpoints_file,
         progress=progress,
         chunk_size=chunk_size,
@@ -146,13 +153,16 @@ def build_local_pair(
     strong: str,
     out: Path,
     max_tokens: int,
+    choices: tuple[str, ...] = (),
     endpoints_file: Path | None = None,
     progress: bool = True,
     chunk_size: int = 20,
     threads: int | None = None,
 ) -> dict[str, Any]:
     """Greedy answers of both models to ``rows`` (prompt id, question), graded by
-    ``grade(prompt id, answer)``, written to ``out`` without the question text."""
+    ``grade(prompt id, answer)``, written to ``out`` without the question text. Non-empty
+    ``choices`` constrain each answer to one of them (:attr:`Request.choices`). Every row
+    records its ``decoding`` (answer budget and choices)."""
     summary: dict[str, Any] = {"n": len(rows), "file": str(out)}
     clients = {
         side: LLMClient(resolve_endpoint(spec, endpoints_file), n_threads=threads)
@@ -161,7 +171,8 @@ def build_local_pair(
     # Rows already in the output file (same question text, same pair) are kept: the file
     # travels with the repository while the LLM cache stays on the machine that filled it,
     # so a build continued on another machine asks only for the questions still missing.
-    done = _reusable_rows(out, weak=weak, strong=strong)
+    decoding = {"max_tokens": max_tokens, "choices": list(choices)}
+    done = _reusable_rows(out, weak=weak, strong=strong, decoding=decoding)
     summary["reused"] = sum(
         prompt_sha256(q) == done.get(pid, {}).get("prompt_sha256") for pid, q in rows
     )
@@ -178,7 +189,9 @@ def build_local_pair(
         answers: dict[str, dict[str, str]] = {"weak": {}, "strong": {}}
         for side, client in clients.items() if todo else ():
             requests = [
-                Request.make(messages(q), temperature=0.0, max_tokens=max_tokens, seed=0)
+                Request.make(
+                    messages(q), temperature=0.0, max_tokens=max_tokens, seed=0, choices=choices
+                )
                 for _, q in todo
             ]
             desc = f"{name} {side} {start + len(chunk)}/{len(rows)}"
@@ -197,6 +210,7 @@ def build_local_pair(
                     "strong_response": strong_text,
                     "weak_model": weak,
                     "strong_model": strong,
+                    "decoding": decoding,
                 }
             )
         _write_jsonl(out, records)
@@ -208,8 +222,11 @@ def build_local_pair(
     return summary
 
 
-def _reusable_rows(path: Path, *, weak: str, strong: str) -> dict[str, dict[str, Any]]:
-    """Rows of an earlier build of ``path`` by the same pair, by id (empty when none)."""
+def _reusable_rows(
+    path: Path, *, weak: str, strong: str, decoding: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Rows of an earlier build of ``path`` by the same pair and decoding, by id (empty when
+    none). Rows from before decoding was recorded count as free text at today's budget."""
     if not path.is_file():
         return {}
     rows: dict[str, dict[str, Any]] = {}
@@ -224,6 +241,8 @@ def _reusable_rows(path: Path, *, weak: str, strong: str) -> dict[str, dict[str,
             and row.get("strong_model") == strong
             and isinstance(row.get("weak_response"), str)
             and isinstance(row.get("strong_response"), str)
+            and row.get("decoding", {"max_tokens": decoding["max_tokens"], "choices": []})
+            == decoding
         ):
             rows[str(row.get("id"))] = row
     return rows

@@ -118,12 +118,16 @@ class Request:
     # Sampling truncation: top_k = 0 and top_p = 1 sample from the whole vocabulary.
     top_k: int = 0
     top_p: float = 1.0
+    # Constrained decoding: the reply is exactly one of these strings (a GBNF grammar, read
+    # by llama.cpp in process and by llama.cpp-compatible servers). Empty: free text.
+    choices: tuple[str, ...] = ()
 
     @classmethod
     def make(cls, messages: Messages, **kw: Any) -> Request:
         return cls(
             messages=tuple((m["role"], m["content"]) for m in messages),
             stop=tuple(kw.pop("stop", None) or ()),
+            choices=tuple(kw.pop("choices", None) or ()),
             **kw,
         )
 
@@ -143,7 +147,17 @@ class Request:
             params["top_k"] = self.top_k
         if self.top_p < 1.0:
             params["top_p"] = self.top_p
+        if self.choices:
+            params["choices"] = list(self.choices)
         return params
+
+
+def choices_grammar(choices: Sequence[str]) -> str:
+    """A GBNF grammar whose only sentences are ``choices`` (llama.cpp's grammar format;
+    its string literals take JSON's escapes)."""
+    if not choices or any(not c for c in choices):
+        raise ValueError(f"choices must be non-empty strings, got {list(choices)!r}")
+    return "root ::= " + " | ".join(json.dumps(c, ensure_ascii=False) for c in choices)
 
 
 @dataclass
@@ -272,9 +286,14 @@ class LLMClient:
             kwargs["stop"] = list(req.stop)
         if req.top_p < 1.0:
             kwargs["top_p"] = req.top_p
+        extra: dict[str, Any] = {}
         if req.top_k:
             # Not in the OpenAI schema; llama.cpp's and vLLM's servers read it from the body.
-            kwargs["extra_body"] = {"top_k": req.top_k}
+            extra["top_k"] = req.top_k
+        if req.choices:
+            extra["grammar"] = choices_grammar(req.choices)  # llama.cpp's server field
+        if extra:
+            kwargs["extra_body"] = extra
         if req.logprobs:
             # llama.cpp's server returns log-probs only when top_logprobs is set too.
             kwargs["logprobs"] = True
@@ -315,6 +334,7 @@ class LLMClient:
             stop=list(req.stop),
             top_k=req.top_k,
             top_p=req.top_p,
+            grammar=choices_grammar(req.choices) if req.choices else None,
         )
         return Completion.from_json(out)
 

@@ -100,14 +100,18 @@ class LlamaInProcess:
         stop: list[str] | None = None,
         top_k: int = 0,
         top_p: float = 1.0,
+        grammar: str | None = None,
     ) -> dict[str, Any]:
         """One chat completion: dict with text, token_logprobs, usage and finish_reason.
 
         ``top_k = 0`` and ``top_p = 1`` sample from the whole vocabulary. The log-probs are
         always the model's own (full softmax), also when sampling is truncated: they are the
         likelihood p(s|x) that eq. 1 sums, not the truncated sampler's renormalised one.
+        ``grammar`` (GBNF) constrains the reply; a greedy call then picks the most likely
+        sentence token by token (for one-token choices, the argmax among them).
         """
         import llama_cpp
+        from llama_cpp.llama_grammar import LlamaGrammar
 
         with self.lock:
             llm = self._load()
@@ -140,6 +144,9 @@ class LlamaInProcess:
             finish = "length"
             text = ""
             vocab = llm._model.vocab
+            constraint = (
+                LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
+            )
             for token in llm.generate(
                 prompt_tokens,
                 temp=temperature,
@@ -148,6 +155,7 @@ class LlamaInProcess:
                 min_p=0.0,
                 typical_p=1.0,
                 repeat_penalty=1.0,
+                grammar=constraint,
             ):
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     finish = "stop"

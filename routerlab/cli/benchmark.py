@@ -32,8 +32,14 @@ def register(subparsers: Any) -> None:
         "build-local-mmlu",
         help="answer MMLU test questions (stratified over subjects) with a local pair",
     )
-    _pair_arguments(m, limit=1000, max_tokens=8, out="mmlu_qwen.jsonl")
+    _pair_arguments(m, limit=1000, max_tokens=1, out="mmlu_qwen.jsonl")
     m.add_argument("--seed", type=int, default=0, help="which questions of each subject")
+    m.add_argument(
+        "--free-text",
+        action="store_true",
+        help="let the models answer in free text, graded by the first letter named (default: "
+        "decoding constrained to the letters A-D)",
+    )
     m.set_defaults(func=build_mmlu)
     p.set_defaults(func=lambda args: p.print_help() or 1)
 
@@ -87,6 +93,7 @@ def build_mmlu(args: argparse.Namespace) -> int:
             out=args.out or DEFAULT_MMLU_FILE,
             data_dir=args.data_dir,
             max_tokens=args.max_tokens,
+            constrained=not args.free_text,
             endpoints_file=args.endpoints,
             threads=args.threads,
         ),
