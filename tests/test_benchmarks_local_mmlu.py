@@ -63,3 +63,21 @@ def test_build_and_load_local_mmlu(tmp_path: Path, data_dir: Path) -> None:
     for row, prompt, group in zip(rows, bench.prompts, bench.groups or [], strict=True):
         letter = gold[(group, mmlu_local.normalize_prompt(prompt))]
         assert row["weak"] == (mmlu_local.chosen_letter(row["weak_response"]) == letter)
+        # constrained decoding: every answer is exactly a letter, and the row says how
+        assert row["weak_response"] in mmlu_local.LETTERS
+        assert row["decoding"] == {"max_tokens": 1, "choices": list(mmlu_local.LETTERS)}
+
+
+def test_rows_are_reused_only_for_the_same_decoding(tmp_path: Path) -> None:
+    from harness.benchmarks.local_pair import _reusable_rows
+
+    out = tmp_path / "pair.jsonl"
+    base = {"weak_model": "w", "strong_model": "s", "weak_response": "B", "strong_response": "C"}
+    legacy = {**base, "id": "q1"}  # written before rows recorded their decoding
+    lettered = {**base, "id": "q2", "decoding": {"max_tokens": 1, "choices": ["A", "B"]}}
+    out.write_text("\n".join(json.dumps(r) for r in (legacy, lettered)) + "\n")
+    free8 = {"max_tokens": 8, "choices": []}
+    letters = {"max_tokens": 1, "choices": ["A", "B"]}
+    assert set(_reusable_rows(out, weak="w", strong="s", decoding=free8)) == {"q1"}
+    assert set(_reusable_rows(out, weak="w", strong="s", decoding=letters)) == {"q2"}
+    assert _reusable_rows(out, weak="w", strong="other", decoding=letters) == {}

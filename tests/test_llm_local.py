@@ -63,6 +63,24 @@ def test_in_process_log_probs_match_the_server(smollm2: Path, tmp_path: Path) ->
     assert fast.token_logprobs == pytest.approx(slow.token_logprobs, abs=0.02)
 
 
+def test_choices_constrain_the_reply_in_process_and_on_the_server(
+    smollm2: Path, tmp_path: Path
+) -> None:
+    # Free text answers in words; with choices the reply is exactly one of the letters, the
+    # same one in process (llama.cpp grammar) and from the server (its `grammar` field).
+    quiz = [{"role": "user", "content": "Which city is the capital of France?\n"
+             "A. Berlin\nB. Madrid\nC. Paris\nD. Rome\nAnswer with the letter only."}]
+    cache = LLMCache(tmp_path / "c.sqlite")
+    inproc = LLMClient(local_endpoint("smollm2"), cache=cache, n_threads=1)
+    inproc.complete(quiz, max_tokens=3)
+    letters = ("A", "B", "C", "D")
+    fast = inproc.complete(quiz, max_tokens=3, choices=letters)
+    assert fast.text in letters and not fast.cached  # its own cache key, not the free reply's
+    with LocalServer("smollm2", n_threads=1) as endpoint:
+        served = LLMClient(endpoint, cache=cache).complete(quiz, max_tokens=3, choices=letters)
+    assert served.text == fast.text and not served.cached
+
+
 def test_seeds_give_distinct_cached_samples(smollm2: Path, tmp_path: Path) -> None:
     client = LLMClient(
         local_endpoint("smollm2"), cache=LLMCache(tmp_path / "c.sqlite"), n_threads=1

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from synthetic import synthetic_benchmark
 
 from harness.errors import ConfigError
 from harness.protocols import fold_of_questions, question_keys
-from synthetic import synthetic_benchmark
 
 
 def test_nested_tuning_never_lets_a_fold_see_its_own_prompts(

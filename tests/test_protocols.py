@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
+from synthetic import synthetic_benchmark
 
 from harness.benchmarks import load_benchmark
 from harness.errors import ConfigError
@@ -21,7 +21,7 @@ from harness.protocols import (
     question_keys,
 )
 from routerlab.cli import main
-from synthetic import synthetic_benchmark
+
 
 def test_outcome_winners_follow_the_margin_rule() -> None:
     weak = np.array([0, 1, 1, 0, 7.0, 8.0, 8.0])

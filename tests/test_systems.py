@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from synthetic import synthetic_benchmark
 
 from harness.benchmarks import load_benchmark
 from harness.labels import cache
 from harness.systems import SystemSpec, score_system
-from synthetic import synthetic_benchmark
 
 
 def test_every_entry_point_scores_a_system_alike(data_dir: Path, tmp_path: Path) -> None:

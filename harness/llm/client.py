@@ -459,8 +459,9 @@ class LLMClient:
         logprobs: bool = False,
         stop: Sequence[str] | None = None,
         sample_index: int = 0,
+        choices: Sequence[str] = (),
     ) -> Completion:
-        """One completion (greedy by default)."""
+        """One completion (greedy by default); ``choices`` constrain it (:class:`Request`)."""
         return self.call(
             Request.make(
                 messages,
@@ -470,6 +471,7 @@ class LLMClient:
                 logprobs=logprobs,
                 stop=stop,
                 sample_index=sample_index,
+                choices=choices,
             )
         )
 
