@@ -62,12 +62,19 @@ def warm_embedding_cache(study_path: Path) -> tuple[int, float]:
     """Embed every text the study will need (benchmarks and training labels).
 
     Returns the number of texts and the encoding time per text the cache holds. A cache
-    filled by this code keeps the encoding time with the vectors; one filled by older code
-    has none, and then the query latency is measured once here (as the first study run
-    would), so that the timed run sees the cache a user of this code has.
+    filled by this code keeps the encoding time and whether each text was cut (too long
+    for the model) with the vectors; one filled by older code has neither, and then both
+    are measured once here (as the first study run would), so that the timed run sees the
+    cache a user of this code has.
     """
     from harness import paths
-    from harness.embeddings import DEFAULT_MODEL, EmbeddingCache, embed, model_cache_key
+    from harness.embeddings import (
+        DEFAULT_MODEL,
+        EmbeddingCache,
+        embed,
+        model_cache_key,
+        truncated_count,
+    )
     from studies.runner import StudyLoader
     from studies.spec import load_study
 
@@ -80,6 +87,7 @@ def warm_embedding_cache(study_path: Path) -> tuple[int, float]:
             records, _ = loader.labels(combo.labels, combo.label_params).targets()
             texts.update(dict.fromkeys(records["prompt"].astype(str)))
     embed(list(texts), DEFAULT_MODEL, show_progress=True)
+    truncated_count(list(texts), DEFAULT_MODEL)
     seconds = loader.embed_seconds_per_query(DEFAULT_MODEL)
     assert EmbeddingCache().seconds_per_text(model_cache_key(DEFAULT_MODEL)) is not None
     return len(texts), seconds

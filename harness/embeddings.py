@@ -112,6 +112,11 @@ class EmbeddingCache:
                 "CREATE TABLE IF NOT EXISTS encode_time (model TEXT PRIMARY KEY,"
                 " texts INTEGER NOT NULL, seconds REAL NOT NULL)"
             )
+            # Whether a text is longer than the model reads (see truncated_count).
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS truncated (model TEXT NOT NULL, sha256 TEXT NOT NULL,"
+                " cut INTEGER NOT NULL, PRIMARY KEY (model, sha256))"
+            )
 
     def _connect(self) -> sqlite3.Connection:
         # Several processes (tests, the team's jobs) share the cache: wait for locks, and
@@ -134,6 +139,28 @@ class EmbeddingCache:
                 for sha, blob in rows:
                     found[sha] = np.frombuffer(blob, dtype=np.float32)
         return found
+
+    def get_truncated(self, model_key: str, shas: Sequence[str]) -> dict[str, bool]:
+        """The stored truncation answers among ``shas`` (see :func:`truncated_count`)."""
+        found: dict[str, bool] = {}
+        unique = list(dict.fromkeys(shas))
+        with closing(self._connect()) as con:
+            for start in range(0, len(unique), _SQLITE_MAX_VARS):
+                chunk = unique[start : start + _SQLITE_MAX_VARS]
+                marks = ",".join("?" * len(chunk))
+                rows = con.execute(
+                    f"SELECT sha256, cut FROM truncated WHERE model = ? AND sha256 IN ({marks})",
+                    [model_key, *chunk],
+                )
+                found.update((sha, bool(cut)) for sha, cut in rows)
+        return found
+
+    def put_truncated(self, model_key: str, cut: dict[str, bool]) -> None:
+        with closing(self._connect()) as con, con:
+            con.executemany(
+                "INSERT OR IGNORE INTO truncated VALUES (?, ?, ?)",
+                [(model_key, sha, int(c)) for sha, c in cut.items()],
+            )
 
     def record_encode_time(self, model_key: str, texts: int, seconds: float) -> None:
         """Add ``texts`` encoded in ``seconds`` (wall time) to ``model_key``'s total."""
@@ -170,20 +197,34 @@ class EmbeddingCache:
         return int(n)
 
 
-def truncated_count(texts: Sequence[str], model: str = DEFAULT_MODEL) -> int:
+def truncated_count(
+    texts: Sequence[str], model: str = DEFAULT_MODEL, *, cache: EmbeddingCache | None = None
+) -> int:
     """How many of ``texts`` are longer than ``model`` reads (its ``max_seq_length`` word
     pieces; the rest is cut). Only texts with more non-space characters than that limit can
-    be, so only those are tokenized, each once per process: a study asks about the same
-    texts (and subsamples of them) many times."""
-    tokenizer, limit = _tokenizer(model)
+    be, so only those are looked at: first in this process's memo, then in the embedding
+    cache's table of answers, and only the rest is tokenized (and stored there). A study whose
+    answers are all on disk never loads the tokenizer (importing transformers alone takes
+    seconds)."""
+    limit = _max_seq_length(model)
     if limit <= 0:
         return 0
-    long = [str(t) for t in texts if len(str(t)) - str(t).count(" ") > limit - 2]
-    unknown = sorted({t for t in long if (model, t) not in _TRUNCATED})
+    long = {str(t) for t in texts if len(str(t)) - str(t).count(" ") > limit - 2}
+    unknown = sorted(t for t in long if (model, t) not in _TRUNCATED)
     if unknown:
-        ids = tokenizer(unknown, add_special_tokens=True, truncation=False)["input_ids"]
-        _TRUNCATED.update({(model, t): len(i) > limit for t, i in zip(unknown, ids, strict=True)})
-    return sum(_TRUNCATED[(model, t)] for t in long)
+        cache = cache or EmbeddingCache()
+        key = model_cache_key(model)
+        shas = [text_sha256(t) for t in unknown]
+        stored = cache.get_truncated(key, shas)
+        todo = [(t, sha) for t, sha in zip(unknown, shas, strict=True) if sha not in stored]
+        if todo:
+            tokenizer = _tokenizer(model)
+            ids = tokenizer([t for t, _ in todo], add_special_tokens=True, truncation=False)
+            cut = {sha: len(i) > limit for (_, sha), i in zip(todo, ids["input_ids"], strict=True)}
+            cache.put_truncated(key, cut)
+            stored.update(cut)
+        _TRUNCATED.update({(model, t): stored[sha] for t, sha in zip(unknown, shas, strict=True)})
+    return sum(_TRUNCATED[(model, str(t))] for t in texts if str(t) in long)
 
 
 # (model, text) -> whether the text is longer than the model reads (see truncated_count)
@@ -191,19 +232,26 @@ _TRUNCATED: dict[tuple[str, str], bool] = {}
 
 
 @lru_cache(maxsize=8)
-def _tokenizer(model: str) -> tuple[Any, int]:
-    """The model's tokenizer and how many word pieces it reads. For a local
-    sentence-transformers folder both come from its files (the tokenizer loads in a fraction
-    of the model's time, and a study whose embeddings are all cached never loads the model)."""
-    location = _model_location(model)
-    config = Path(location) / "sentence_bert_config.json"
+def _max_seq_length(model: str) -> int:
+    """How many word pieces ``model`` reads: from a local sentence-transformers folder's
+    config without loading anything, else from the loaded model."""
+    config = Path(_model_location(model)) / "sentence_bert_config.json"
     if config.is_file():
+        return int(json.loads(config.read_text()).get("max_seq_length", 0) or 0)
+    st_model = _load_model(_model_location(model))
+    return int(getattr(st_model, "max_seq_length", 0) or 0)
+
+
+@lru_cache(maxsize=8)
+def _tokenizer(model: str) -> Any:
+    """The model's tokenizer (for a local folder, from its files: it loads in a fraction of
+    the model's time)."""
+    location = _model_location(model)
+    if (Path(location) / "sentence_bert_config.json").is_file():
         from transformers import AutoTokenizer
 
-        limit = int(json.loads(config.read_text()).get("max_seq_length", 0) or 0)
-        return AutoTokenizer.from_pretrained(location), limit
-    st_model = _load_model(location)
-    return st_model.tokenizer, int(getattr(st_model, "max_seq_length", 0) or 0)
+        return AutoTokenizer.from_pretrained(location)
+    return _load_model(location).tokenizer
 
 
 def embed(
@@ -295,4 +343,7 @@ def _encode_and_store(
             result.update(zip(chunk_shas, vectors, strict=True))
             bar.update(len(chunk))
     logger.info("embedded %d new texts with %s", len(items), key)
+    # Answer "was it cut?" now, while the model's libraries are loaded: a later run that
+    # reads these embeddings from the cache then needs no tokenizer either.
+    truncated_count(list(missing.values()), model, cache=cache)
     return result

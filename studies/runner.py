@@ -65,29 +65,36 @@ class ClaimLost(RuntimeError):
     """Another worker took this combination over (our lease lapsed); our run is discarded."""
 
 
-def finished_keys(study: str, key: str | None = None) -> set[str]:
-    """Keys of the study's combinations (or just ``key``) that have a complete run."""
-    only = f" and tags.`{schema.KEY}` = '{key}'" if key else ""
+def finished_keys(study: str) -> set[str]:
+    """Keys of the study's combinations that have a complete run."""
     runs = tracking.find_runs(
         filter=f"tags.`{schema.STUDY}` = '{study}' and tags.`{schema.COMPLETE}` = '1' "
-        f"and attributes.status = 'FINISHED'{only}"
+        "and attributes.status = 'FINISHED'"
     )
     return {r.data.tags[schema.KEY] for r in runs if schema.KEY in r.data.tags}
 
 
-def close_unfinished_runs(study: str, key: str) -> list[str]:
-    """Mark runs of ``key`` that never completed as KILLED (still RUNNING: their worker died)
-    or FAILED (FINISHED but without the ``complete`` tag). Call only while holding the
-    combination's claim: then no live worker is writing any of them. Returns their ids."""
+def _is_complete(run: Any) -> bool:
+    return bool(run.info.status == "FINISHED" and run.data.tags.get(schema.COMPLETE) == "1")
+
+
+def close_unfinished_runs(study: str, key: str) -> list[str] | None:
+    """None when ``key`` already has a complete run (another worker finished it); else mark
+    its runs that never completed as KILLED (still RUNNING: their worker died) or FAILED
+    (FINISHED but without the ``complete`` tag) and return their ids. Call only while
+    holding the combination's claim: then no live worker is writing any of them. One query
+    answers both questions (it runs once per combination of every study)."""
+    runs = tracking.find_runs(
+        filter=f"tags.`{schema.STUDY}` = '{study}' and tags.`{schema.KEY}` = '{key}'"
+    )
+    if any(_is_complete(run) for run in runs):
+        return None
     mlflow_client = tracking.client()
     closed = []
-    only_key = f"tags.`{schema.STUDY}` = '{study}' and tags.`{schema.KEY}` = '{key}'"
-    runs = tracking.find_runs(filter=only_key)
     for run in runs:
-        complete = run.data.tags.get(schema.COMPLETE) == "1"
         if run.info.status in ("RUNNING", "SCHEDULED"):
             status = "KILLED"
-        elif run.info.status == "FINISHED" and not complete:
+        elif run.info.status == "FINISHED":
             status = "FAILED"
         else:
             continue
@@ -458,10 +465,9 @@ def _evaluate_claimed(
 ) -> str | None:
     """Evaluate a claimed combination (None if another worker finished it meanwhile)."""
     try:
-        if finished_keys(study.name, combo.key):
+        if close_unfinished_runs(study.name, combo.key) is None:
             board.finish(claim, "done")
             return None
-        close_unfinished_runs(study.name, combo.key)
         run_id = run_combination(combo, study, loader, confirm=claim.confirm)
     except BaseException:
         board.finish(claim, "failed")  # free for another worker (or a rerun) at once

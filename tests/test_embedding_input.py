@@ -42,6 +42,30 @@ def few_shot_benchmark(path: Path, n: int = 40, other: bool = False) -> Path:
     return path
 
 
+def test_truncation_answers_are_kept_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness import embeddings
+    from harness.embeddings import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path / "emb.sqlite")
+    texts = [*load_benchmark(str(few_shot_benchmark(tmp_path / "f.csv", n=6))).prompts, "short"]
+    monkeypatch.setattr(embeddings, "_TRUNCATED", {})
+    assert truncated_count(texts, cache=cache) == 6  # tokenized once, answers stored
+    # A new process (empty memo) reads the answers from the cache: no tokenizer is loaded.
+    monkeypatch.setattr(embeddings, "_TRUNCATED", {})
+
+    def no_tokenizer(model: str) -> None:
+        raise AssertionError("the tokenizer was loaded although every answer is on disk")
+
+    monkeypatch.setattr(embeddings, "_tokenizer", no_tokenizer)
+    assert truncated_count([*texts, texts[0]], cache=cache) == 7  # duplicates count twice
+    # another cache file knows nothing yet: it must tokenize
+    monkeypatch.setattr(embeddings, "_TRUNCATED", {})
+    with pytest.raises(AssertionError, match="tokenizer was loaded"):
+        truncated_count(texts, cache=EmbeddingCache(tmp_path / "other.sqlite"))
+
+
 def test_a_shared_few_shot_prefix_is_stripped_so_prompts_embed_apart(tmp_path: Path) -> None:
     bench = load_benchmark(str(few_shot_benchmark(tmp_path / "fewshot.csv")))
     assert truncated_count(bench.prompts) == len(bench)  # every prompt is cut at 256 pieces

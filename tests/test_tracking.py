@@ -213,6 +213,8 @@ def test_a_dataset_logged_by_two_workers_at_once_is_linked_not_an_error(
         monkeypatch.setattr(run.client, "log_inputs", first_call_races)
         frame = pd.DataFrame({"prompt_id": ["a", "b"], "weak_score": [0.0, 1.0]})
         run.dataset(frame, name="raced", context="evaluation", digest="d" * 40)
+        assert calls == []  # datasets wait for the flush: one call per run
+        run.flush()
         assert len(calls) == 2
         logged = run.client.get_run(run.run_id).inputs.dataset_inputs
         assert [d.dataset.name for d in logged] == ["raced"]
@@ -221,5 +223,6 @@ def test_a_dataset_logged_by_two_workers_at_once_is_linked_not_an_error(
             raise MlflowException("disk I/O error")
 
         monkeypatch.setattr(run.client, "log_inputs", other_error)
+        run.dataset(frame, name="other", context="evaluation", digest="e" * 40)
         with pytest.raises(MlflowException, match="disk"):
-            run.dataset(frame, name="other", context="evaluation", digest="e" * 40)
+            run.flush()

@@ -84,6 +84,7 @@ class RunWriter:
         self._logged_params: dict[str, str] = {}
         self._metrics: list[Any] = []
         self._tags: dict[str, str] = {}
+        self._inputs: list[Any] = []
 
     def params(self, params: Mapping[str, Any]) -> None:
         """Flattened params, secrets dropped; a param already logged keeps its first value
@@ -113,6 +114,9 @@ class RunWriter:
     def flush(self) -> None:
         from mlflow.entities import Param, RunTag
 
+        inputs, self._inputs = self._inputs, []  # a failed call is not sent twice
+        if inputs:
+            self._log_inputs(inputs)
         params = [Param(k, v) for k, v in self._params.items()]
         tags = [RunTag(k, v) for k, v in self._tags.items()]
         metrics = self._metrics
@@ -138,7 +142,8 @@ class RunWriter:
         self.client.log_figure(self.run_id, figure, artifact_file)
 
     def dataset(self, frame: Any, *, name: str, context: str, digest: str) -> None:
-        """A dataset input (MLflow's Dataset column): ``frame`` holds no prompt text."""
+        """A dataset input (MLflow's Dataset column), logged at the next :meth:`flush`:
+        ``frame`` holds no prompt text."""
         from mlflow.data.pandas_dataset import from_pandas
         from mlflow.entities import DatasetInput, InputTag
         from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
@@ -150,7 +155,10 @@ class RunWriter:
             # run (a study logs the same benchmark and label set on dozens of runs).
             entity = from_pandas(frame, name=name, digest=digest[:36])._to_mlflow_entity()
             _DATASET_ENTITIES[key] = entity
-        inputs = [DatasetInput(entity, [InputTag(MLFLOW_DATASET_CONTEXT, context)])]
+        # Sent with the next flush: one call for all of a run's datasets.
+        self._inputs.append(DatasetInput(entity, [InputTag(MLFLOW_DATASET_CONTEXT, context)]))
+
+    def _log_inputs(self, inputs: list[Any]) -> None:
         for attempt in range(3):
             try:
                 self.client.log_inputs(self.run_id, datasets=inputs)
