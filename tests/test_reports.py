@@ -156,6 +156,21 @@ def test_table1_marks_best_and_second_and_shows_paper_numbers() -> None:
     assert "| Oracle | – | 8.00 |" in md
 
 
+def test_table2_shows_the_paper_column_on_gsm8k_only() -> None:
+    from reports.tables import table2
+
+    _log_fixed_runs()
+    runs = load_runs("golden")
+    # the fixed runs' GSM8K cells stand in for a local pair's: once named as GSM8K, once as MMLU
+    as_gsm8k = runs.replace({"benchmark": {"gsm8k": "gsm8k_qwen"}})
+    as_mmlu = runs.replace({"benchmark": {"gsm8k": "mmlu_qwen"}})
+    with_paper, without = table2(as_gsm8k, "gsm8k_qwen"), table2(as_mmlu, "mmlu_qwen")
+    assert "paper" in to_markdown(with_paper) and "Paper column" in " ".join(with_paper.notes)
+    assert "paper" not in to_markdown(without)
+    assert "47.00" in to_markdown(without)  # the same cells, without the GSM8K paper numbers
+    assert with_paper.label != without.label  # both fit in one LaTeX document
+
+
 def test_rank_columns_lower_and_higher_is_better() -> None:
     rows = [[Cell(3.0)], [Cell(1.0)], [Cell(2.0)], [Cell(None)]]
     low = rank_columns(rows, [0])
