@@ -125,35 +125,27 @@ class EmbeddingCache:
         con.execute("PRAGMA journal_mode=WAL")
         return con
 
-    def get(self, model_key: str, shas: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
+    def _lookup(self, table: str, column: str, model_key: str, shas: Sequence[str]) -> list[Any]:
+        """``(sha256, column)`` rows of ``table`` for ``model_key`` among ``shas``."""
         unique = list(dict.fromkeys(shas))
+        rows: list[Any] = []
         with closing(self._connect()) as con:
             for start in range(0, len(unique), _SQLITE_MAX_VARS):
                 chunk = unique[start : start + _SQLITE_MAX_VARS]
                 marks = ",".join("?" * len(chunk))
-                rows = con.execute(
-                    f"SELECT sha256, vector FROM embedding WHERE model = ? AND sha256 IN ({marks})",
+                rows += con.execute(
+                    f"SELECT sha256, {column} FROM {table} WHERE model = ? AND sha256 IN ({marks})",
                     [model_key, *chunk],
-                )
-                for sha, blob in rows:
-                    found[sha] = np.frombuffer(blob, dtype=np.float32)
-        return found
+                ).fetchall()
+        return rows
+
+    def get(self, model_key: str, shas: Sequence[str]) -> dict[str, np.ndarray]:
+        rows = self._lookup("embedding", "vector", model_key, shas)
+        return {sha: np.frombuffer(blob, dtype=np.float32) for sha, blob in rows}
 
     def get_truncated(self, model_key: str, shas: Sequence[str]) -> dict[str, bool]:
         """The stored truncation answers among ``shas`` (see :func:`truncated_count`)."""
-        found: dict[str, bool] = {}
-        unique = list(dict.fromkeys(shas))
-        with closing(self._connect()) as con:
-            for start in range(0, len(unique), _SQLITE_MAX_VARS):
-                chunk = unique[start : start + _SQLITE_MAX_VARS]
-                marks = ",".join("?" * len(chunk))
-                rows = con.execute(
-                    f"SELECT sha256, cut FROM truncated WHERE model = ? AND sha256 IN ({marks})",
-                    [model_key, *chunk],
-                )
-                found.update((sha, bool(cut)) for sha, cut in rows)
-        return found
+        return {sha: bool(cut) for sha, cut in self._lookup("truncated", "cut", model_key, shas)}
 
     def put_truncated(self, model_key: str, cut: dict[str, bool]) -> None:
         with closing(self._connect()) as con, con:
