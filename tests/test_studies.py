@@ -33,7 +33,7 @@ def test_paper_study_is_the_papers_grid() -> None:
         (p, r, b)
         for p in ("cross-fit", "leave-one-benchmark-out")
         for r in ("knn", "mlp")
-        for b in ("mt_bench", "gsm8k", "mmlu", "gsm8k_qwen")
+        for b in ("mt_bench", "gsm8k", "mmlu", "gsm8k_qwen", "mmlu_qwen")
     }
     # Random on every benchmark, and Table 2's second pair in the same study.
     assert {c.benchmark for c in combos if c.router == "random"} == {
@@ -41,6 +41,7 @@ def test_paper_study_is_the_papers_grid() -> None:
         "gsm8k",
         "mmlu",
         "gsm8k_qwen",
+        "mmlu_qwen",
     }
     keys = [c.key for c in study.combinations()]
     assert len(keys) == len(set(keys))
