@@ -77,3 +77,21 @@ def test_backend_names() -> None:
         make_nli("bogus")
     with pytest.raises(ConfigError, match="threshold"):
         make_nli("embedding:high")
+
+
+@pytest.mark.slow
+@pytest.mark.llm
+def test_calibrate_nli_against_a_real_llm_judge(capsys: pytest.CaptureFixture[str]) -> None:
+    # The threshold sweep of `routerlab labels calibrate-nli` on the committed SE set's
+    # stored answers, judged by a real local model (SmolLM2, small and fast), with progress.
+    from harness.llm.model_pack import install_model
+    from routerlab.cli import main
+
+    install_model("smollm2")
+    assert main(["labels", "calibrate-nli", "--pairs", "10", "--judge", "llm:smollm2"]) == 0
+    out, err = capsys.readouterr()
+    assert "10 answer pairs from default_labels.parquet" in out
+    assert "the judge llm:smollm2 calls" in out
+    best = float(out.split("best threshold (Cohen's kappa): ")[1].split(";")[0])
+    assert 0.5 <= best < 1.0 and f"--nli embedding:{best:.2f}" in out
+    assert "NLI judge" in err  # the 20 judge calls show a progress bar

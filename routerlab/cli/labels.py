@@ -441,7 +441,10 @@ def _run_calibrate_nli(args: argparse.Namespace) -> int:
         )
     pairs = answer_pairs(table, args.pairs, seed=args.seed)
     judge = make_nli(
-        args.judge, endpoints_config=args.endpoints, cache=LLMCache(default_cache_path())
+        args.judge,
+        endpoints_config=args.endpoints,
+        cache=LLMCache(default_cache_path()),
+        progress=True,
     )
     result = calibrate_threshold(pairs, judge)
     print(

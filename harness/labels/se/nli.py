@@ -54,11 +54,14 @@ class LLMJudgeNLI:
     Args:
         client: an :class:`~harness.llm.client.LLMClient`; its cache makes reruns free.
         max_tokens: tokens of the reply to read (the first word decides).
+        progress: show a progress bar per batch of pairs (a standalone judging job; off
+            inside label generation, which has its own bar).
     """
 
-    def __init__(self, client: Any, *, max_tokens: int = 3) -> None:
+    def __init__(self, client: Any, *, max_tokens: int = 3, progress: bool = False) -> None:
         self.client = client
         self.max_tokens = max_tokens
+        self.progress = progress
         self.name = f"llm:{client.endpoint.name}"
         self.calls = 0
 
@@ -86,7 +89,7 @@ class LLMJudgeNLI:
             for q, p, h in items
         ]
         self.calls += len(reqs)
-        outs = self.client.run_many(reqs, progress=False)
+        outs = self.client.run_many(reqs, desc="NLI judge", progress=self.progress)
         return [self.parse(o.text) for o in outs]
 
 
@@ -216,16 +219,24 @@ class EmbeddingNLI:
 
 
 def make_nli(
-    spec: str, *, endpoints_config: Any = None, n_threads: int | None = None, cache: Any = None
+    spec: str,
+    *,
+    endpoints_config: Any = None,
+    n_threads: int | None = None,
+    cache: Any = None,
+    progress: bool = False,
 ) -> NLIBackend:
-    """An NLI backend from its name: ``llm:ENDPOINT``, ``mnli:PATH``, ``embedding[:T]``."""
+    """An NLI backend from its name: ``llm:ENDPOINT``, ``mnli:PATH``, ``embedding[:T]``
+    (``progress``: a progress bar for the LLM judge's calls)."""
     kind, _, arg = spec.partition(":")
     if kind == "llm":
         from harness.llm.client import LLMClient
         from harness.llm.endpoints import resolve_endpoint
 
         endpoint = resolve_endpoint(arg or "qwen-1.5b", endpoints_config, n_threads=n_threads)
-        return LLMJudgeNLI(LLMClient(endpoint, n_threads=n_threads, cache=cache))
+        return LLMJudgeNLI(
+            LLMClient(endpoint, n_threads=n_threads, cache=cache), progress=progress
+        )
     if kind == "mnli":
         return MNLIClassifierNLI(arg or "microsoft/deberta-large-mnli")
     if kind == "embedding":
