@@ -92,6 +92,20 @@ def test_calibrate_nli_against_a_real_llm_judge(capsys: pytest.CaptureFixture[st
     out, err = capsys.readouterr()
     assert "10 answer pairs from default_labels.parquet" in out
     assert "the judge llm:smollm2 calls" in out
-    best = float(out.split("best threshold (Cohen's kappa): ")[1].split(";")[0])
-    assert 0.5 <= best < 1.0 and f"--nli embedding:{best:.2f}" in out
+    assert "threshold  agreement  kappa" in out
+    assert "best threshold (Cohen's kappa)" in out or "not calibrated" in out
     assert "NLI judge" in err  # the 20 judge calls show a progress bar
+
+
+def test_calibration_advice_needs_both_verdicts() -> None:
+    import pandas as pd
+
+    from harness.labels.se.nli_calibration import Calibration
+
+    table = pd.DataFrame({"threshold": [0.8], "agreement": [0.99], "kappa": [0.0]})
+    one_positive = Calibration(table, 0.82, judge_equivalent_share=0.01, n_pairs=100)
+    assert one_positive.advice().startswith("not calibrated: the judge calls 1 of 100")
+    balanced = Calibration(table, 0.87, judge_equivalent_share=0.3, n_pairs=100)
+    assert balanced.advice().endswith("use --nli embedding:0.87")
+    all_same = Calibration(table, 0.9, judge_equivalent_share=0.97, n_pairs=100)
+    assert "not calibrated" in all_same.advice()

@@ -457,8 +457,5 @@ def _run_calibrate_nli(args: argparse.Namespace) -> int:
         )
     ]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(
-        f"best threshold (Cohen's kappa): {result.best_threshold:.2f}; "
-        f"use --nli embedding:{result.best_threshold:.2f}"
-    )
+    print(result.advice())
     return 0

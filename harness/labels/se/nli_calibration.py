@@ -54,6 +54,24 @@ class Calibration:
     judge_equivalent_share: float
     n_pairs: int
 
+    #: fewer pairs than this on either side of the judge's verdict and κ cannot rank the
+    #: thresholds (with 1 equivalent pair in 100, every high threshold agrees 99 %, κ ≈ 0)
+    MIN_PER_CLASS = 5
+
+    def advice(self) -> str:
+        """The threshold to use, or why this sample cannot choose one."""
+        equivalent = round(self.judge_equivalent_share * self.n_pairs)
+        if min(equivalent, self.n_pairs - equivalent) < self.MIN_PER_CLASS:
+            return (
+                f"not calibrated: the judge calls {equivalent} of {self.n_pairs} pairs "
+                f"equivalent, too few of one kind for Cohen's kappa to rank thresholds; "
+                "judge more pairs (--pairs) or a label set whose samples agree more often"
+            )
+        return (
+            f"best threshold (Cohen's kappa): {self.best_threshold:.2f}; "
+            f"use --nli embedding:{self.best_threshold:.2f}"
+        )
+
 
 def calibrate_threshold(
     pairs: list[tuple[str, str, str]],
