@@ -51,11 +51,17 @@ def _three_workers_one_killed(tmp_path: Path, data_dir: Path, name: str) -> None
     study_file = _study(tmp_path, name)
     env = {**os.environ, "ROUTERLAB_DATA_DIR": str(data_dir)}
     cmd = [*CLI, "run", str(study_file), "--no-progress", "--lease-seconds", "30"]
-    workers = [
-        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(3)
-    ]
-    victim = workers[0]
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    # The first worker starts alone, so that it surely claims a combination before the
+    # others can finish them all (a combination takes about a second now); the other two
+    # start as soon as it holds one, and it is killed while they run. (The race of several
+    # processes creating one fresh store is the four-process test below.)
+    victim = start()
+    workers = [victim]
     try:
         # Kill the first worker with SIGKILL while it evaluates a combination.
         killed_key = None
@@ -69,6 +75,7 @@ def _three_workers_one_killed(tmp_path: Path, data_dir: Path, name: str) -> None
         if killed_key is None:
             victim.kill()
             pytest.fail(f"the first worker never claimed a combination: {victim.communicate()}")
+        workers += [start(), start()]
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
         results = [w.communicate(timeout=600) for w in workers[1:]]
@@ -119,14 +126,15 @@ def test_a_claim_is_held_once_and_taken_over_when_its_worker_is_gone(tmp_path: P
     from studies.claims import ClaimBoard
 
     url = f"sqlite:///{tmp_path / 'claims.db'}"
-    a = ClaimBoard("s", url, lease_seconds=0.5, worker="elsewhere:1:a")
-    b = ClaimBoard("s", url, lease_seconds=0.5, worker="elsewhere:2:b")
+    # A lease long enough that a loaded machine cannot let it lapse between two statements.
+    a = ClaimBoard("s", url, lease_seconds=3.0, worker="elsewhere:1:a")
+    b = ClaimBoard("s", url, lease_seconds=3.0, worker="elsewhere:2:b")
     claim = a.try_claim("k")
     assert claim is not None
     claim.stop()  # a worker on another machine that stopped beating (killed)
     assert b.try_claim("k") is None  # still within its lease
     assert b.held_by_others({"k"}) == {"k": "elsewhere:1:a"}
-    time.sleep(0.6)
+    time.sleep(3.2)
     taken = b.try_claim("k")
     assert taken is not None
     assert not claim.confirm()  # the old holder learns it lost the claim
