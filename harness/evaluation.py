@@ -225,6 +225,7 @@ def log_result(
         **evaluation_tags(result.system, result.params, grid, extra_tags),
         schema.BENCHMARK: benchmark.name,
         schema.QUALITY_UNIT: unit,
+        schema.TASK: str(benchmark.meta.get("task") or benchmark.name),
         schema.DESCRIPTION_TAG: schema.describe_units(unit),
     })
     tracking.log_evaluation(

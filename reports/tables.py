@@ -319,10 +319,12 @@ def table2(
     beats_baseline: dict[str, dict[int, bool]] | None = None,
 ) -> Table:
     """Table 2: the same systems on a second model pair (one benchmark). The paper's Table 2
-    is on GSM8K only, so only a GSM8K-based benchmark gets its column."""
+    is on GSM8K only, so only a benchmark whose runs carry the task "gsm8k" (the
+    ``routerlab.task`` tag, set from the benchmark's metadata) gets its column."""
     ev = evaluation_runs(runs)
-    paper_column = protocol == TRANSFER and benchmark.startswith("gsm8k")
     sel = ev[ev["benchmark"] == benchmark]
+    tasks = set(sel["task"].dropna()) if "task" in sel else set()
+    paper_column = protocol == TRANSFER and tasks == {"gsm8k"}
     pair = ""
     if len(sel) and "param.strong_model" in sel and "param.weak_model" in sel:
         pair = f", {sel['param.strong_model'].iloc[0]} vs {sel['param.weak_model'].iloc[0]}"

@@ -59,6 +59,7 @@ def test_build_and_load_local_mmlu(tmp_path: Path, data_dir: Path) -> None:
     rows = [json.loads(line) for line in text.splitlines()]
     bench = load_mmlu_local(data_dir, path=out)
     assert len(bench) == 3 and all(p[:40] not in text for p in bench.prompts)
+    assert bench.meta["task"] == "mmlu"  # MMLU's questions, whatever the file is called
     gold = mmlu_local.mmlu_gold_letters()
     for row, prompt, group in zip(rows, bench.prompts, bench.groups or [], strict=True):
         letter = gold[(group, mmlu_local.normalize_prompt(prompt))]

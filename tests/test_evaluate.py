@@ -57,6 +57,7 @@ def test_evaluate_cli_writes_an_mlflow_run(capsys: pytest.CaptureFixture[str]) -
     assert m["apgr"] == pytest.approx(res["apgr"])
     assert t["routerlab.system"] == "random" and t["routerlab.router"] == "random"
     assert t["routerlab.benchmark"] == "gsm8k" and t["routerlab.label_source"] == "none"
+    assert t["routerlab.task"] == "gsm8k"  # read by the report to pick paper columns
     artifacts = {a.path for a in c.list_artifacts(run.info.run_id)}
     assert {"curve.csv", "oracle_curve.csv", "curve.png", "data_sha256.json"} <= artifacts
     history = c.get_metric_history(run.info.run_id, "curve_quality")

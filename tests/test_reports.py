@@ -44,6 +44,7 @@ def _log_fixed_runs() -> None:
                 "routerlab.router": router,
                 "routerlab.label_source": labels,
                 "routerlab.benchmark": bench,
+                "routerlab.task": bench,
                 "routerlab.key": f"k{i}",
                 "routerlab.complete": "1",
             },
@@ -161,12 +162,17 @@ def test_table2_shows_the_paper_column_on_gsm8k_only() -> None:
 
     _log_fixed_runs()
     runs = load_runs("golden")
-    # the fixed runs' GSM8K cells stand in for a local pair's: once named as GSM8K, once as MMLU
+    assert set(runs.loc[runs["benchmark"] == "gsm8k", "task"].dropna()) == {"gsm8k"}
+    # the fixed runs' GSM8K cells stand in for a local pair's: once as a pair on GSM8K's
+    # questions, once on MMLU's. The task tag decides, not the name: a benchmark named
+    # like GSM8K whose runs carry another task gets no paper column.
     as_gsm8k = runs.replace({"benchmark": {"gsm8k": "gsm8k_qwen"}})
-    as_mmlu = runs.replace({"benchmark": {"gsm8k": "mmlu_qwen"}})
+    as_mmlu = runs.replace({"benchmark": {"gsm8k": "mmlu_qwen"}, "task": {"gsm8k": "mmlu"}})
+    misnamed = runs.replace({"benchmark": {"gsm8k": "gsm8k_hard"}, "task": {"gsm8k": "custom"}})
     with_paper, without = table2(as_gsm8k, "gsm8k_qwen"), table2(as_mmlu, "mmlu_qwen")
     assert "paper" in to_markdown(with_paper) and "Paper column" in " ".join(with_paper.notes)
     assert "paper" not in to_markdown(without)
+    assert "paper" not in to_markdown(table2(misnamed, "gsm8k_hard"))
     assert "47.00" in to_markdown(without)  # the same cells, without the GSM8K paper numbers
     assert with_paper.label != without.label  # both fit in one LaTeX document
 

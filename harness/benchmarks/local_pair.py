@@ -321,5 +321,7 @@ def _load_local_pair(base: Benchmark, path: Path, name: str, build: str, what: s
         strong_response=df["strong_response"].fillna("").astype(str).tolist(),
         groups=groups,
         source_sha256={**base.source_sha256, path.name: sha256_file(path)},
-        meta={"metric": "accuracy", "source": f"{path.name} joined with {what}"},
+        meta={"metric": "accuracy", "source": f"{path.name} joined with {what}",
+              # the base benchmark's task: gsm8k_qwen asks GSM8K's questions
+              "task": base.meta.get("task") or base.name},
     )

@@ -109,7 +109,8 @@ def load_gsm8k(data_dir: Path | None = None) -> Benchmark:
         strong_response=df[f"{STRONG_MODEL}_response"].fillna("").astype(str).tolist(),
         source_sha256=sha,
         dropped_contaminated=dropped,
-        meta={"metric": "accuracy", "source": "lm-sys/RouteLLM routellm/evals/gsm8k"},
+        meta={"metric": "accuracy", "source": "lm-sys/RouteLLM routellm/evals/gsm8k",
+              "task": "gsm8k"},
     )
 
 
@@ -150,7 +151,7 @@ def load_mmlu(data_dir: Path | None = None) -> Benchmark:
         dropped_contaminated=dropped,
         # groups are subjects, not questions: splits by question use the prompt text
         meta={"metric": "accuracy", "source": "lm-sys/RouteLLM routellm/evals/mmlu",
-              "group_kind": "subject"},
+              "group_kind": "subject", "task": "mmlu"},
     )
 
 
@@ -269,6 +270,7 @@ def load_mt_bench(data_dir: Path | None = None) -> Benchmark:
         meta={
             "metric": "mean GPT-4 judge score (1-10) over both turns; routed on turn 1",
             "source": "lm-sys/RouteLLM routellm/evals/mt_bench",
+            "task": "mt_bench",
         },
     )
 

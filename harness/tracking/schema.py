@@ -49,6 +49,9 @@ PROTOCOL = tag("protocol")  # transfer | cross-fit | leave-one-benchmark-out (ha
 GRID = tag("grid")
 COMPLETE = tag("complete")  # "1", written last: a run without it is redone
 QUALITY_UNIT = tag("quality_unit")
+# The task a benchmark's prompts come from ("gsm8k" for gsm8k and gsm8k_qwen): readers that
+# compare with a published table (the report's paper columns) match on it, never on names.
+TASK = tag("task")
 GIT_DIRTY = tag("git_dirty")
 
 # summarize()'s keys → their MLflow names; None: not logged as a metric (it is a param).
