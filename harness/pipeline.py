@@ -54,6 +54,9 @@ from harness.records import Benchmark, LabelSet
 from routers.base import Router
 
 logger = logging.getLogger(__name__)
+# Truncation warnings already given in this process: a study scores the same benchmark with
+# dozens of routers, and one warning per (texts, model) says all there is to say.
+_TRUNCATION_WARNED: set[tuple[str, str, int, int]] = set()
 
 DECONTAMINATION_THRESHOLD = 0.95  # RouteLLM's rule
 
@@ -340,12 +343,14 @@ def router_scores(
         for side, texts in (("benchmark", bench_texts), ("training", train_texts)):
             cut = truncated_count(texts, embedding_model)
             info[f"embedding_truncated_{side}"] = cut
-            if cut:
+            what = benchmark.name if side == "benchmark" else f"training ({label_set.source})"
+            warned = (what, embedding_model, cut, len(texts))
+            if cut and warned not in _TRUNCATION_WARNED:
+                _TRUNCATION_WARNED.add(warned)
                 logger.warning(
                     "%d of %d %s prompts (%.0f%%) are longer than %s reads and were cut to "
                     "their opening; embedding_input=tail embeds their ends instead",
-                    cut, len(texts), benchmark.name if side == "benchmark" else side,
-                    100.0 * cut / len(texts), embedding_model,
+                    cut, len(texts), what, 100.0 * cut / len(texts), embedding_model,
                 )
     else:
         X_train = np.zeros((len(train_prompts), 0), dtype=np.float32)

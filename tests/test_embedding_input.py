@@ -152,3 +152,24 @@ def test_a_file_with_many_models_picks_columns_and_counts_dropped_rows(
                  "--no-mlflow", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)["results"][0]
     assert result["n"] == 27 and result["dropped_missing_outcomes"] == 3
+
+
+def test_truncation_is_warned_once_per_benchmark_not_per_router(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from harness.pipeline import router_scores
+
+    path = str(few_shot_benchmark(tmp_path / "warned.csv", n=24))
+    other = str(few_shot_benchmark(tmp_path / "warned_other.csv", n=24, other=True))
+    bench = load_benchmark(path)
+    with caplog.at_level("WARNING", logger="harness.pipeline"):
+        for k in (3, 5):  # a study scores one benchmark with many routers
+            router_scores("knn", {"k": k}, "outcomes", {"benchmarks": other}, bench,
+                          embedding_input="full", decontaminate=None, show_progress=False)
+    cut = [r.getMessage() for r in caplog.records if "longer than" in r.getMessage()]
+    assert cut == [
+        f"24 of 24 {bench.name} prompts (100%) are longer than all-MiniLM-L6-v2 reads and "
+        "were cut to their opening; embedding_input=tail embeds their ends instead",
+        "24 of 24 training (outcomes) prompts (100%) are longer than all-MiniLM-L6-v2 reads "
+        "and were cut to their opening; embedding_input=tail embeds their ends instead",
+    ]
