@@ -62,7 +62,7 @@ resample recomputes its own 10-quantile thresholds (a loop, ~3 s for MMLU × 100
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -307,6 +307,40 @@ def _resample_counts(rng: np.random.Generator, n: int, rows: int) -> np.ndarray:
     return np.bincount(idx.ravel(), minlength=rows * n).reshape(rows, n)
 
 
+#: Recent resample draws, (seed, n, n_boot, rows) → count chunks: every router of a study is
+#: scored on the same benchmark with the same seed, hence the very same resamples; drawing
+#: them once per benchmark saves a quarter of each bootstrap on MMLU.
+_RESAMPLES: dict[tuple[int, int, int, int], list[np.ndarray]] = {}
+_RESAMPLES_MAX_CELLS = 64_000_000  # ~64 MB of uint8 counts in all
+
+
+def _resample_chunks(seed: int, n: int, n_boot: int, rows: int) -> Iterator[np.ndarray]:
+    """The bootstrap's resamples as count chunks of ``rows`` rows (the last may be shorter):
+    the draws of ``default_rng(seed)``, chunk by chunk, kept for the next caller."""
+    key = (int(seed), int(n), int(n_boot), int(rows))
+    cached = _RESAMPLES.get(key)
+    if cached is not None:
+        yield from cached
+        return
+    keep = n * n_boot <= _RESAMPLES_MAX_CELLS // 4
+    chunks: list[np.ndarray] = []
+    rng = np.random.default_rng(seed)
+    done = 0
+    while done < n_boot:
+        m = min(rows, n_boot - done)
+        counts = _resample_counts(rng, n, m)
+        if keep:
+            # counts of one prompt in one resample are tiny (Poisson(1)): one byte each
+            compact = counts.astype(np.uint8) if counts.max() < 256 else counts
+            chunks.append(compact)
+        yield counts
+        done += m
+    if keep:
+        _RESAMPLES[key] = chunks
+        while sum(c.size for v in _RESAMPLES.values() for c in v) > _RESAMPLES_MAX_CELLS:
+            _RESAMPLES.pop(next(iter(_RESAMPLES)))
+
+
 def _exact_replicates(
     gain_sorted: np.ndarray,
     weak_sorted: np.ndarray,
@@ -385,7 +419,6 @@ def bootstrap(
     s, w, t = _as_arrays(scores, weak, strong)
     pcts_t = tuple(float(p) for p in pcts)
     n = len(s)
-    rng = np.random.default_rng(seed)
     # Sort once. Resamples are drawn per prompt (in the prompts' own order) and read in
     # score order: the same draws as :func:`paired_bootstrap` with the same seed, so a
     # study's CI replicates double as the router's side of its paired comparison.
@@ -403,9 +436,9 @@ def bootstrap(
 
         bar = tqdm(total=n_boot, desc="bootstrap", unit="resample", leave=False, disable=None)
     done = 0
-    while done < n_boot:
-        m = min(rows, n_boot - done)
-        counts = _resample_counts(rng, n, m)[:, order]
+    for drawn in _resample_chunks(seed, n, n_boot, rows):
+        m = len(drawn)
+        counts = drawn[:, order]
         if grid == "exact":
             c, a = _exact_replicates(gain, w, ends, counts, pcts_t, interpolate)
         elif grid == "routellm":
@@ -520,7 +553,6 @@ def paired_bootstrap(
     sa, w, t = _as_arrays(scores_a, weak, strong)
     pcts_t = tuple(float(p) for p in pcts)
     n = len(sa)
-    rng = np.random.default_rng(seed)
     # The random router's orders come from their own stream, so the resamples (``rng``) are
     # the same with or without them: the random side of a benchmark is computed once and
     # reused for every router scored on it (a study pairs ~40 routers with one benchmark).
@@ -541,14 +573,13 @@ def paired_bootstrap(
     rows = max(2, min(n_boot, (1 << 17) // max(n, 1)))
     diffs: list[np.ndarray] = []
     random_parts: list[np.ndarray] = []
+    known = False
+    if replicates_a is not None and random_reps is not None:  # nothing to draw
+        diffs.append(replicates_a[:n_boot] - random_reps[:n_boot])
+        known = True
     done = 0
-    while done < n_boot:
-        m = min(rows, n_boot - done)
-        if replicates_a is not None and random_reps is not None:
-            diffs.append(replicates_a[done : done + m] - random_reps[done : done + m])
-            done += m
-            continue  # nothing left to draw: both sides are known
-        counts = _resample_counts(rng, n, m)
+    for counts in () if known else _resample_chunks(seed, n, n_boot, rows):
+        m = len(counts)
         rep_a = (
             replicates_a[done : done + m]
             if replicates_a is not None

@@ -308,3 +308,21 @@ def test_ci_and_paired_bootstrap_share_their_resamples() -> None:
     # and the random router itself does not beat random
     lo, hi = fresh.ci(50)
     assert lo < 0 < hi
+
+
+def test_bootstrap_draws_the_same_resamples_when_they_come_from_its_cache() -> None:
+    rng = np.random.default_rng(5)
+    n = 300
+    w, t = (rng.random(n) < 0.5).astype(float), (rng.random(n) < 0.7).astype(float)
+    scores = rng.random(n)
+    M._RESAMPLES.clear()
+    first = M.bootstrap(scores, w, t, n_boot=50, seed=9, chunk_size=16)
+    assert (9, n, 50, 16) in M._RESAMPLES  # drawn once, kept
+    again = M.bootstrap(scores, w, t, n_boot=50, seed=9, chunk_size=16)
+    np.testing.assert_array_equal(first.cpt, again.cpt)
+    # ... and they are default_rng(seed)'s draws, chunk by chunk, as without a cache
+    draws = np.random.default_rng(9)
+    fresh = np.concatenate([M._resample_counts(draws, n, m) for m in (16, 16, 16, 2)])
+    np.testing.assert_array_equal(np.concatenate(M._RESAMPLES[(9, n, 50, 16)]), fresh)
+    other = M.bootstrap(scores, w, t, n_boot=50, seed=10, chunk_size=16)
+    assert not np.array_equal(other.cpt, first.cpt)

@@ -47,6 +47,21 @@ def test_tracking_uri_env_and_default(monkeypatch: pytest.MonkeyPatch, tmp_path:
     )
 
 
+def test_a_sqlite_store_is_written_ahead_not_synced_per_commit(tmp_path: Path) -> None:
+    import sqlite3
+
+    tracking.open_store()
+    db = Path(tracking.tracking_uri().removeprefix("sqlite:///"))
+    with sqlite3.connect(db) as con:  # journal mode is a property of the file
+        assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    # another sqlite database opened in the same process keeps sqlite's defaults
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    with engine.connect() as con:
+        assert con.exec_driver_sql("PRAGMA journal_mode").scalar() == "delete"
+
+
 def test_parent_child_runs_and_find_runs(tmp_path: Path) -> None:
     bench = load_benchmark("mt_bench")
     scores = np.random.default_rng(0).random(len(bench))

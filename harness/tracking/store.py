@@ -92,6 +92,7 @@ def _setup() -> MlflowClient:
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     register_home_scheme()
     uri = tracking_uri()
+    _write_ahead_log(uri)
     mlflow.set_tracking_uri(uri)
     if uri in _OPENED:
         return MlflowClient(tracking_uri=uri)
@@ -102,6 +103,39 @@ def _setup() -> MlflowClient:
 
 
 _OPENED: set[str] = set()
+_WAL_FILES: set[str] = set()
+
+
+def _write_ahead_log(uri: str) -> None:
+    """Open a sqlite tracking store in write-ahead-log mode with ``synchronous=NORMAL``.
+
+    Why: MLflow commits every call (a study of 124 runs made 2,300 commits), and sqlite's
+    default rollback journal syncs the disk on each one; in WAL mode with NORMAL syncing a
+    commit is an append, synced at checkpoints (a crash can lose the last commits, never the
+    file: a run whose ``complete`` tag did not land is redone). WAL also lets readers (the
+    UI, a report, other workers' claim checks) read while a worker writes. Applied through
+    a SQLAlchemy connect hook, for this store's file only, before MLflow's engine connects.
+    """
+    if not uri.startswith("sqlite:///") or ":memory:" in uri:
+        return
+    import os
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not _WAL_FILES:
+
+        def on_connect(dbapi_connection: Any, _record: Any) -> None:
+            if not isinstance(dbapi_connection, sqlite3.Connection):
+                return
+            files = [row[2] for row in dbapi_connection.execute("PRAGMA database_list")]
+            if any(f and os.path.realpath(f) in _WAL_FILES for f in files):
+                dbapi_connection.execute("PRAGMA journal_mode=WAL")
+                dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+        event.listen(Engine, "connect", on_connect)
+    _WAL_FILES.add(os.path.realpath(unquote(uri[len("sqlite:///") :])))
 
 
 @contextmanager
