@@ -247,7 +247,7 @@ def log_result(
         figure=figure,
     )
     frame = pd.DataFrame({"prompt_id": benchmark.prompt_ids, "score": result.scores})
-    run.text(frame.to_csv(index=False), SCORES_ARTIFACT)
+    run.csv(frame, SCORES_ARTIFACT)
     result.run_id = run.run_id
 
 

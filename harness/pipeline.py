@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +168,29 @@ def max_similarity(queries: np.ndarray, train: np.ndarray, chunk: int = 2048) ->
     for start in range(0, queries.shape[0], chunk):
         out[start : start + chunk] = (queries[start : start + chunk] @ train.T).max(axis=1)
     return out
+
+
+# Decontamination's similarities by (queries, training rows) digest. A study decontaminates
+# one benchmark against one label set once per router and training fraction; hashing the
+# two matrices costs a third of the product on MMLU.
+_SIMILARITIES: OrderedDict[str, np.ndarray] = OrderedDict()
+_SIMILARITIES_MAX = 32
+
+
+def _decontamination_similarity(queries: np.ndarray, train: np.ndarray) -> np.ndarray:
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (queries, train):
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    key = digest.hexdigest()
+    if key in _SIMILARITIES:
+        _SIMILARITIES.move_to_end(key)
+        return _SIMILARITIES[key]
+    sims = max_similarity(queries, train)
+    _SIMILARITIES[key] = sims
+    while len(_SIMILARITIES) > _SIMILARITIES_MAX:
+        _SIMILARITIES.popitem(last=False)
+    return sims
 
 
 def _group_folds(
@@ -396,7 +420,7 @@ def router_scores(
             )
         idx = np.flatnonzero(rows)
         if decontaminate is not None and template.needs_embeddings:
-            sims = max_similarity(X_bench[idx], X_train[train_mask])
+            sims = _decontamination_similarity(X_bench[idx], X_train[train_mask])
             keep[idx[sims >= decontaminate]] = False
         idx = idx[keep[idx]]
         if idx.size == 0:

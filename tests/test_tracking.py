@@ -241,3 +241,20 @@ def test_a_dataset_logged_by_two_workers_at_once_is_linked_not_an_error(
         run.dataset(frame, name="other", context="evaluation", digest="e" * 40)
         with pytest.raises(MlflowException, match="disk"):
             run.flush()
+
+
+def test_csv_artifacts_read_back_exactly() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({
+        "prompt_id": ["q1", 'odd, "quoted" id', "q3"],
+        "score": [0.1 + 0.2, float("inf"), float("nan")],
+    })
+    with tracking.parent_run("csv", {}) as run_id:
+        writer = tracking.RunWriter(tracking.client(), run_id)
+        writer.csv(frame, "scores.csv")
+        writer.csv(frame[["score"]], "numbers.csv")
+    text = tracking.load_text(run_id, "numbers.csv")
+    assert text.splitlines()[:2] == ["score", "0.30000000000000004"]  # no quotes, all digits
+    back = tracking.load_csv(run_id, "scores.csv", dtype={"prompt_id": str})
+    pd.testing.assert_frame_equal(back, frame)
