@@ -21,6 +21,7 @@ source and date per entry.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import os
 import sys
@@ -188,8 +189,27 @@ def _gguf_vocab(model: str) -> Any:
     return Llama(model_path=str(model_path(model)), vocab_only=True, verbose=False)
 
 
+#: Token counts by (tokenizer, texts digest): both models of a pair often share a tokenizer
+#: and always share the prompts, and a study prices each benchmark once per process.
+_COUNTS: dict[tuple[str, str], tuple[np.ndarray, str]] = {}
+
+
 def count_tokens(texts: Sequence[str], tokenizer: str) -> tuple[np.ndarray, str]:
     """Token count per text with ``tokenizer``, and the method actually used."""
+    digest = hashlib.blake2b(digest_size=16)
+    for text in texts:
+        digest.update(text.encode())
+        digest.update(b"\0")
+    key = (tokenizer, digest.hexdigest())
+    if key not in _COUNTS:
+        _COUNTS[key] = _count_tokens(texts, tokenizer)
+        while len(_COUNTS) > 64:
+            _COUNTS.pop(next(iter(_COUNTS)))
+    counts, method = _COUNTS[key]
+    return counts.copy(), method
+
+
+def _count_tokens(texts: Sequence[str], tokenizer: str) -> tuple[np.ndarray, str]:
     if tokenizer == "cl100k_base":
         found = _cl100k()
         if found is not None:
@@ -363,7 +383,7 @@ def system_cost_at_share(
 # -- the cost metrics every evaluation run logs ----------------------------------------------
 def benchmark_prompt_costs(benchmark: Benchmark, data_dir: Path | None = None) -> PromptCosts:
     """Per-prompt USD of a full benchmark: MT-Bench over both turns, others per prompt."""
-    if benchmark.name == "mt_bench":
+    if benchmark.meta.get("task") == "mt_bench":  # the turns file is the built-in one's
         return mt_bench_prompt_costs(benchmark, load_mt_bench_turns(data_dir))
     return prompt_costs(benchmark)
 

@@ -85,6 +85,7 @@ class RunWriter:
         self._metrics: list[Any] = []
         self._tags: dict[str, str] = {}
         self._inputs: list[Any] = []
+        self._tables: list[dict[str, str]] = []
 
     def params(self, params: Mapping[str, Any]) -> None:
         """Flattened params, secrets dropped; a param already logged keeps its first value
@@ -160,7 +161,24 @@ class RunWriter:
         self.text(header + "\n" + sink.getvalue().to_pybytes().decode(), artifact_file)
 
     def table(self, frame: Any, artifact_file: str) -> None:
-        self.client.log_table(self.run_id, frame, artifact_file)
+        """A new table artifact (``.json``) that ``mlflow.load_table`` finds across runs.
+
+        Written the way MLflow's ``log_table`` writes a new table (pandas "split" JSON, and
+        the run's ``mlflow.loggedArtifacts`` tag naming it, sent with the next flush). Not
+        ``log_table`` itself: per call it reads the run back, lists its artifacts and commits
+        the tag on its own, an eighth of a study's time. Unlike it, this does not append to
+        a table already in the run: each file is written once.
+        """
+        from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_ARTIFACTS
+
+        if not artifact_file.endswith(".json"):
+            raise ValueError(f"table artifact {artifact_file!r}: the name must end in .json")
+        entry = {"path": artifact_file, "type": "table"}
+        if entry in self._tables:
+            raise ValueError(f"table {artifact_file!r} was already written to this run")
+        self.text(frame.to_json(orient="split", index=False, date_format="iso"), artifact_file)
+        self._tables.append(entry)
+        self._tags[MLFLOW_LOGGED_ARTIFACTS] = json.dumps(self._tables)
 
     def figure(self, figure: Any, artifact_file: str) -> None:
         self.client.log_figure(self.run_id, figure, artifact_file)
