@@ -181,7 +181,7 @@ def test_run_workers_flag_starts_processes_that_share_the_study(
         env=env, capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "2 workers exited with [0, 0]" in proc.stdout
+    assert "1 helper worker exited with [0]" in proc.stdout  # this process is the other
     runs = find_runs(filter={"routerlab.study": "workers_flag", "routerlab.kind": "evaluation"})
     keys = [r.data.tags["routerlab.key"] for r in runs if r.info.status == "FINISHED"]
     assert len(keys) == 6 and len(set(keys)) == 6
@@ -229,3 +229,15 @@ def test_rerun_closes_a_killed_runs_leftovers_and_leaves_one_finished_run(
     finished = [r for r in runs if r.info.status == "FINISHED"]
     assert sorted(r.data.tags["routerlab.key"] for r in finished) == sorted([first, second])
     assert all(r.data.tags.get("routerlab.complete") == "1" for r in finished)
+
+
+def test_auto_workers_one_per_core_for_a_large_study_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from routerlab.cli.run import auto_workers
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert auto_workers(124) == 2  # the paper grid on two cores
+    assert auto_workers(6) == 1  # a helper's start-up would cost more than it wins
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(32)), raising=False)
+    assert auto_workers(124) == 4  # each worker holds the benchmarks in memory: at most 4

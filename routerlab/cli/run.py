@@ -7,6 +7,11 @@ Examples::
     routerlab run studies/paper.toml --list   # print the combinations and their keys
     routerlab run studies/paper.toml --tuned  # with `routerlab tune`'s best parameters
     routerlab run studies/paper.toml --workers 3   # three local worker processes
+    routerlab run studies/paper.toml --workers 1   # this process only
+
+By default (``--workers auto``) a study of 40 or more combinations gets one worker process
+per CPU core (at most 4): this process and helpers started beside it. Each combination is
+computed by one worker with the same seeds, so the results do not depend on the count.
 
 Several ``routerlab run`` of one study (on this machine, or on machines sharing a
 PostgreSQL-backed MLflow store via MLFLOW_TRACKING_URI) share its combinations: each is
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,9 +50,10 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
-        default=1,
-        help="worker processes to start on this machine (default 1: this process)",
+        type=_workers_arg,
+        default="auto",
+        help="worker processes on this machine, this one included (default auto: one per "
+        "CPU core, at most 4, for a study of 40 or more combinations; else 1)",
     )
     p.add_argument(
         "--lease-seconds",
@@ -58,8 +65,35 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _spawn_workers(args: argparse.Namespace) -> int:
-    """Start ``args.workers`` processes of ``routerlab run`` on the same study; wait for all."""
+#: ``--workers auto`` starts helpers only for a study this large: a helper's start-up
+#: (imports, data, embeddings) costs seconds that a small study does not win back.
+AUTO_WORKERS_MIN_COMBINATIONS = 40
+AUTO_WORKERS_MAX = 4
+
+
+def _workers_arg(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: give a whole number of processes or 'auto'"
+        ) from None
+
+
+def auto_workers(n_combinations: int) -> int:
+    """Worker processes for ``--workers auto``: one per CPU core this process may use, at
+    most :data:`AUTO_WORKERS_MAX`, for a study of at least
+    :data:`AUTO_WORKERS_MIN_COMBINATIONS` combinations; else 1."""
+    if n_combinations < AUTO_WORKERS_MIN_COMBINATIONS:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(AUTO_WORKERS_MAX, cores or 1))
+
+
+def _start_helpers(args: argparse.Namespace, count: int) -> list[subprocess.Popen[bytes]]:
+    """``count`` more ``routerlab run`` processes on the same study (no judge, no bar)."""
     package = __name__.rsplit(".", 1)[0]  # the CLI package, wherever it lives
     cmd = [
         sys.executable,
@@ -67,6 +101,8 @@ def _spawn_workers(args: argparse.Namespace) -> int:
         f"import sys; from {package} import main; sys.exit(main())",
         "run",
         str(args.study),
+        "--workers",
+        "1",
         "--no-judge",
         "--no-progress",
         "--lease-seconds",
@@ -76,21 +112,24 @@ def _spawn_workers(args: argparse.Namespace) -> int:
         cmd += ["--data-dir", str(args.data_dir)]
     if args.tuned:
         cmd.append("--tuned")
-    procs = [subprocess.Popen(cmd) for _ in range(args.workers)]
+    return [subprocess.Popen(cmd) for _ in range(count)]
+
+
+def _wait_for(helpers: list[subprocess.Popen[bytes]]) -> int:
     try:
-        codes = [p.wait() for p in procs]
+        codes = [p.wait() for p in helpers]
     finally:
-        for p in procs:
+        for p in helpers:
             if p.poll() is None:
                 p.terminate()
-    print(f"{args.workers} workers exited with {codes}")
+    print(f"{len(helpers)} helper worker{'s' if len(helpers) > 1 else ''} exited with {codes}")
     return max(codes)
 
 
 def run(args: argparse.Namespace) -> int:
     from studies.spec import load_study
 
-    if args.workers < 1:
+    if args.workers != "auto" and args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: give a whole number of processes >= 1")
     if not args.lease_seconds > 0:
         raise ConfigError(f"--lease-seconds {args.lease_seconds}: give a number of seconds > 0")
@@ -121,26 +160,33 @@ def run(args: argparse.Namespace) -> int:
     from studies.runner import run_study
 
     failed = False
-    has_grid = any(True for _ in study.combinations())
-    if args.workers > 1:
-        failed = _spawn_workers(args) != 0
-    else:
+    n_combinations = sum(1 for _ in study.combinations())
+    has_grid = n_combinations > 0
+    workers = auto_workers(n_combinations) if args.workers == "auto" else int(args.workers)
+    helpers = _start_helpers(args, workers - 1) if workers > 1 and has_grid else []
+    try:
         outcome = run_study(
             study,
             data_dir=args.data_dir,
             progress=not args.no_progress,
             lease_seconds=args.lease_seconds,
         )
-        if outcome.total:  # a judge-only study has no grid to summarise
-            others = f", {outcome.by_others} by other workers" if outcome.by_others else ""
-            print(
-                f"study {study.name}: {outcome.total} combinations, {outcome.skipped} already "
-                f"finished, {len(outcome.ran)} run now{others}, {len(outcome.failed)} failed "
-                f"({outcome.seconds:.0f} s); MLflow parent run {outcome.parent_run_id}"
-            )
-        for what, why in outcome.failed:
-            print(f"  failed: {what}: {why}")
-        failed = bool(outcome.failed)
+    except BaseException:
+        for p in helpers:
+            p.terminate()
+        raise
+    if helpers:
+        failed = _wait_for(helpers) != 0
+    if outcome.total:  # a judge-only study has no grid to summarise
+        others = f", {outcome.by_others} by other workers" if outcome.by_others else ""
+        print(
+            f"study {study.name}: {outcome.total} combinations, {outcome.skipped} already "
+            f"finished, {len(outcome.ran)} run now{others}, {len(outcome.failed)} failed "
+            f"({outcome.seconds:.0f} s); MLflow parent run {outcome.parent_run_id}"
+        )
+    for what, why in outcome.failed:
+        print(f"  failed: {what}: {why}")
+    failed = failed or bool(outcome.failed)
     if study.judge is not None and not args.no_judge:
         from studies.judging import run_study_judge
 
