@@ -25,7 +25,7 @@ import hashlib
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,14 +210,18 @@ def count_tokens(texts: Sequence[str], tokenizer: str) -> tuple[np.ndarray, str]
 
 
 def _count_tokens(texts: Sequence[str], tokenizer: str) -> tuple[np.ndarray, str]:
+    count: Any = None
+    method = ESTIMATE_METHOD
     if tokenizer == "cl100k_base":
         found = _cl100k()
-        if found is not None:
-            enc, method = found
-            counts = [len(ids) for ids in enc.encode_ordinary_batch(list(texts))]
-            return np.array(counts, dtype=np.int64), method
-        return estimate_tokens(texts), ESTIMATE_METHOD + " (cl100k_base file unavailable)"
-    if tokenizer.startswith("gguf:"):
+        if found is None:
+            return estimate_tokens(texts), ESTIMATE_METHOD + " (cl100k_base file unavailable)"
+        enc, method = found
+
+        def count(batch: list[str]) -> list[int]:
+            return [len(ids) for ids in enc.encode_ordinary_batch(batch)]
+
+    elif tokenizer.startswith("gguf:"):
         name = tokenizer.split(":", 1)[1]
         try:
             vocab = _gguf_vocab(name)
@@ -225,9 +229,33 @@ def _count_tokens(texts: Sequence[str], tokenizer: str) -> tuple[np.ndarray, str
             return estimate_tokens(
                 texts
             ), f"{ESTIMATE_METHOD} ({name} tokenizer unavailable: {exc})"
-        counts = [len(vocab.tokenize(t.encode(), add_bos=False, special=False)) for t in texts]
-        return np.array(counts, dtype=np.int64), f"{name} GGUF tokenizer (llama.cpp)"
-    return estimate_tokens(texts), ESTIMATE_METHOD
+        method = f"{name} GGUF tokenizer (llama.cpp)"
+
+        def count(batch: list[str]) -> list[int]:
+            return [len(vocab.tokenize(t.encode(), add_bos=False, special=False)) for t in batch]
+
+    else:
+        return estimate_tokens(texts), ESTIMATE_METHOD
+    return _counted_with_cache(list(texts), f"{tokenizer}|{method}", count), method
+
+
+def _counted_with_cache(
+    texts: list[str], tokenizer_key: str, count: Callable[[list[str]], list[int]]
+) -> np.ndarray:
+    """Token counts of ``texts``: those on disk (the embedding cache's ``token_count``
+    table), the rest counted with ``count`` and stored. Counting MMLU's prompts and answers
+    took seconds in every study process; looking them up takes a fraction."""
+    from harness.embeddings import EmbeddingCache, text_sha256
+
+    cache = EmbeddingCache()
+    shas = [text_sha256(t) for t in texts]
+    known = cache.get_token_counts(tokenizer_key, shas)
+    todo = {sha: t for sha, t in zip(shas, texts, strict=True) if sha not in known}
+    if todo:
+        fresh = dict(zip(todo, count(list(todo.values())), strict=True))
+        cache.put_token_counts(tokenizer_key, fresh)
+        known.update(fresh)
+    return np.array([known[sha] for sha in shas], dtype=np.int64)
 
 
 # -- cost of a routing system ----------------------------------------------------------------

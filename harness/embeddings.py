@@ -96,7 +96,9 @@ def _load_model(location: str) -> Any:
 
 
 class EmbeddingCache:
-    """SQLite store of float32 vectors keyed by (model key, text sha256)."""
+    """SQLite store of float32 vectors keyed by (model key, text sha256), and of two other
+    facts about a text that never change: whether a model cuts it, and its token count
+    under a tokenizer (priced costs, :func:`harness.cost.count_tokens`)."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or cache_dir() / "embeddings" / "embeddings.sqlite"
@@ -116,6 +118,12 @@ class EmbeddingCache:
             con.execute(
                 "CREATE TABLE IF NOT EXISTS truncated (model TEXT NOT NULL, sha256 TEXT NOT NULL,"
                 " cut INTEGER NOT NULL, PRIMARY KEY (model, sha256))"
+            )
+            # Token counts; ``tokenizer`` names the tokenizer actually used (an estimate is
+            # never stored).
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS token_count (model TEXT NOT NULL,"
+                " sha256 TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (model, sha256))"
             )
 
     def _connect(self) -> sqlite3.Connection:
@@ -152,6 +160,17 @@ class EmbeddingCache:
             con.executemany(
                 "INSERT OR IGNORE INTO truncated VALUES (?, ?, ?)",
                 [(model_key, sha, int(c)) for sha, c in cut.items()],
+            )
+
+    def get_token_counts(self, tokenizer: str, shas: Sequence[str]) -> dict[str, int]:
+        """The stored token counts among ``shas`` under ``tokenizer``."""
+        return {sha: int(n) for sha, n in self._lookup("token_count", "n", tokenizer, shas)}
+
+    def put_token_counts(self, tokenizer: str, counts: dict[str, int]) -> None:
+        with closing(self._connect()) as con, con:
+            con.executemany(
+                "INSERT OR IGNORE INTO token_count VALUES (?, ?, ?)",
+                [(tokenizer, sha, int(n)) for sha, n in counts.items()],
             )
 
     def record_encode_time(self, model_key: str, texts: int, seconds: float) -> None:

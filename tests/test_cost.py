@@ -89,3 +89,26 @@ def test_mt_bench_cost_counts_both_turns(data_dir: Path) -> None:
     turn1 = cost.prompt_costs(bench)
     assert both.strong_usd.shape == (len(bench),)
     assert (both.strong_usd > turn1.strong_usd).all()
+
+
+def test_token_counts_are_counted_once_and_read_back_from_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROUTERLAB_CACHE_DIR", str(tmp_path / "cache"))
+    calls: list[list[str]] = []
+
+    def count(batch: list[str]) -> list[int]:
+        calls.append(batch)
+        return [len(t.split()) for t in batch]
+
+    texts = ["one two three", "four", "one two three"]
+    first = cost._counted_with_cache(texts, "words", count)
+    assert first.tolist() == [3, 1, 3] and calls == [["one two three", "four"]]
+    again = cost._counted_with_cache([*texts, "five six"], "words", count)
+    assert again.tolist() == [3, 1, 3, 2] and calls[1:] == [["five six"]]  # only the new one
+    other = cost._counted_with_cache(["four"], "other tokenizer", count)
+    assert other.tolist() == [1] and calls[2:] == [["four"]]  # counts are per tokenizer
+    # the real tokenizer gives the same counts from the cache as fresh
+    fresh, method = cost.count_tokens(["Hello world, routers!"], "cl100k_base")
+    cached, _ = cost.count_tokens(["Hello world, routers!"], "cl100k_base")
+    assert fresh.tolist() == cached.tolist() and "cl100k_base" in method
