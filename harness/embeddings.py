@@ -156,21 +156,21 @@ class EmbeddingCache:
         return {sha: bool(cut) for sha, cut in self._lookup("truncated", "cut", model_key, shas)}
 
     def put_truncated(self, model_key: str, cut: dict[str, bool]) -> None:
-        with closing(self._connect()) as con, con:
-            con.executemany(
-                "INSERT OR IGNORE INTO truncated VALUES (?, ?, ?)",
-                [(model_key, sha, int(c)) for sha, c in cut.items()],
-            )
+        self._store("truncated", model_key, {sha: int(c) for sha, c in cut.items()})
 
     def get_token_counts(self, tokenizer: str, shas: Sequence[str]) -> dict[str, int]:
         """The stored token counts among ``shas`` under ``tokenizer``."""
         return {sha: int(n) for sha, n in self._lookup("token_count", "n", tokenizer, shas)}
 
     def put_token_counts(self, tokenizer: str, counts: dict[str, int]) -> None:
+        self._store("token_count", tokenizer, {sha: int(n) for sha, n in counts.items()})
+
+    def _store(self, table: str, model_key: str, values: dict[str, int]) -> None:
+        """Rows ``(model_key, sha256, value)`` of a per-text fact table (first one wins)."""
         with closing(self._connect()) as con, con:
             con.executemany(
-                "INSERT OR IGNORE INTO token_count VALUES (?, ?, ?)",
-                [(tokenizer, sha, int(n)) for sha, n in counts.items()],
+                f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?)",
+                [(model_key, sha, value) for sha, value in values.items()],
             )
 
     def record_encode_time(self, model_key: str, texts: int, seconds: float) -> None:

@@ -177,12 +177,17 @@ _SIMILARITIES: OrderedDict[str, np.ndarray] = OrderedDict()
 _SIMILARITIES_MAX = 32
 
 
-def _decontamination_similarity(queries: np.ndarray, train: np.ndarray) -> np.ndarray:
-    digest = hashlib.blake2b(digest_size=16)
-    for array in (queries, train):
+def _digest(prefix: str, *arrays: np.ndarray) -> str:
+    """A key for ``arrays`` (dtype, shape and bytes) after ``prefix``."""
+    digest = hashlib.blake2b(prefix.encode(), digest_size=16)
+    for array in arrays:
         digest.update(f"{array.dtype}{array.shape}".encode())
         digest.update(np.ascontiguousarray(array).tobytes())
-    key = digest.hexdigest()
+    return digest.hexdigest()
+
+
+def _decontamination_similarity(queries: np.ndarray, train: np.ndarray) -> np.ndarray:
+    key = _digest("", queries, train)
     if key in _SIMILARITIES:
         _SIMILARITIES.move_to_end(key)
         return _SIMILARITIES[key]
@@ -224,14 +229,9 @@ def _fit(
     """A clone of ``template`` fitted on (X, y), or the same fit from the ``fitted`` memo."""
     if fitted is None:
         return template.clone().fit(X, y)
-    digest = hashlib.blake2b(digest_size=16)
     cls = type(template)
     params = sorted(template.get_params().items())
-    digest.update(f"{cls.__module__}.{cls.__qualname__}:{params!r}".encode())
-    for array in (X, y):
-        digest.update(f"{array.dtype}{array.shape}".encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
-    key = digest.hexdigest()
+    key = _digest(f"{cls.__module__}.{cls.__qualname__}:{params!r}", X, y)
     if key not in fitted:
         fitted[key] = template.clone().fit(X, y)
     return fitted[key]
