@@ -21,7 +21,6 @@ source and date per entry.
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import os
 import sys
@@ -189,29 +188,8 @@ def _gguf_vocab(model: str) -> Any:
     return Llama(model_path=str(model_path(model)), vocab_only=True, verbose=False)
 
 
-#: Token counts by (tokenizer, texts digest): both models of a pair often share a tokenizer
-#: and always share the prompts, and a study prices each benchmark once per process.
-_COUNTS: dict[tuple[str, str], tuple[np.ndarray, str]] = {}
-
-
 def count_tokens(texts: Sequence[str], tokenizer: str) -> tuple[np.ndarray, str]:
     """Token count per text with ``tokenizer``, and the method actually used."""
-    digest = hashlib.blake2b(digest_size=16)
-    for text in texts:
-        digest.update(text.encode())
-        digest.update(b"\0")
-    key = (tokenizer, digest.hexdigest())
-    if key not in _COUNTS:
-        _COUNTS[key] = _count_tokens(texts, tokenizer)
-        while len(_COUNTS) > 64:
-            _COUNTS.pop(next(iter(_COUNTS)))
-    counts, method = _COUNTS[key]
-    return counts.copy(), method
-
-
-def _count_tokens(texts: Sequence[str], tokenizer: str) -> tuple[np.ndarray, str]:
-    count: Any = None
-    method = ESTIMATE_METHOD
     if tokenizer == "cl100k_base":
         found = _cl100k()
         if found is None:

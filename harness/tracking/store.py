@@ -106,6 +106,13 @@ _OPENED: set[str] = set()
 _WAL_FILES: set[str] = set()
 
 
+def _sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI; None for other stores and in-memory ones."""
+    if not uri.startswith("sqlite:///") or ":memory:" in uri:
+        return None
+    return Path(unquote(uri[len("sqlite:///") :]))
+
+
 def _write_ahead_log(uri: str) -> None:
     """Open a sqlite tracking store in write-ahead-log mode with ``synchronous=NORMAL``.
 
@@ -116,7 +123,8 @@ def _write_ahead_log(uri: str) -> None:
     UI, a report, other workers' claim checks) read while a worker writes. Applied through
     a SQLAlchemy connect hook, for this store's file only, before MLflow's engine connects.
     """
-    if not uri.startswith("sqlite:///") or ":memory:" in uri:
+    db_file = _sqlite_file(uri)
+    if db_file is None:
         return
     import os
     import sqlite3
@@ -135,7 +143,7 @@ def _write_ahead_log(uri: str) -> None:
                 dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
         event.listen(Engine, "connect", on_connect)
-    _WAL_FILES.add(os.path.realpath(unquote(uri[len("sqlite:///") :])))
+    _WAL_FILES.add(os.path.realpath(db_file))
 
 
 @contextmanager
@@ -148,12 +156,12 @@ def _schema_lock(uri: str) -> Iterator[None]:
     file. Serialising the first open does. Database servers (PostgreSQL) migrate inside a
     transaction, so a loser's error rolls back cleanly and :func:`open_store` retries it.
     """
-    if not uri.startswith("sqlite:///") or ":memory:" in uri:
+    db_path = _sqlite_file(uri)
+    if db_path is None:
         yield
         return
     import fcntl
 
-    db_path = Path(unquote(uri[len("sqlite:///") :]))
     db_path.parent.mkdir(parents=True, exist_ok=True)
     with open(db_path.parent / f"{db_path.name}.lock", "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
