@@ -198,6 +198,7 @@ def evaluation_tags(
         schema.LABEL_SOURCE: str(params.get("label_source") or "none"),
         schema.GRID: grid,
         schema.PROTOCOL: str(params.get("protocol") or "transfer"),
+        **({schema.FEATURES: str(params["features"])} if "features" in params else {}),
         **(extra or {}),
     }
 
@@ -337,6 +338,7 @@ def evaluate(
     n_folds: int | None = None,
     train_benchmarks: Sequence[str] | None = None,
     embedding_input: str = "auto",
+    features: str = "embedding",
     weak_column: str | None = None,
     strong_column: str | None = None,
     drop_missing: bool = False,
@@ -348,7 +350,8 @@ def evaluate(
     :mod:`baselines`: ``routerlab.evaluate`` passes ``baselines.system_scores``) and
     ``system`` its name.
     ``protocol`` / ``n_folds`` / ``train_benchmarks``: where a trained router's labels come
-    from (:mod:`harness.protocols`; :class:`harness.systems.SystemSpec`).
+    from (:mod:`harness.protocols`; :class:`harness.systems.SystemSpec`); ``features``: what
+    it reads (:mod:`harness.prompt_features`).
     ``limit`` keeps the first prompts of the benchmark. With ``log_to_mlflow`` the MLflow run
     opens before the work (its duration is the evaluation's) and holds the resolved
     parameters, the metrics and the dataset inputs. The USD metrics (``usd_*``) are in
@@ -356,6 +359,7 @@ def evaluate(
     """
     from harness.benchmarks import load_benchmark
     from harness.pipeline import resolve_params
+    from harness.prompt_features import check_features
 
     full = (
         benchmark if isinstance(benchmark, Benchmark)
@@ -383,6 +387,7 @@ def evaluate(
         params["limit"] = limit
     if router is not None and router not in PSEUDO_ROUTERS:
         params["protocol"] = check_protocol(protocol)
+        params["features"] = check_features(features)
 
     def work(run: tracking.RunWriter | None) -> EvaluationResult:
         if scorer is not None:
@@ -392,7 +397,7 @@ def evaluate(
                 router=str(router), router_params=dict(router_params or {}), labels=labels,
                 label_params=dict(label_params or {}), protocol=protocol, n_folds=n_folds,
                 train_benchmarks=tuple(train_benchmarks or ()), seed=seed,
-                embedding_input=embedding_input, scores_file=scores_file,
+                embedding_input=embedding_input, features=features, scores_file=scores_file,
             )
             routed = score_system(spec, bench, data_dir=data_dir)
         merged = {**dict(routed.params), **params}

@@ -6,7 +6,8 @@
    from the data dir) → training prompts and targets y = P(strong wins)
    (:meth:`LabelSet.targets`: 1 strong won, 0 weak won, 0.5 tie);
 2. embeddings of training and benchmark prompts (:func:`harness.embeddings.embed`, cached
-   on disk);
+   on disk); with ``features="embedding+stats"`` each row is followed by text statistics
+   standardised on the fold's training prompts (:mod:`harness.prompt_features`);
 3. decontamination, RouteLLM's rule: a benchmark prompt whose cosine similarity to any
    training prompt is ≥ ``decontaminate`` (0.95) is dropped, and the count is reported;
 4. fit the router, score the kept benchmark prompts.
@@ -44,6 +45,12 @@ from harness.embedding_input import embedding_texts
 from harness.embeddings import DEFAULT_MODEL, embed, truncated_count
 from harness.errors import ConfigError, DataError
 from harness.params import coerce_list_params
+from harness.prompt_features import (
+    StatisticsScaler,
+    check_features,
+    text_statistics,
+    uses_statistics,
+)
 from harness.protocols import (
     CROSS_FIT,
     DEFAULT_CROSS_FIT_FOLDS,
@@ -294,6 +301,7 @@ def router_scores(
     protocol: str = "transfer",
     embedding_input: str = "auto",
     fold_router_params: Sequence[Mapping[str, Any]] | None = None,
+    features: str = "embedding",
 ) -> ScoredBenchmark:
     """Fit ``router`` on ``labels`` and score ``benchmark`` (module docstring).
 
@@ -323,10 +331,14 @@ def router_scores(
         fold_router_params: cross-fit only: per fold, router parameters over
             ``router_params`` (nested tuning chose them on that fold's training part,
             :mod:`studies.nested_tuning`); one entry per fold.
+        features: what the router reads (``embedding`` or ``embedding+stats``:
+            :mod:`harness.prompt_features`); the statistics are standardised on each
+            fold's training prompts.
     """
     from harness import paths
 
     data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
+    check_features(features)
     template = build_router(router, router_params, seed)
     if labels is None:
         if template.needs_embeddings:
@@ -364,6 +376,7 @@ def router_scores(
         X_bench = embed(bench_texts, embedding_model, show_progress=show_progress)
         info["embedding_model"] = embedding_model
         info["embedding_input"] = embedding_input
+        info["features"] = features
         for side, texts in (("benchmark", bench_texts), ("training", train_texts)):
             cut = truncated_count(texts, embedding_model)
             info[f"embedding_truncated_{side}"] = cut
@@ -379,6 +392,10 @@ def router_scores(
     else:
         X_train = np.zeros((len(train_prompts), 0), dtype=np.float32)
         X_bench = np.zeros((len(benchmark), 0), dtype=np.float32)
+    stats_train = stats_bench = None
+    if template.needs_embeddings and uses_statistics(features):
+        stats_train = text_statistics(train_prompts)
+        stats_bench = text_statistics(list(benchmark.prompts))
 
     protocol = check_protocol(protocol)
     label_groups = (
@@ -431,9 +448,14 @@ def router_scores(
             fold_template = build_router(
                 router, {**(router_params or {}), **fold_router_params[index]}, seed
             )
-        model = _fit(fold_template, X_train[train_mask], y[train_mask], fitted)
+        X_fit, X_score = X_train[train_mask], X_bench[idx]
+        if stats_train is not None and stats_bench is not None:
+            scaler = StatisticsScaler.fit(stats_train[train_mask])
+            X_fit = scaler.append(X_fit, stats_train[train_mask])
+            X_score = scaler.append(X_score, stats_bench[idx])
+        model = _fit(fold_template, X_fit, y[train_mask], fitted)
         t1 = time.perf_counter()
-        scores[idx] = model.score(X_bench[idx])
+        scores[idx] = model.score(X_score)
         score_seconds += time.perf_counter() - t1
         fit_seconds += t1 - t0
         n_fits += 1

@@ -54,6 +54,7 @@ ROUTERS.register("mf", target="routers.mf:MFRouter")
 ROUTERS.register("knn", target="routers.knn:KNNRouter")
 ROUTERS.register("logreg", target="routers.logreg:LogRegRouter")
 ROUTERS.register("mlp", target="routers.mlp:MLPRouter")
+ROUTERS.register("blend", target="routers.blend:BlendRouter")
 
 LABEL_SOURCES.register("accuracy", target="harness.labels.accuracy:AccuracyLabels")
 LABEL_SOURCES.register("arena", target="harness.labels.arena:ArenaLabels")

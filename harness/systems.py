@@ -66,6 +66,8 @@ class SystemSpec:
         train_benchmarks: leave-one-benchmark-out's training benchmarks.
         seed: the router's seed and the folds' shuffle.
         embedding_input: which part of each prompt is embedded (:mod:`harness.embedding_input`).
+        features: what the router reads: ``embedding`` or ``embedding+stats``
+            (:mod:`harness.prompt_features`).
         fold_router_params: cross-fit with nested-tuned values: one parameter dict per fold.
         scores_file: the ``scores`` router's file.
     """
@@ -79,6 +81,7 @@ class SystemSpec:
     train_benchmarks: tuple[str, ...] = ()
     seed: int = 0
     embedding_input: str = "auto"
+    features: str = "embedding"
     fold_router_params: tuple[Mapping[str, Any], ...] = ()
     scores_file: str | Path | None = None
 
@@ -234,6 +237,7 @@ def score_system(
         protocol=protocol,
         n_folds=spec.n_folds,
         embedding_input=spec.embedding_input,
+        features=spec.features,
         fitted=fitted,
         show_progress=show_progress,
         fold_router_params=list(spec.fold_router_params) or None,
@@ -244,6 +248,7 @@ def score_system(
         "label_source": spec.labels or (label_set.source if label_set is not None else "none"),
         "label_params": label_params,
         "protocol": protocol,
+        "features": spec.features,
     }
     if protocol == LEAVE_ONE_BENCHMARK_OUT:
         trained["train_benchmarks"] = ",".join(label_params["benchmarks"])

@@ -20,7 +20,7 @@ import pandas as pd
 from harness.tracking import load_csv
 from reports import figures, tables
 from reports.render import Table, html_page, latex_escape, to_html, to_latex, to_markdown
-from reports.runs import latest_per_key, load_runs
+from reports.runs import latest_per_key, load_runs, router_variants
 
 TRANSFER = tables.TRANSFER
 
@@ -71,6 +71,7 @@ def build_report(
     ``beats_baseline`` (run id → pct → verdict, :func:`reports.tables.baseline_verdicts`)
     marks the runs that beat the best baseline with 95 % confidence.
     """
+    runs = router_variants(runs)
     # Count combinations, not runs: a rerun or a run on superseded data does not count twice.
     evaluations = runs[runs["kind"] == "evaluation"] if len(runs) else runs
     report = Report(study=study, n_runs=len(latest_per_key(evaluations)))
@@ -174,7 +175,7 @@ def write_report(study: str | None, out_dir: Path, *, judge_study: str | None = 
     """Read the runs of ``study``, build every table and figure, write them to ``out_dir``."""
     from harness.errors import ConfigError
 
-    runs = load_runs(study)
+    runs = router_variants(load_runs(study))
     if (runs["kind"] == "evaluation").sum() == 0 if len(runs) else True:
         raise ConfigError(
             f"no finished evaluation runs for study {study!r} in the MLflow store; run "

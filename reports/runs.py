@@ -14,7 +14,27 @@ import pandas as pd
 from harness.tracking.reader import KINDS, load_runs, normalize_runs
 
 # Runs are read through harness.tracking; these names stay importable from here.
-__all__ = ["KINDS", "latest_per_key", "load_runs", "normalize_runs"]
+__all__ = ["KINDS", "latest_per_key", "load_runs", "normalize_runs", "router_variants"]
+
+#: The suffix of a router that read the prompt's text statistics as well as its embedding.
+STATS_SUFFIX = "+stats"
+
+
+def router_variants(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs whose router read text statistics (tag ``routerlab.features`` =
+    ``embedding+stats``) get the router ``<router>+stats``: tables and figures key rows by
+    router, and the two variants are different systems. Applying it twice changes nothing."""
+    if runs.empty or "features" not in runs or "router" not in runs:
+        return runs
+    router = runs["router"].astype("string")
+    stats = (runs["features"] == "embedding+stats") & ~router.str.endswith(STATS_SUFFIX).fillna(
+        False
+    )
+    if not stats.any():
+        return runs
+    out = runs.copy()
+    out.loc[stats, "router"] = router[stats] + STATS_SUFFIX
+    return out
 
 
 def latest_per_key(runs: pd.DataFrame) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import pandas as pd
 from baselines.systems import FAMILY_OF_LABELS
 from harness.protocols import CROSS_FIT, LEAVE_ONE_BENCHMARK_OUT, TRANSFER
 from reports.render import Cell, Column, Table, rank_columns
-from reports.runs import latest_per_key
+from reports.runs import STATS_SUFFIX, latest_per_key
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,9 +30,12 @@ else:  # pragma: no cover
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.toml")
 
 BENCHMARK_NAMES = {"mt_bench": "MT-Bench", "gsm8k": "GSM8K", "mmlu": "MMLU"}
-ROUTER_NAMES = {"sw_ranking": "SW", "mf": "MF", "knn": "kNN", "mlp": "MLP", "random": "–"}
+ROUTER_NAMES = {
+    "sw_ranking": "SW", "mf": "MF", "knn": "kNN", "mlp": "MLP", "logreg": "LogReg",
+    "blend": "kNN+LogReg", "random": "–",
+}
 SYSTEM_ORDER = ("Random", "TO-Router", "RouteLLM", "Confidence", "Outcomes")
-ROUTER_ORDER = ("random", "sw_ranking", "mf", "knn", "mlp")
+ROUTER_ORDER = ("random", "sw_ranking", "mf", "knn", "mlp", "logreg", "blend")
 PCTS = (50, 80)
 
 PROTOCOL_ORDER = (TRANSFER, CROSS_FIT, LEAVE_ONE_BENCHMARK_OUT)
@@ -94,12 +97,17 @@ def benchmark_title(name: str) -> str:
 
 
 def router_title(name: str) -> str:
-    return ROUTER_NAMES.get(name, name)
+    """The table name of a router; ``knn+stats`` (it read text statistics too) is
+    "kNN + stats"."""
+    base, stats, _ = name.partition(STATS_SUFFIX)
+    title = ROUTER_NAMES.get(base, base)
+    return f"{title} + stats" if stats else title
 
 
 def _sort_key(system: str, router: str) -> tuple[int, int, str, str]:
     s = SYSTEM_ORDER.index(system) if system in SYSTEM_ORDER else len(SYSTEM_ORDER)
-    r = ROUTER_ORDER.index(router) if router in ROUTER_ORDER else len(ROUTER_ORDER)
+    base = router.removesuffix(STATS_SUFFIX)
+    r = ROUTER_ORDER.index(base) if base in ROUTER_ORDER else len(ROUTER_ORDER)
     return (s, r, system, router)
 
 

@@ -387,6 +387,8 @@ def run_combination(
         schema.SEED: str(combo.seed),
         schema.PROTOCOL: combo.protocol,
     }
+    if combo.labels is not None:
+        tags[schema.FEATURES] = combo.features
     tuned = study.tuned_record(combo.labels, combo.router, combo.benchmark, combo.protocol)
     if tuned:
         # The report names the tuned values (per fold for nested cross-fit tuning); the run
@@ -408,6 +410,8 @@ def run_combination(
             embedding_model=info.get("embedding_model", "none"),
             protocol=combo.protocol,
         )
+        if combo.labels is not None:
+            params["features"] = combo.features
         if combo.train_benchmarks:
             params["train_benchmarks"] = ",".join(combo.train_benchmarks)
         for name in ("folds", "fold_seed"):

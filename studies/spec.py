@@ -68,6 +68,7 @@ from typing import TYPE_CHECKING, Any
 
 from baselines.systems import FAMILY_OF_LABELS
 from harness.errors import ConfigError
+from harness.prompt_features import EMBEDDING, check_features
 from harness.protocols import TRANSFER, check_protocol
 
 if TYPE_CHECKING:
@@ -109,6 +110,8 @@ class Combination:
     # cross-fit with nested-tuned parameters: per fold, router parameters over router_params
     # (``routerlab tune --protocol cross-fit``, then ``routerlab run STUDY --tuned``).
     fold_router_params: tuple[dict[str, Any], ...] = ()
+    # What the router reads (harness.prompt_features): "embedding" or "embedding+stats".
+    features: str = EMBEDDING
 
     def config(self) -> dict[str, Any]:
         config = asdict(self)
@@ -122,6 +125,8 @@ class Combination:
             del config["train_benchmarks"]
         if not config["fold_router_params"]:
             del config["fold_router_params"]
+        if config["features"] == EMBEDDING:
+            del config["features"]
         return config
 
     def system_spec(self) -> SystemSpec:
@@ -134,6 +139,7 @@ class Combination:
             label_params=dict(self.label_params), protocol=self.protocol,
             n_folds=self.n_folds, train_benchmarks=tuple(self.train_benchmarks),
             seed=self.seed, fold_router_params=tuple(self.fold_router_params),
+            features=self.features,
         )
 
     @property
@@ -161,7 +167,8 @@ class Combination:
         frac = "" if self.train_fraction == 1.0 else f" train={self.train_fraction:g}"
         labels = f"{self.labels} × " if self.labels else ""
         protocol = "" if self.protocol == TRANSFER else f", {self.protocol}"
-        return f"{labels}{self.router} on {self.benchmark} (seed {self.seed}{frac}{protocol})"
+        router = self.router if self.features == EMBEDDING else f"{self.router}+stats"
+        return f"{labels}{router} on {self.benchmark} (seed {self.seed}{frac}{protocol})"
 
 
 # The paper's names for the label sources (its systems are label source × router).
@@ -180,6 +187,8 @@ class GridBlock:
     n_folds: int | None = None
     # Router keyword arguments for this block, over the study's [router_params.<router>].
     router_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What the routers read, one combination per entry (harness.prompt_features).
+    features: tuple[str, ...] = (EMBEDDING,)
 
 
 def system_name(labels: str | None, router: str) -> str:
@@ -248,24 +257,27 @@ class Study:
 
     def combinations(self) -> Iterator[Combination]:
         """Every combination, in a stable order (benchmark-major, so data loads once)."""
-        pairs: list[tuple[str, str | None, tuple[float, ...], str, int | None, dict[str, Any]]]
-        pairs = []
+        pairs: list[
+            tuple[str, str | None, tuple[float, ...], str, int | None, dict[str, Any], str]
+        ] = []
         for block in self.grid:
             fractions = block.train_fractions or self.train_fractions
             folds = block.n_folds if block.n_folds is not None else self.n_folds
             pairs.extend(
                 (r, lab, fractions, protocol, folds,
-                 {**self.router_params.get(r, {}), **block.router_params.get(r, {})})
-                for protocol in block.protocols for lab in block.labels for r in block.routers
+                 {**self.router_params.get(r, {}), **block.router_params.get(r, {})}, feats)
+                for feats in block.features for protocol in block.protocols
+                for lab in block.labels for r in block.routers
             )
         pairs.extend(
             (router, labels, self.train_fractions, TRANSFER, self.n_folds,
-             dict(self.router_params.get(router, {})))
+             dict(self.router_params.get(router, {})), EMBEDDING)
             for router, labels in self.systems
         )
         seen: set[str] = set()
         for benchmark in self.benchmarks:
-            for router, labels, block_fractions, protocol, n_folds, block_params in pairs:
+            for (router, labels, block_fractions, protocol, n_folds, block_params,
+                 features) in pairs:
                 fractions = block_fractions if labels is not None else (1.0,)
                 tuned = self.tuned_record(labels, router, benchmark, protocol)
                 router_params = {**block_params, **tuned.get("router_params", {})}
@@ -296,6 +308,7 @@ class Study:
                             n_folds=n_folds,
                             protocol=protocol,
                             fold_router_params=fold_params,
+                            features=features if labels is not None else EMBEDDING,
                         )
                         if combo.key not in seen:
                             seen.add(combo.key)
@@ -472,7 +485,7 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
     grid: list[GridBlock] = []
     grid_known = {
         "labels", "routers", "train_fractions", "protocols", "protocol", "n_folds",
-        "router_params",
+        "router_params", "features",
     }
     for i, block in enumerate(_blocks(raw, "grid", path, grid_known)):
         labels = tuple(_list(block, "labels", path, [], f"grid[{i}]."))
@@ -493,9 +506,13 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
         )
         block_folds = _whole(block, "n_folds", path, None, 2, f"grid[{i}].")
         block_params = _plugin_params(block, "router_params", ROUTERS, path, f"grid[{i}].")
-        grid.append(
-            GridBlock(labels, routers, block_fractions, protocols, block_folds, block_params)
+        features = tuple(
+            _features(f, f"grid[{i}].features", path)
+            for f in _list(block, "features", path, [EMBEDDING], f"grid[{i}].")
         )
+        grid.append(GridBlock(
+            labels, routers, block_fractions, protocols, block_folds, block_params, features
+        ))
         for name in labels:
             _check_name(LABEL_SOURCES.names(), name, f"grid[{i}].labels", path)
         for name in routers:
@@ -582,6 +599,13 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
         tuning=tuning,
         judge=judge,
     )
+
+
+def _features(name: str, field_name: str, path: Path | None) -> str:
+    try:
+        return check_features(name)
+    except ConfigError as exc:
+        raise ConfigError(f"study file {path}: {field_name}: {exc}") from None
 
 
 def _protocol(name: str, field_name: str, path: Path | None) -> str:

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from harness.plugins import ROUTERS
 from harness.testing import RouterConformanceTests
+from routers.blend import BlendRouter
 from routers.knn import KNNRouter
 from routers.logreg import LogRegRouter
 from routers.mf import MFRouter
@@ -48,6 +49,11 @@ class TestLogRegConformance(RouterConformanceTests):
     router_class = LogRegRouter
 
 
+class TestBlendConformance(RouterConformanceTests):
+    router_class = BlendRouter
+    router_params: ClassVar[dict[str, Any]] = {"k": 3}
+
+
 class TestRandomConformance(RouterConformanceTests):
     router_class = RandomRouter
     # RandomRouter draws one stream per score() call, so a row's score depends on the batch.
@@ -61,7 +67,7 @@ COVERED = {
 
 
 def test_every_builtin_router_is_covered() -> None:
-    builtin = ("random", "sw_ranking", "mf", "knn", "mlp", "logreg")
+    builtin = ("random", "sw_ranking", "mf", "knn", "mlp", "logreg", "blend")
     covered = {c.router_class for c in COVERED}
     for name in builtin:
         assert ROUTERS.get(name) in covered, f"router {name!r} has no conformance test class"

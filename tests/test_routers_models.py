@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from routers.blend import BlendRouter
 from routers.knn import KNNRouter
 from routers.logreg import LogRegRouter
 from routers.mf import MFRouter
@@ -153,8 +154,9 @@ def test_knn_k_larger_than_training_set_uses_all_rows() -> None:
         MFRouter(epochs=60, lr=3e-3),
         LogRegRouter(C=1.0),
         LogRegRouter(C=1.0, ties="drop"),
+        BlendRouter(k=15, C=1.0),
     ],
-    ids=["knn", "sw", "mlp", "mf", "logreg", "logreg-drop"],
+    ids=["knn", "sw", "mlp", "mf", "logreg", "logreg-drop", "blend"],
 )
 def test_router_learns_a_separable_signal(router) -> None:
     X, y, Xq, truth = _separable()
@@ -211,3 +213,18 @@ def test_mf_closed_form_gradients_equal_autograd() -> None:
     for want, p in zip(expected, module.parameters(), strict=True):
         torch.testing.assert_close(p.grad, want, rtol=1e-5, atol=1e-7)
 
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3, 1.0])
+def test_blend_is_the_weighted_mean_of_its_members(share: float) -> None:
+    X, y, Xq, _ = _separable()
+    knn = KNNRouter(k=9, weights="similarity").fit(X, y).score(Xq)
+    logreg = LogRegRouter(C=0.5).fit(X, y).score(Xq)
+    blend = BlendRouter(k=9, C=0.5, knn_share=share, weights="similarity").fit(X, y)
+    np.testing.assert_allclose(blend.score(Xq), share * knn + (1 - share) * logreg, atol=1e-12)
+
+
+def test_blend_refuses_a_share_outside_zero_to_one() -> None:
+    X, y, _, _ = _separable()
+    with pytest.raises(ValueError, match="knn_share"):
+        BlendRouter(knn_share=1.5).fit(X, y)

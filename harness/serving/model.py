@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from harness.embeddings import encode
+from harness.prompt_features import StatisticsScaler, router_input
 from harness.serving.trained import TrainedRouter
 
 MODEL_NAME = "router"  # the logged model's name inside its run
@@ -44,7 +45,10 @@ def route_prompts(router: Any, config: dict[str, Any], prompts: list[str]) -> pd
     if not prompts:
         return pd.DataFrame({"route": pd.Series([], dtype=str),
                              "score": pd.Series([], dtype=float)})
-    scores = np.asarray(router.score(encode(prompts, config["embedding_model"])), dtype=float)
+    raw = config.get("statistics")
+    scaler = StatisticsScaler.from_dict(raw) if raw else None
+    X = router_input(encode(prompts, config["embedding_model"]), prompts, scaler)
+    scores = np.asarray(router.score(X), dtype=float)
     routes = np.where(scores >= float(config["threshold"]), "strong", "weak")
     return pd.DataFrame({"route": routes, "score": scores})
 

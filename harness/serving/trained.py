@@ -23,6 +23,13 @@ from harness.data import data_fingerprint
 from harness.embeddings import DEFAULT_MODEL, embed
 from harness.errors import ConfigError, DataError
 from harness.pipeline import build_router, load_labels, resolve_params
+from harness.prompt_features import (
+    EMBEDDING,
+    StatisticsScaler,
+    router_input,
+    text_statistics,
+    uses_statistics,
+)
 from routers.base import Router
 
 
@@ -39,6 +46,9 @@ class TrainedRouter:
         data_sha256: fingerprint of the label source's data files (when it reports them).
         n_train: training records.
         threshold: prompts scoring ``>= threshold`` go strong (None until calibrated).
+        features: what the router reads (:mod:`harness.prompt_features`); with
+            ``embedding+stats``, ``statistics`` standardises the prompts' text statistics as
+            the training prompts' were.
     """
 
     router: Router
@@ -52,13 +62,17 @@ class TrainedRouter:
     n_train: int
     threshold: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    features: str = EMBEDDING
+    statistics: StatisticsScaler | None = None
 
     def scores(self, prompts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """P(strong wins) per prompt: embed, then the router's score."""
         if len(prompts) == 0:
             return np.zeros(0)
         X = embed(list(prompts), self.embedding_model, show_progress=show_progress)
-        return np.asarray(self.router.score(X), dtype=float)
+        return np.asarray(
+            self.router.score(router_input(X, list(prompts), self.statistics)), dtype=float
+        )
 
     def route(self, prompts: Sequence[str]) -> pd.DataFrame:
         """One row per prompt: ``route`` (``strong``/``weak``) and ``score``."""
@@ -81,6 +95,8 @@ class TrainedRouter:
             "data_sha256": self.data_sha256,
             "n_train": self.n_train,
             "threshold": self.threshold,
+            "features": self.features,
+            **({"statistics": self.statistics.to_dict()} if self.statistics else {}),
             **self.meta,
         }
 
@@ -104,8 +120,10 @@ def train_router(
     data_dir: Path | None = None,
     embedding_model: str = DEFAULT_MODEL,
     show_progress: bool = True,
+    features: str = EMBEDDING,
 ) -> TrainedRouter:
-    """Fit ``router`` on every label of ``labels`` (a label-source name)."""
+    """Fit ``router`` on every label of ``labels`` (a label-source name), reading
+    ``features`` of each prompt (:mod:`harness.prompt_features`)."""
     router_params = dict(router_params or {})
     label_params = dict(label_params or {})
     try:
@@ -121,6 +139,10 @@ def train_router(
         raise DataError(f"label source {labels!r} gave no strong-vs-weak comparison to train on")
     prompts = records["prompt"].astype(str).tolist()
     X = embed(prompts, embedding_model, show_progress=show_progress)
+    statistics = None
+    if uses_statistics(features):
+        statistics = StatisticsScaler.fit(text_statistics(prompts))
+        X = router_input(X, prompts, statistics)
     try:
         model.fit(X, y)
     except ValueError as exc:  # a bad hyper-parameter value, found when fitting
@@ -138,4 +160,6 @@ def train_router(
         data_sha256=data_fingerprint(sources) if sources else "",
         n_train=len(records),
         meta={"seed": seed},
+        features=features,
+        statistics=statistics,
     )

@@ -46,6 +46,8 @@ BENCHMARK = tag("benchmark")
 TRAIN_FRACTION = tag("train_fraction")
 SEED = tag("seed")
 PROTOCOL = tag("protocol")  # transfer | cross-fit | leave-one-benchmark-out (harness.protocols)
+# What a trained router read (harness.prompt_features): embedding | embedding+stats.
+FEATURES = tag("features")
 GRID = tag("grid")
 COMPLETE = tag("complete")  # "1", written last: a run without it is redone
 QUALITY_UNIT = tag("quality_unit")

@@ -32,6 +32,9 @@ def add_router_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-param", action="append", default=[], metavar="KEY=VALUE",
                    help="label-source hyper-parameter (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="router seed (default 0)")
+    p.add_argument("--features", default="embedding", choices=("embedding", "embedding+stats"),
+                   help="what the router reads: embedding (default) or embedding+stats (the "
+                        "embedding plus text statistics, computed again on routed prompts)")
     p.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
 
 
@@ -51,7 +54,7 @@ def train_from_args(args: argparse.Namespace) -> Any:
         args.router, args.labels,
         router_params=parse_key_values(args.router_param, "--router-param"),
         label_params=parse_key_values(args.label_param, "--label-param"),
-        seed=args.seed, data_dir=args.data_dir,
+        seed=args.seed, data_dir=args.data_dir, features=args.features,
     )
 
 

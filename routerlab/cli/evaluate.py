@@ -68,6 +68,9 @@ def register(subparsers: Any) -> None:
                    help="what of each prompt is embedded: auto (default: drop a long prefix "
                         "shared by every prompt, e.g. few-shot examples), full, strip-prefix, "
                         "tail (the last words)")
+    p.add_argument("--features", default="embedding", choices=("embedding", "embedding+stats"),
+                   help="what a trained router reads: embedding (default) or embedding+stats "
+                        "(the embedding plus a dozen text statistics: length, numbers, ...)")
     p.add_argument("--weak-column", help="custom file with many models: the weak model's column")
     p.add_argument("--strong-column",
                    help="custom file with many models: the strong model's column")
@@ -315,7 +318,8 @@ def run(args: argparse.Namespace) -> int:
             experiment=experiment, run_name=args.run_name if len(cells) == 1 else None,
             progress=True, weak_model=args.weak_model, strong_model=args.strong_model,
             protocol=protocol if trained else TRANSFER, n_folds=args.folds,
-            embedding_input=args.embedding_input, weak_column=args.weak_column,
+            embedding_input=args.embedding_input, features=args.features,
+            weak_column=args.weak_column,
             strong_column=args.strong_column, drop_missing=args.drop_missing,
             train_benchmarks=train_benchmarks(name) if trained else None,
         )
