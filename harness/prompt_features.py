@@ -68,6 +68,16 @@ def uses_statistics(features: str) -> bool:
     return check_features(features) == EMBEDDING_STATS
 
 
+#: What a router's name gets when it reads the statistics: the report and the tuned-parameter
+#: records key systems by it, since the two variants are different systems.
+STATS_SUFFIX = "+stats"
+
+
+def router_variant(router: str, features: str) -> str:
+    """``router`` for the embedding alone, ``router+stats`` with the text statistics."""
+    return router + STATS_SUFFIX if uses_statistics(features) else router
+
+
 def text_statistics(texts: Sequence[str]) -> np.ndarray:
     """An ``(n, len(STATISTICS))`` float64 array of the statistics of each text."""
     rows = np.zeros((len(texts), len(STATISTICS)), dtype=np.float64)

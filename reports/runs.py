@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from harness.prompt_features import EMBEDDING_STATS, STATS_SUFFIX
 from harness.tracking.reader import KINDS, load_runs, normalize_runs
 
 # Runs are read through harness.tracking; these names stay importable from here.
-__all__ = ["KINDS", "latest_per_key", "load_runs", "normalize_runs", "router_variants"]
-
-#: The suffix of a router that read the prompt's text statistics as well as its embedding.
-STATS_SUFFIX = "+stats"
+__all__ = [
+    "KINDS", "STATS_SUFFIX", "latest_per_key", "load_runs", "normalize_runs", "router_variants",
+]
 
 
 def router_variants(runs: pd.DataFrame) -> pd.DataFrame:
@@ -27,7 +27,7 @@ def router_variants(runs: pd.DataFrame) -> pd.DataFrame:
     if runs.empty or "features" not in runs or "router" not in runs:
         return runs
     router = runs["router"].astype("string")
-    stats = (runs["features"] == "embedding+stats") & ~router.str.endswith(STATS_SUFFIX).fillna(
+    stats = (runs["features"] == EMBEDDING_STATS) & ~router.str.endswith(STATS_SUFFIX).fillna(
         False
     )
     if not stats.any():

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import ConfigError
+from harness.prompt_features import router_variant
 from harness.protocols import (
     CROSS_FIT,
     DEFAULT_CROSS_FIT_FOLDS,
@@ -135,7 +136,8 @@ def tune_cross_fit(
     )
     label_set = load_label_set(spec.labels, label_params, data_dir)
     system = SystemSpec(router=spec.router, router_params=dict(spec.router_params),
-                        labels=spec.labels, label_params=label_params, protocol=CROSS_FIT)
+                        labels=spec.labels, label_params=label_params, protocol=CROSS_FIT,
+                        features=spec.features)
     outer = fold_of_questions(question_keys(benchmark), n_folds, spec.seed)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # heartbeats and metric names are marked experimental; the warning says nothing to a user
@@ -208,13 +210,15 @@ def tune_cross_fit(
     per_fold = {f"fold{c.fold}.{k}": v for c in choices for k, v in c.router_params.items()}
     result = evaluate_scores(
         scored.benchmark, scored.scores,
-        system=f"{spec.labels} × {spec.router} (nested-tuned)",
+        system=f"{spec.labels} × {router_variant(spec.router, spec.features)} (nested-tuned)",
         params={"router": spec.router, "router_params": spec.router_params,
                 "label_source": spec.labels, "label_params": label_params,
-                "protocol": CROSS_FIT, "n_folds": n_folds, "inner_folds": inner_folds,
+                "protocol": CROSS_FIT, "features": spec.features,
+                "n_folds": n_folds, "inner_folds": inner_folds,
                 "fold_seed": spec.seed, "trials_per_fold": spec.trials, **per_fold},
         seed=spec.seed, n_boot=spec.n_boot, log_to_mlflow=log_run, labels=label_set,
         extra_tags={schema.KIND: "tuned_cross_fit", schema.PROTOCOL: CROSS_FIT,
+                    schema.FEATURES: spec.features,
                     schema.tag("optuna_study"): base_name,
                     schema.tag("tuned"): _tuned_json(choices)},
     )

@@ -389,7 +389,9 @@ def run_combination(
     }
     if combo.labels is not None:
         tags[schema.FEATURES] = combo.features
-    tuned = study.tuned_record(combo.labels, combo.router, combo.benchmark, combo.protocol)
+    tuned = study.tuned_record(
+        combo.labels, combo.router, combo.benchmark, combo.protocol, combo.features
+    )
     if tuned:
         # The report names the tuned values (per fold for nested cross-fit tuning); the run
         # says where they came from.

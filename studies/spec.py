@@ -68,7 +68,7 @@ from typing import TYPE_CHECKING, Any
 
 from baselines.systems import FAMILY_OF_LABELS
 from harness.errors import ConfigError
-from harness.prompt_features import EMBEDDING, check_features
+from harness.prompt_features import EMBEDDING, check_features, router_variant
 from harness.protocols import TRANSFER, check_protocol
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ class Combination:
         frac = "" if self.train_fraction == 1.0 else f" train={self.train_fraction:g}"
         labels = f"{self.labels} × " if self.labels else ""
         protocol = "" if self.protocol == TRANSFER else f", {self.protocol}"
-        router = self.router if self.features == EMBEDDING else f"{self.router}+stats"
+        router = router_variant(self.router, self.features)
         return f"{labels}{router} on {self.benchmark} (seed {self.seed}{frac}{protocol})"
 
 
@@ -251,9 +251,10 @@ class Study:
         return replace(self, name=f"{self.name}-tuned", tuned=dict(records))
 
     def tuned_record(
-        self, labels: str | None, router: str, benchmark: str, protocol: str = TRANSFER
+        self, labels: str | None, router: str, benchmark: str, protocol: str = TRANSFER,
+        features: str = EMBEDDING,
     ) -> dict[str, Any]:
-        return self.tuned.get(tuned_key(labels, router, benchmark, protocol), {})
+        return self.tuned.get(tuned_key(labels, router, benchmark, protocol, features), {})
 
     def combinations(self) -> Iterator[Combination]:
         """Every combination, in a stable order (benchmark-major, so data loads once)."""
@@ -279,7 +280,7 @@ class Study:
             for (router, labels, block_fractions, protocol, n_folds, block_params,
                  features) in pairs:
                 fractions = block_fractions if labels is not None else (1.0,)
-                tuned = self.tuned_record(labels, router, benchmark, protocol)
+                tuned = self.tuned_record(labels, router, benchmark, protocol, features)
                 router_params = {**block_params, **tuned.get("router_params", {})}
                 fold_params = fold_router_params(tuned, n_folds, benchmark)
                 label_params = (
@@ -316,10 +317,12 @@ class Study:
 
 
 def tuned_key(
-    labels: str | None, router: str, benchmark: str, protocol: str = TRANSFER
+    labels: str | None, router: str, benchmark: str, protocol: str = TRANSFER,
+    features: str = EMBEDDING,
 ) -> str:
-    """The name of a tuned (labels, router, benchmark[, protocol]) system's best parameters."""
-    key = f"{labels or 'none'}-{router}-{benchmark}"
+    """The name of a tuned (labels, router[+stats], benchmark[, protocol]) system's best
+    parameters."""
+    key = f"{labels or 'none'}-{router_variant(router, features)}-{benchmark}"
     return key if protocol == TRANSFER else f"{key}-{protocol}"
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from harness import tracking
 from harness.errors import ConfigError
+from harness.prompt_features import EMBEDDING, check_features, router_variant
 from harness.protocols import question_keys
 from harness.records import Benchmark
 from harness.search_space import Choice, FloatRange, IntRange, ParamSpec
@@ -235,6 +236,8 @@ class TuneSpec:
     seed: int = 0
     router_params: dict[str, Any] = field(default_factory=dict)
     label_params: dict[str, Any] = field(default_factory=dict)
+    # What the router reads (harness.prompt_features): the embedding, or it and text statistics.
+    features: str = EMBEDDING
     study_name: str | None = None
     storage: str | None = None
     study_tag: str = "tune"
@@ -270,7 +273,8 @@ class TuneSpec:
         objective = self.objective
         if objective == "weighted":  # different weights are different objectives
             objective += "(" + ",".join(f"{k}={v:g}" for k, v in sorted(self.weights.items())) + ")"
-        parts = (self.study_tag, labels, self.router, self.benchmark, objective)
+        router = router_variant(self.router, self.features)
+        parts = (self.study_tag, labels, router, self.benchmark, objective)
         return ":".join(parts) + f":split{self.split_seed}"
 
 
@@ -293,7 +297,8 @@ def make_scorer(spec: TuneSpec, data_dir: Path) -> Scorer:
     :func:`harness.systems.score_system` (labels from the one label cache)."""
     from harness.systems import SystemSpec, score_system
 
-    base = SystemSpec(router=spec.router, labels=spec.labels, seed=spec.seed)
+    base = SystemSpec(router=spec.router, labels=spec.labels, seed=spec.seed,
+                      features=spec.features)
 
     def score(
         router_params: dict[str, Any], label_params: dict[str, Any], part: Benchmark
@@ -332,6 +337,7 @@ def check_tune_spec(spec: TuneSpec) -> None:
             f"grace_s = {spec.grace_s} must exceed heartbeat_s = {spec.heartbeat_s}: a live "
             "worker would be taken for dead between two beats"
         )
+    check_features(spec.features)
     spec.router_params = check_router_params(spec.router, spec.router_params, "tuning")
     if spec.labels is not None:
         spec.label_params = check_label_params(spec.labels, spec.label_params, "tuning")
@@ -409,6 +415,7 @@ def tune(
         f"{TAG}router": spec.router,
         f"{TAG}label_source": spec.labels or "none",
         f"{TAG}benchmark": spec.benchmark,
+        schema.FEATURES: spec.features,
     }
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # heartbeats and metric names are marked experimental; the warning says nothing to a user
@@ -429,6 +436,7 @@ def tune(
         "router": spec.router,
         "label_source": spec.labels or "none",
         "benchmark": spec.benchmark,
+        "features": spec.features,
         "n_validation": len(val),
         "n_test": len(test),
         "storage_kind": storage.split(":", 1)[0],
@@ -470,6 +478,7 @@ def tune(
                     "label_source": spec.labels or "none",
                     "label_params": label_params,
                     "split": "test",
+                    "features": spec.features,
                     "optuna_study": name,
                 },
                 seed=spec.seed,
@@ -532,11 +541,14 @@ def write_tuned(
 
     folder = tuned_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = tuned_path(tuned_key(spec.labels, spec.router, spec.benchmark, protocol))
+    path = tuned_path(
+        tuned_key(spec.labels, spec.router, spec.benchmark, protocol, spec.features)
+    )
     record = {
         "protocol": protocol,
         "labels": spec.labels,
         "router": spec.router,
+        "features": spec.features,
         "benchmark": spec.benchmark,
         "router_params": router_params,
         "label_params": label_params,
@@ -565,7 +577,7 @@ def load_tuned() -> dict[str, dict[str, Any]]:
             record = json.loads(path.read_text())
             key = tuned_key(
                 record["labels"], record["router"], record["benchmark"],
-                record.get("protocol", "transfer"),
+                record.get("protocol", "transfer"), record.get("features", EMBEDDING),
             )
         except (ValueError, KeyError) as exc:
             raise ConfigError(f"{path}: not a tuned-parameters file ({exc}); delete it") from None

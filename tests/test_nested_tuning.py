@@ -100,3 +100,33 @@ def test_a_study_uses_the_per_fold_values_and_refuses_other_folds(
                                                       else {})}).with_tuned(load_tuned())
         with pytest.raises(ConfigError, match="folds|seed"):
             list(other.combinations())
+
+
+def test_tuned_values_are_kept_apart_per_feature_set(data_dir: Path, tmp_path: Path) -> None:
+    from studies.nested_tuning import tune_cross_fit
+    from studies.spec import parse_study
+    from studies.tuning import TuneSpec, load_tuned
+
+    path = str(synthetic_benchmark(tmp_path / "syn.csv", n=24))
+    spec = TuneSpec(router="knn", labels="outcomes", benchmark=path, trials=2, seed=0,
+                    n_boot=20, features="embedding+stats")
+    out = tune_cross_fit(spec, n_folds=3, inner_folds=2, data_dir=data_dir, progress=False,
+                         log_run=False)
+    assert "knn+stats" in out.folds[0].optuna_study
+    records = load_tuned()
+    record = records[f"outcomes-knn+stats-{path}-cross-fit"]
+    assert record["features"] == "embedding+stats"
+    assert f"outcomes-knn-{path}-cross-fit" not in records
+
+    # A study's stats variant takes the tuned per-fold values; its embedding-only variant,
+    # a different system, keeps its own.
+    body = {"name": "feats", "benchmarks": [path], "n_boot": 20,
+            "router_params": {"knn": {"k": 7}},
+            "grid": [{"labels": ["outcomes"], "routers": ["knn"], "protocols": ["cross-fit"],
+                      "n_folds": 3, "features": ["embedding", "embedding+stats"]}]}
+    combos = {c.features: c for c in parse_study(body).with_tuned(records).combinations()}
+    assert combos["embedding+stats"].fold_router_params == tuple(
+        c.router_params for c in out.folds
+    )
+    assert combos["embedding"].fold_router_params == ()
+    assert combos["embedding"].router_params["k"] == 7

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.prompt_features import EMBEDDING, FEATURE_SETS
 from routerlab.cli.evaluate import parse_key_values
 
 
@@ -32,7 +33,7 @@ def add_router_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-param", action="append", default=[], metavar="KEY=VALUE",
                    help="label-source hyper-parameter (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="router seed (default 0)")
-    p.add_argument("--features", default="embedding", choices=("embedding", "embedding+stats"),
+    p.add_argument("--features", default=EMBEDDING, choices=FEATURE_SETS,
                    help="what the router reads: embedding (default) or embedding+stats (the "
                         "embedding plus text statistics, computed again on routed prompts)")
     p.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")

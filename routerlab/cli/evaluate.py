@@ -31,6 +31,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.prompt_features import EMBEDDING, FEATURE_SETS
+
 BENCHMARK_HELP = (
     "gsm8k, mmlu, mt_bench (or a plugin name), 'all' (the paper's three), or a custom "
     "benchmark file (.csv/.jsonl/.parquet); repeat or comma-separate for several"
@@ -68,7 +70,7 @@ def register(subparsers: Any) -> None:
                    help="what of each prompt is embedded: auto (default: drop a long prefix "
                         "shared by every prompt, e.g. few-shot examples), full, strip-prefix, "
                         "tail (the last words)")
-    p.add_argument("--features", default="embedding", choices=("embedding", "embedding+stats"),
+    p.add_argument("--features", default=EMBEDDING, choices=FEATURE_SETS,
                    help="what a trained router reads: embedding (default) or embedding+stats "
                         "(the embedding plus a dozen text statistics: length, numbers, ...)")
     p.add_argument("--weak-column", help="custom file with many models: the weak model's column")

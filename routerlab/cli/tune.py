@@ -20,6 +20,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.prompt_features import EMBEDDING, FEATURE_SETS
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -84,6 +86,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--folds", type=int, default=5, help="cross-fit: outer folds (default 5)")
     p.add_argument("--inner-folds", type=int, default=3,
                    help="cross-fit: inner folds that score each trial (default 3)")
+    p.add_argument(
+        "--features",
+        choices=FEATURE_SETS,
+        default=EMBEDDING,
+        help="what the router reads: embedding (default) or embedding+stats (plus a dozen text "
+        "statistics); the tuned parameters are kept apart per choice",
+    )
     p.add_argument("--data-dir", type=Path, help="data directory (default $ROUTERLAB_DATA_DIR)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=run)
@@ -130,11 +139,14 @@ def run(args: argparse.Namespace) -> int:
         evaluate_test=not args.no_test,
         heartbeat_s=args.heartbeat_seconds,
         grace_s=args.grace_seconds,
+        features=args.features,
     )
     if args.protocol == "cross-fit":
         return _run_nested(spec, args)
     outcome = tune(spec, data_dir=args.data_dir)
-    tuned_file = tuned_path(tuned_key(spec.labels, spec.router, spec.benchmark))
+    tuned_file = tuned_path(
+        tuned_key(spec.labels, spec.router, spec.benchmark, features=spec.features)
+    )
     summary = {
         "optuna_study": outcome.study_name,
         "trials_in_study": outcome.n_trials,
