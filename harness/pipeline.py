@@ -65,6 +65,8 @@ logger = logging.getLogger(__name__)
 # Truncation warnings already given in this process: a study scores the same benchmark with
 # dozens of routers, and one warning per (texts, model) says all there is to say.
 _TRUNCATION_WARNED: set[tuple[str, str, int, int]] = set()
+# Likewise the decontamination count: tuning trials rescore the same folds many times.
+_DECONTAMINATION_NOTED: set[tuple[str, int, int, float | None]] = set()
 
 DECONTAMINATION_THRESHOLD = 0.95  # RouteLLM's rule
 
@@ -483,7 +485,9 @@ def router_scores(
         fits_reused=n_fits - (len(fitted) - memo_before if fitted is not None else n_fits),
         score_seconds=round(score_seconds, 3),
     )
-    if n_dropped:
+    dropped_note = (benchmark.name, len(benchmark), n_dropped, decontaminate)
+    if n_dropped and dropped_note not in _DECONTAMINATION_NOTED:
+        _DECONTAMINATION_NOTED.add(dropped_note)
         logger.info(
             "decontamination dropped %d of %d %s prompts (cosine >= %s to a training prompt)",
             n_dropped, len(benchmark), benchmark.name, decontaminate,

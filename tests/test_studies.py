@@ -28,12 +28,17 @@ def test_paper_study_is_the_papers_grid() -> None:
         for b in ("mt_bench", "gsm8k", "mmlu")
     }
     # The pair's own outcomes under the protocols that never score a training prompt.
-    own = {(c.protocol, c.router, c.benchmark) for c in combos if c.labels == "outcomes"}
+    own = {
+        (c.protocol, c.router, c.features, c.benchmark) for c in combos if c.labels == "outcomes"
+    }
+    benchmarks = ("mt_bench", "gsm8k", "mmlu", "gsm8k_qwen", "mmlu_qwen")
     assert own == {
-        (p, r, b)
+        (p, r, "embedding", b)
         for p in ("cross-fit", "leave-one-benchmark-out")
         for r in ("knn", "mlp")
-        for b in ("mt_bench", "gsm8k", "mmlu", "gsm8k_qwen", "mmlu_qwen")
+        for b in benchmarks
+    } | {
+        ("cross-fit", r, "embedding+stats", b) for r in ("logreg", "blend") for b in benchmarks
     }
     # Random on every benchmark, and Table 2's second pair in the same study.
     assert {c.benchmark for c in combos if c.router == "random"} == {
