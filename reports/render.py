@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 WIDE_TABLE_COLUMNS = 6  # more columns than this: scaled to the text width
 
@@ -88,7 +88,7 @@ def rank_columns(
                 continue
             rank = values.index(c.value) + 1 if values else None
             if rank is not None and rank <= 2:
-                r[j] = Cell(c.value, c.text, c.lo, c.hi, rank, c.digits, c.prefix)
+                r[j] = replace(c, rank=rank)  # everything else kept, the mark included
     return out
 
 

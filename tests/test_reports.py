@@ -186,6 +186,10 @@ def test_rank_columns_lower_and_higher_is_better() -> None:
     # All equal (self-hosted models cost $0.00 everywhere): nothing is best.
     flat = rank_columns([[Cell(0.0)], [Cell(0.0)]], [0])
     assert [r[0].rank for r in flat] == [None, None]
+    # The best cell keeps its significance mark and interval (it once lost the mark).
+    marked = rank_columns([[Cell(1.0, lo=0.5, hi=1.5, mark="†‡")], [Cell(2.0)]], [0])
+    assert marked[0][0].rank == 1 and marked[0][0].plain() == "1.00 [0.5, 1.5]†‡"
+    assert to_markdown(Table("t", [Column("", "x")], marked)).count("**1.00 [0.5, 1.5]†‡**") == 1
 
 
 def test_renderers_escape_special_characters() -> None:
