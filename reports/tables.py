@@ -614,6 +614,7 @@ def se_validity_table(auroc: pd.DataFrame, picks: pd.DataFrame, meta: dict[str, 
                 value=float(by_est["auroc"].to_dict()[e]),
                 lo=float(by_est["ci_low"].to_dict()[e]),
                 hi=float(by_est["ci_high"].to_dict()[e]),
+                digits=3,  # the interval gets one digit less: 0.60 [0.55, 0.65], not [0.6, 0.6]
             )
             for e in estimators
         ]

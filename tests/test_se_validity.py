@@ -117,6 +117,10 @@ def test_validate_command_on_committed_set(
     assert len(aurocs) == len(pd.DataFrame(out["auroc"])) * 3  # all, dev and test parts
     table = to_markdown(se_validity_table(aurocs, picks, meta))
     assert "SE label validity" in table and "qwen-1.5b (strong)" in table
+    # AUROCs to three decimals, their CIs to two (one decimal made [0.55, 0.65] read [0.6, 0.6]).
+    cell = aurocs[(aurocs["part"] == "all") & (aurocs["role"] == "strong")
+                  & (aurocs["dataset"] == "all") & (aurocs["estimator"] == "entropy")].iloc[0]
+    assert f"{cell['auroc']:.3f} [{cell['ci_low']:.2f}, {cell['ci_high']:.2f}]" in table
 
 
 @pytest.mark.parametrize(
