@@ -22,6 +22,7 @@ from harness import metrics as M
 from harness import tracking
 from harness.data import data_fingerprint
 from harness.errors import ConfigError, DataError
+from harness.prompt_features import EMBEDDING
 from harness.protocols import (
     benchmark_ref,
     check_protocol,
@@ -338,7 +339,7 @@ def evaluate(
     n_folds: int | None = None,
     train_benchmarks: Sequence[str] | None = None,
     embedding_input: str = "auto",
-    features: str = "embedding",
+    features: str = EMBEDDING,
     weak_column: str | None = None,
     strong_column: str | None = None,
     drop_missing: bool = False,

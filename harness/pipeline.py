@@ -46,6 +46,7 @@ from harness.embeddings import DEFAULT_MODEL, embed, truncated_count
 from harness.errors import ConfigError, DataError
 from harness.params import coerce_list_params
 from harness.prompt_features import (
+    EMBEDDING,
     StatisticsScaler,
     check_features,
     text_statistics,
@@ -303,7 +304,7 @@ def router_scores(
     protocol: str = "transfer",
     embedding_input: str = "auto",
     fold_router_params: Sequence[Mapping[str, Any]] | None = None,
-    features: str = "embedding",
+    features: str = EMBEDDING,
 ) -> ScoredBenchmark:
     """Fit ``router`` on ``labels`` and score ``benchmark`` (module docstring).
 

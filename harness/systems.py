@@ -36,6 +36,7 @@ from harness import paths
 from harness.data import sha256_file
 from harness.errors import ConfigError, DataError
 from harness.pipeline import router_scores
+from harness.prompt_features import EMBEDDING
 from harness.protocols import (
     LEAVE_ONE_BENCHMARK_OUT,
     TRANSFER,
@@ -81,7 +82,7 @@ class SystemSpec:
     train_benchmarks: tuple[str, ...] = ()
     seed: int = 0
     embedding_input: str = "auto"
-    features: str = "embedding"
+    features: str = EMBEDDING
     fold_router_params: tuple[Mapping[str, Any], ...] = ()
     scores_file: str | Path | None = None
 
