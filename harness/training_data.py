@@ -1,4 +1,4 @@
-"""Training prompts for label sources: NQ-open, TriviaQA, MAWPS, GSM8K and PopQA.
+"""Training prompts for label sources: NQ-open, TriviaQA, MAWPS, GSM8K, MMLU and PopQA.
 
 Every loader returns a DataFrame with the columns :data:`COLUMNS`:
 
@@ -170,6 +170,29 @@ def load_gsm8k_test(data_dir: Path) -> pd.DataFrame:
     return _load_gsm8k(data_dir, "test")
 
 
+def load_mmlu_train(data_dir: Path) -> pd.DataFrame:
+    """MMLU test questions that the ``mmlu_qwen`` benchmark does not score: in-domain
+    training prompts for routing that pair on MMLU (row_id: the RouteLLM prompt id; answers:
+    the gold letter, from :mod:`harness.benchmarks.mmlu_local`). RouteLLM's ``mmlu``
+    benchmark holds every MMLU question, so labels from these are decontaminated away there."""
+    from harness.benchmarks import mmlu_local
+    from harness.benchmarks.local_pair import DEFAULT_MMLU_FILE
+    from harness.benchmarks.routellm import load_mmlu
+
+    base = load_mmlu(data_dir)
+    scored = set(pd.read_json(DEFAULT_MMLU_FILE, lines=True, dtype={"id": str})["id"])
+    gold = mmlu_local.mmlu_gold_letters()
+    subjects = base.groups or []
+    ids, prompts, answers = [], [], []
+    for pid, prompt, subject in zip(base.prompt_ids, base.prompts, subjects, strict=True):
+        if pid in scored:
+            continue
+        ids.append(pid)
+        prompts.append(prompt)
+        answers.append([gold[(subject, mmlu_local.normalize_prompt(prompt))]])
+    return _frame("mmlu_train", ids, prompts, answers)
+
+
 def load_popqa(path: Path) -> pd.DataFrame:
     """PopQA from a local ``popQA.tsv`` (AlexTMallen/adaptive-retrieval, data/popQA.tsv).
 
@@ -205,6 +228,7 @@ LOADERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "mawps": load_mawps,
     "gsm8k_train": load_gsm8k_train,
     "gsm8k_test": load_gsm8k_test,
+    "mmlu_train": load_mmlu_train,
 }
 
 
@@ -230,14 +254,23 @@ def mix_counts(
 ) -> dict[str, int]:
     """How many prompts of each dataset ``n`` prompts in the paper's proportions hold.
 
-    Largest-remainder rounding of ``n`` split by :data:`PAPER_PROPORTIONS`; a dataset with
+    Largest-remainder rounding of ``n`` split by :data:`PAPER_PROPORTIONS` (evenly when no
+    dataset has one); a dataset with
     fewer rows than its share gives all it has and the rest is not redistributed.
     """
-    weights = np.array([PAPER_PROPORTIONS.get(d, 0) for d in datasets], dtype=float)
-    if weights.sum() <= 0:
+    unknown = [d for d in datasets if d not in PAPER_PROPORTIONS]
+    if unknown and len(unknown) < len(datasets):
         raise DataError(
-            f"none of {list(datasets)} has a paper proportion; known: {list(PAPER_PROPORTIONS)}"
+            f"{unknown} have no paper proportion, so they cannot be mixed with "
+            f"{[d for d in datasets if d in PAPER_PROPORTIONS]}; label them in a run of "
+            "their own (e.g. --prompts gsm8k_train) or use only "
+            f"{list(PAPER_PROPORTIONS)}"
         )
+    # In-domain datasets (gsm8k_train, mmlu_train) are not in the paper's mixture: a run of
+    # them alone splits n evenly.
+    weights = np.array(
+        [PAPER_PROPORTIONS[d] if not unknown else 1 for d in datasets], dtype=float
+    )
     exact = n * weights / weights.sum()
     counts = np.floor(exact).astype(int)
     for i in np.argsort(-(exact - counts), kind="stable")[: n - counts.sum()]:

@@ -523,7 +523,13 @@ def run_study(
     try:
         outcome.parent_run_id = _agree_parent(study, board, len(combos))
         pending = {c.key: c for c in todo}
-        bar = tqdm(total=len(todo), desc=f"study {study.name}", unit="run", disable=not progress)
+        bar = tqdm(
+            total=len(todo),
+            desc=f"study {study.name}",
+            unit="run",
+            disable=not progress,
+            miniters=1,  # cached runs first would make tqdm's adaptive miniters go silent
+        )
         with mlflow.start_run(run_id=outcome.parent_run_id):
             while pending:
                 claimed_any = False

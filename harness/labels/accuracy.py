@@ -23,8 +23,13 @@ import pandas as pd
 
 from harness.errors import ConfigError, DataError
 from harness.labels.base import LabelSource
-from harness.labels.grading import MATH_DATASETS, QA_DATASETS, grade
-from harness.labels.se.store import DEFAULT_RESPONSES_FILE, RESPONSE_COLUMNS
+from harness.labels.grading import GRADED_DATASETS, grade
+from harness.labels.se.store import (
+    COMMITTED_SETS,
+    DEFAULT_RESPONSES_FILE,
+    RESPONSE_COLUMNS,
+    responses_file,
+)
 from harness.records import LabelSet
 from harness.search_space import Choice, ParamSpec
 
@@ -98,7 +103,9 @@ class AccuracyLabels(LabelSource):
     """Correctness of a weak and a strong model's answers → preference records.
 
     Args:
-        responses: responses file; None = the SE label run's ``DEFAULT_RESPONSES_FILE``.
+        responses: responses file, or the name of a committed SE label set (``default``,
+            ``mmlu_train``: its greedy answers, so accuracy and SE labels share prompts and
+            models); None = ``default``.
         weak_model / strong_model: the ``model`` values of the two models; None = the
             names recorded with the file (``<file>.json``, or the parquet metadata the SE
             label run writes: ``routerlab`` → ``weak``/``strong``).
@@ -147,10 +154,10 @@ class AccuracyLabels(LabelSource):
 
         frames = []
         for name in datasets:
-            if name not in QA_DATASETS | MATH_DATASETS:
+            if name not in GRADED_DATASETS:
                 raise DataError(
                     f"responses name dataset {name!r}, which has no grader; known: "
-                    f"{sorted(QA_DATASETS | MATH_DATASETS)}"
+                    f"{sorted(GRADED_DATASETS)}"
                 )
             popqa = Path(self.popqa_path) if self.popqa_path else None
             frames.append(load_dataset(name, data_dir, popqa_path=popqa))
@@ -161,7 +168,12 @@ class AccuracyLabels(LabelSource):
     def load(self, data_dir: Path) -> LabelSet:
         from harness.training_data import prompt_sha256
 
-        path = Path(self.responses) if self.responses else DEFAULT_RESPONSES_FILE
+        if self.responses is None:
+            path = DEFAULT_RESPONSES_FILE
+        elif self.responses in COMMITTED_SETS:
+            path = responses_file(COMMITTED_SETS[self.responses])
+        else:
+            path = Path(self.responses)
         table = read_responses(path)
         if self.datasets is not None:
             table = table[table["dataset"].isin(self.datasets)]

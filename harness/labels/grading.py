@@ -11,6 +11,7 @@
   The final number is the one after the last ``####`` (GSM8K's own format) when there is
   one, else the last ``\\boxed{...}`` number, else the number after the last "answer is",
   else the last number in the text. Thousands separators, ``$`` and ``%`` are ignored.
+* Multiple choice (MMLU): the option letter the answer names equals the gold letter.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 
 QA_DATASETS = frozenset({"nq_open", "triviaqa", "popqa"})
 MATH_DATASETS = frozenset({"mawps", "gsm8k", "gsm8k_train", "gsm8k_test"})
+# Multiple choice: the letter the answer names equals the gold letter.
+CHOICE_DATASETS = frozenset({"mmlu_train"})
+GRADED_DATASETS = QA_DATASETS | MATH_DATASETS | CHOICE_DATASETS
 
 
 def normalize_answer(text: str) -> str:
@@ -119,6 +123,10 @@ def grade(
         return any(number_match(response, a) for a in answers)
     if dataset in QA_DATASETS:
         return alias_match(response, answers, mode=qa_mode, question=question)
+    if dataset in CHOICE_DATASETS:
+        from harness.benchmarks.mmlu_local import chosen_letter
+
+        return chosen_letter(response) in answers
     raise ValueError(
-        f"no grader for dataset {dataset!r}; known: {sorted(QA_DATASETS | MATH_DATASETS)}"
+        f"no grader for dataset {dataset!r}; known: {sorted(GRADED_DATASETS)}"
     )

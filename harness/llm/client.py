@@ -68,6 +68,10 @@ class Completion:
         token_logprobs: log-probability of each answer token, when the endpoint gives them.
         prompt_tokens / completion_tokens: token usage as the endpoint reported it.
         finish_reason: "stop", "length", ... as reported.
+        choice_logprobs: for a constrained request asked for them
+            (``Request.choice_logprobs``), each choice's log-probability under the model's
+            full softmax at the reply's first token: the exact distribution a one-token
+            multiple-choice answer is drawn from, without sampling.
         empty: True when the endpoint gave no text twice in a row (recorded, not reused).
         cached: True when read from the cache instead of calling the endpoint.
     """
@@ -77,6 +81,7 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str | None = None
+    choice_logprobs: dict[str, float] | None = None
     empty: bool = False
     cached: bool = False
 
@@ -99,6 +104,7 @@ class Completion:
             prompt_tokens=int(d.get("prompt_tokens") or 0),
             completion_tokens=int(d.get("completion_tokens") or 0),
             finish_reason=d.get("finish_reason"),
+            choice_logprobs=d.get("choice_logprobs"),
             empty=bool(d.get("empty", False)),
             cached=cached,
         )
@@ -121,6 +127,9 @@ class Request:
     # Constrained decoding: the reply is exactly one of these strings (a GBNF grammar, read
     # by llama.cpp in process and by llama.cpp-compatible servers). Empty: free text.
     choices: tuple[str, ...] = ()
+    # With ``choices``: also return every choice's log-probability at the first reply token
+    # (``Completion.choice_logprobs``); each choice must start with a different token.
+    choice_logprobs: bool = False
 
     @classmethod
     def make(cls, messages: Messages, **kw: Any) -> Request:
@@ -149,7 +158,24 @@ class Request:
             params["top_p"] = self.top_p
         if self.choices:
             params["choices"] = list(self.choices)
+        if self.choice_logprobs:
+            params["choice_logprobs"] = True
         return params
+
+
+def _first_token_choices(choice: Any, choices: Sequence[str]) -> dict[str, float]:
+    """Each choice's log-prob from an OpenAI-style reply's first-token ``top_logprobs``.
+
+    A server reports only its top 20 tokens, so a choice outside them is missing: that is a
+    BadResponse (retried), not a silent guess, since the distribution would be wrong."""
+    content = (choice.logprobs.content or []) if choice.logprobs is not None else []
+    if not content:
+        raise BadResponse("reply has no log-probs for its first token")
+    top = {str(t.token).strip(): float(t.logprob) for t in (content[0].top_logprobs or [])}
+    missing = [c for c in choices if c not in top]
+    if missing:
+        raise BadResponse(f"first-token top_logprobs lack the choices {missing}")
+    return {c: top[c] for c in choices}
 
 
 def choices_grammar(choices: Sequence[str]) -> str:
@@ -294,10 +320,11 @@ class LLMClient:
             extra["grammar"] = choices_grammar(req.choices)  # llama.cpp's server field
         if extra:
             kwargs["extra_body"] = extra
-        if req.logprobs:
-            # llama.cpp's server returns log-probs only when top_logprobs is set too.
+        if req.logprobs or req.choice_logprobs:
+            # llama.cpp's server returns log-probs only when top_logprobs is set too; for the
+            # choices' distribution ask for the most an OpenAI-style server gives (20).
             kwargs["logprobs"] = True
-            kwargs["top_logprobs"] = 1
+            kwargs["top_logprobs"] = 20 if req.choice_logprobs else 1
         resp = self._openai_client().chat.completions.create(**kwargs)
         choices = getattr(resp, "choices", None)
         if not isinstance(choices, list):  # openai hands back a non-JSON body as a str
@@ -313,7 +340,10 @@ class LLMClient:
         usage = resp.usage
         return Completion(
             text=text,
-            token_logprobs=lps,
+            token_logprobs=lps if req.logprobs else None,
+            choice_logprobs=_first_token_choices(choice, req.choices)
+            if req.choice_logprobs
+            else None,
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             finish_reason=getattr(choice, "finish_reason", None),
@@ -335,6 +365,7 @@ class LLMClient:
             top_k=req.top_k,
             top_p=req.top_p,
             grammar=choices_grammar(req.choices) if req.choices else None,
+            choice_logprobs=req.choices if req.choice_logprobs else None,
         )
         return Completion.from_json(out)
 
@@ -527,6 +558,7 @@ class LLMClient:
             desc=desc or self.endpoint.name,
             disable=not progress,
             unit="call",
+            miniters=1,  # cache hits first would make tqdm's adaptive miniters go silent
         )
         tokens = 0
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import threading
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,7 @@ class LlamaInProcess:
         top_k: int = 0,
         top_p: float = 1.0,
         grammar: str | None = None,
+        choice_logprobs: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """One chat completion: dict with text, token_logprobs, usage and finish_reason.
 
@@ -109,6 +111,9 @@ class LlamaInProcess:
         likelihood p(s|x) that eq. 1 sums, not the truncated sampler's renormalised one.
         ``grammar`` (GBNF) constrains the reply; a greedy call then picks the most likely
         sentence token by token (for one-token choices, the argmax among them).
+        ``choice_logprobs``: return each of these strings' log-probability at the first reply
+        token (full softmax, of the string's first token; they must differ in it), read from
+        the same logits row the first token is drawn from.
         """
         import llama_cpp
         from llama_cpp.llama_grammar import LlamaGrammar
@@ -139,6 +144,17 @@ class LlamaInProcess:
                 if s
             ]
             llm.set_seed(int(seed) & 0x7FFFFFFF)
+            first_ids: list[int] = []
+            if choice_logprobs:
+                first_ids = [
+                    llm.tokenize(c.encode("utf-8"), add_bos=False, special=False)[0]
+                    for c in choice_logprobs
+                ]
+                if len(set(first_ids)) != len(first_ids):
+                    raise ValueError(
+                        f"choices {list(choice_logprobs)} do not all start with different tokens"
+                    )
+            choice_lps: dict[str, float] | None = None
             out_tokens: list[int] = []
             lps: list[float] = []
             finish = "length"
@@ -157,6 +173,12 @@ class LlamaInProcess:
                 repeat_penalty=1.0,
                 grammar=constraint,
             ):
+                if choice_logprobs and choice_lps is None:
+                    row = llm.scores[llm.n_tokens - 1]
+                    choice_lps = {
+                        c: _log_softmax_at(row, t)
+                        for c, t in zip(choice_logprobs, first_ids, strict=True)
+                    }
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     finish = "stop"
                     break
@@ -179,4 +201,5 @@ class LlamaInProcess:
                 "prompt_tokens": len(prompt_tokens),
                 "completion_tokens": len(out_tokens),
                 "finish_reason": finish,
+                "choice_logprobs": choice_lps,
             }

@@ -102,7 +102,10 @@ def register(subparsers: Any) -> None:
         help="AUROC of each SE estimate for the models' own correctness, δ_SE pick rate",
     )
     val.add_argument(
-        "--labels", type=Path, default=None, help="SE label file (default: the committed set)"
+        "--labels",
+        type=Path,
+        default=None,
+        help="SE label file or committed set (default, mmlu_train); default: default",
     )
     val.add_argument(
         "--responses",
@@ -310,9 +313,9 @@ def _run_se(args: argparse.Namespace) -> int:
 
 def _run_show(args: argparse.Namespace) -> int:
     from harness.labels.se.labelling import label_distribution
-    from harness.labels.se.store import DEFAULT_LABEL_FILE, read_label_file
+    from harness.labels.se.store import label_file, read_label_file
 
-    se, meta = read_label_file(args.file or DEFAULT_LABEL_FILE)
+    se, meta = read_label_file(label_file(args.file))
     print(
         f"{len(se)} prompts; weak={se['model_a'].iloc[0]} strong={se['model_b'].iloc[0]} "
         f"K={meta.get('k')} nli={meta.get('nli')}"
@@ -333,7 +336,7 @@ def _identity(value: Any) -> Any:
 
 def _run_validate(args: argparse.Namespace) -> int:
     from harness.errors import ConfigError
-    from harness.labels.se.store import DEFAULT_LABEL_FILE
+    from harness.labels.se.store import label_file
     from harness.labels.se.validity import validate_labels
     from harness.paths import data_dir
 
@@ -341,7 +344,7 @@ def _run_validate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--n-boot must be at least 1, got {args.n_boot}")
     if args.tau < 0:
         raise ConfigError(f"--tau must be >= 0, got {args.tau}")
-    labels = args.labels or DEFAULT_LABEL_FILE
+    labels = label_file(args.labels)
     report = validate_labels(
         labels,
         data_dir(),
@@ -426,13 +429,13 @@ def _run_calibrate_nli(args: argparse.Namespace) -> int:
     from harness.labels.se.nli import make_nli
     from harness.labels.se.nli_calibration import answer_pairs, calibrate_threshold
     from harness.labels.se.source import joined_label_table
-    from harness.labels.se.store import DEFAULT_LABEL_FILE
+    from harness.labels.se.store import label_file
     from harness.llm.cache import LLMCache, default_cache_path
     from harness.paths import data_dir
 
     if args.pairs < 10:
         raise ConfigError(f"--pairs must be at least 10, got {args.pairs}")
-    labels = args.labels or DEFAULT_LABEL_FILE
+    labels = label_file(args.labels)
     table, _ = joined_label_table(labels, data_dir())
     if "samples_a" not in table.columns:
         raise ConfigError(

@@ -22,7 +22,9 @@ from harness.labels.se.clustering import ClusteringResult, cluster_answers, clus
 from harness.labels.se.entropy import discrete_semantic_entropy, semantic_entropy
 from harness.labels.se.nli import NLIBackend
 from harness.labels.se.sampling import (
+    MULTIPLE_CHOICE_DATASETS,
     SamplingConfig,
+    choice_request,
     greedy_request,
     sample_log_likelihoods,
     sample_requests,
@@ -67,12 +69,16 @@ class PipelineStats:
 def _generate(
     client: LLMClient, dataset: str, prompt: str, cfg: SamplingConfig
 ) -> tuple[Completion, list[Completion]]:
+    if dataset in MULTIPLE_CHOICE_DATASETS:
+        return client.call(choice_request(dataset, prompt)), []
     greedy = client.call(greedy_request(dataset, prompt, cfg))
     samples = [client.call(r) for r in sample_requests(dataset, prompt, cfg)]
     return greedy, samples
 
 
 def _all_cached(client: LLMClient, dataset: str, prompt: str, cfg: SamplingConfig) -> bool:
+    if dataset in MULTIPLE_CHOICE_DATASETS:
+        return client.lookup(choice_request(dataset, prompt)) is not None
     reqs = [greedy_request(dataset, prompt, cfg), *sample_requests(dataset, prompt, cfg)]
     return all(client.lookup(r) is not None for r in reqs)
 
@@ -98,6 +104,29 @@ def model_se(
         se=se,
         se_discrete=discrete,
         nli_calls=result.nli_calls,
+    )
+
+
+def choice_se(answer: Completion) -> ModelSE:
+    """SE of a multiple-choice answer from its exact letter distribution.
+
+    Stored in the per-sample columns as one "sample" per letter (cluster = letter, log-
+    likelihood = the letter's log-prob), so every estimator reads it unchanged: ``entropy``
+    is −Σ p log p over the letters (normalised over them), ``eq2`` and ``mc`` their mean
+    −log p. ``discrete`` (cluster sizes) is log 4 for every prompt: it needs samples."""
+    if not answer.choice_logprobs:
+        raise ValueError("a multiple-choice answer needs choice_logprobs")
+    letters = list(answer.choice_logprobs)
+    lls = [float(answer.choice_logprobs[c]) for c in letters]
+    ids = list(range(len(letters)))
+    return ModelSE(
+        greedy=answer.text.strip(),
+        samples=letters,
+        cluster_ids=ids,
+        log_likelihoods=lls,
+        se=semantic_entropy(ids, lls),
+        se_discrete=discrete_semantic_entropy(ids),
+        nli_calls=0,
     )
 
 
@@ -153,7 +182,12 @@ def run_se_pipeline(
         sf: list[Future[Any]] = [
             spool.submit(_generate, strong, d, p, sampling) for d, _, p in items
         ]
-        bar = tqdm(total=len(items), desc="SE labels", unit="prompt", disable=not progress)
+        # miniters=1: a resumed run answers its first prompts from the cache in
+        # milliseconds, and tqdm's adaptive miniters then waits for hundreds of prompts
+        # before it prints again (seen: a log stuck at 0/500 while 50 prompts were done).
+        bar = tqdm(
+            total=len(items), desc="SE labels", unit="prompt", disable=not progress, miniters=1
+        )
         try:
             for i, (dataset, row_id, prompt) in enumerate(items):
                 if time_budget_s is not None and time.monotonic() - start > time_budget_s:
@@ -161,14 +195,17 @@ def run_se_pipeline(
                     break
                 wg, ws = wf[i].result()
                 sg, ss = sf[i].result()
-                # Both models' samples in one clustering run: shared NLI batches.
-                ca, cb = cluster_many(
-                    [prompt, prompt],
-                    [[c.text.strip() for c in ws], [c.text.strip() for c in ss]],
-                    nli,
-                )
-                a = model_se(prompt, wg, ws, nli, ca)
-                b = model_se(prompt, sg, ss, nli, cb)
+                if dataset in MULTIPLE_CHOICE_DATASETS:
+                    a, b = choice_se(wg), choice_se(sg)
+                else:
+                    # Both models' samples in one clustering run: shared NLI batches.
+                    ca, cb = cluster_many(
+                        [prompt, prompt],
+                        [[c.text.strip() for c in ws], [c.text.strip() for c in ss]],
+                        nli,
+                    )
+                    a = model_se(prompt, wg, ws, nli, ca)
+                    b = model_se(prompt, sg, ss, nli, cb)
                 sha = prompt_sha256(prompt)
                 row = {
                     "dataset": dataset,
@@ -182,7 +219,7 @@ def run_se_pipeline(
                     "se_discrete_b": b.se_discrete,
                     "n_clusters_a": len(set(a.cluster_ids)),
                     "n_clusters_b": len(set(b.cluster_ids)),
-                    "n_samples": sampling.k,
+                    "n_samples": len(a.samples),
                     "cluster_ids_a": list(a.cluster_ids),
                     "cluster_ids_b": list(b.cluster_ids),
                     "sample_ll_a": a.log_likelihoods,

@@ -22,6 +22,12 @@ from harness.llm.client import Completion, Messages, Request
 QA_INSTRUCTION = "Answer in at most five words."
 MATH_INSTRUCTION = "Give only the final number as your answer, with no words or working."
 MATH_DATASETS = frozenset({"mawps", "gsm8k_train", "gsm8k_test"})
+# Multiple-choice datasets: no sampling. The model answers one letter under the same chat
+# prompt as the ``mmlu_qwen`` benchmark, and its distribution over the four letters is read
+# exactly from one forward pass (the distribution T = 1 sampling of a letter draws from, i.e.
+# K → ∞). One letter is one meaning, so each letter is its own cluster and the ``entropy``
+# estimator is −Σ p(letter) log p(letter); no NLI runs.
+MULTIPLE_CHOICE_DATASETS = frozenset({"mmlu_train"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,10 @@ class SamplingConfig:
 
 
 def messages_for(dataset: str, prompt: str) -> Messages:
+    if dataset in MULTIPLE_CHOICE_DATASETS:
+        from harness.benchmarks import mmlu_local
+
+        return mmlu_local.messages(prompt)
     instruction = MATH_INSTRUCTION if dataset in MATH_DATASETS else QA_INSTRUCTION
     return [{"role": "user", "content": f"{prompt.strip()}\n{instruction}"}]
 
@@ -70,6 +80,21 @@ def sample_requests(dataset: str, prompt: str, cfg: SamplingConfig) -> list[Requ
         )
         for i in range(cfg.k)
     ]
+
+
+def choice_request(dataset: str, prompt: str) -> Request:
+    """The one request a multiple-choice prompt needs: the greedy letter (the response that
+    accuracy labels grade) and every letter's log-probability."""
+    from harness.benchmarks.mmlu_local import LETTERS
+
+    return Request.make(
+        messages_for(dataset, prompt),
+        temperature=0.0,
+        max_tokens=1,
+        seed=0,
+        choices=LETTERS,
+        choice_logprobs=True,
+    )
 
 
 def greedy_request(dataset: str, prompt: str, cfg: SamplingConfig) -> Request:

@@ -18,8 +18,15 @@ import pandas as pd
 from harness.errors import ConfigError, DataError
 from harness.labels.base import LabelSource
 from harness.labels.se.entropy import DEFAULT_ESTIMATOR, ESTIMATORS, label_table_estimates
-from harness.labels.se.labelling import STRONG, TIE, WEAK, delta_se, se_winner
-from harness.labels.se.store import DEFAULT_LABEL_FILE, read_label_file
+from harness.labels.se.labelling import (
+    STRONG,
+    TIE,
+    WEAK,
+    delta_se,
+    se_winner,
+    se_winner_by_share,
+)
+from harness.labels.se.store import COMMITTED_SETS, label_file, read_label_file
 from harness.records import LabelSet
 from harness.search_space import Choice, FloatRange, ParamSpec
 
@@ -75,13 +82,24 @@ class SELabels(LabelSource):
 
     Args:
         tau: δ_SE threshold of eq. 4; at or below it a prompt is a tie.
-        path: an SE label file (default: the committed set in ``harness/labels/se/data``).
+        path: an SE label file, or the name of a committed set (``default``: the paper's
+            transfer set over NQ-open, TriviaQA and MAWPS; ``mmlu_train``: in-domain MMLU
+            letter distributions). None: ``default``.
         se_kind: the uncertainty estimate (``harness.labels.se.entropy.ESTIMATORS``):
             ``"entropy"`` (−Σ p(C) log p(C)), ``"eq2"`` (the paper's eq. 2 as printed),
             ``"mc"``, ``"discrete"`` or the non-semantic ``"token_nll"``. None (default):
             the estimator the label file recommends (``se_kind`` in its metadata, chosen by
             validation AUROC on the development part of its prompts; ``"eq2"`` for files
             written before per-sample columns existed, which hold nothing else).
+        strong_share: None (default): eq. 4 as the paper writes it. A share in (0, 1):
+            rank the prompts by SE_weak − SE_strong and label that share of them (the
+            largest gaps) strong, the rest weak, with no ties; ``tau`` is then unused.
+            Why: eq. 4 compares the two SEs directly, so when the weak model is less
+            certain almost everywhere its labels are nearly all "strong" (the 0.5B Qwen on
+            MMLU letters: 256 of 278 prompts at τ = 0) and a router learns a constant. The
+            share removes the pair's offset and keeps the ordering: the strong model is
+            preferred where it is most confident relative to the weak one. Chosen without
+            outcomes, from the training labels alone.
     """
 
     search_space: ClassVar[dict[str, ParamSpec]] = {
@@ -90,11 +108,16 @@ class SELabels(LabelSource):
     }
 
     def __init__(
-        self, tau: float = 0.0, path: str | None = None, se_kind: str | None = None
+        self,
+        tau: float = 0.0,
+        path: str | None = None,
+        se_kind: str | None = None,
+        strong_share: float | None = None,
     ) -> None:
         self.tau = tau
         self.path = path
         self.se_kind = se_kind
+        self.strong_share = strong_share
 
     def load(self, data_dir: Path) -> LabelSet:
         if self.se_kind is not None and self.se_kind not in ESTIMATORS:
@@ -104,16 +127,27 @@ class SELabels(LabelSource):
             )
         if self.tau < 0:
             raise ConfigError(f"se label source: tau must be >= 0, got {self.tau}")
-        path = Path(self.path) if self.path else DEFAULT_LABEL_FILE
+        if self.strong_share is not None and not 0 < self.strong_share < 1:
+            raise ConfigError(
+                f"se label source: strong_share must be in (0, 1) or None, got "
+                f"{self.strong_share}"
+            )
+        path = label_file(self.path)
         if not path.is_file():
-            raise DataError(f"SE label file {path} does not exist; run `routerlab labels se`")
+            raise DataError(
+                f"SE label file {path} does not exist; run `routerlab labels se` (committed "
+                f"sets by name: {', '.join(COMMITTED_SETS)})"
+            )
         joined, meta = joined_label_table(path, Path(data_dir))
         se_kind = self.se_kind or recommended_estimator(joined, meta)
         try:
             se_weak, se_strong = label_table_estimates(joined, se_kind)
         except ValueError as exc:
             raise ConfigError(f"SE label file {path}: {exc}") from None
-        winner = se_winner(se_strong, se_weak, self.tau)
+        if self.strong_share is None:
+            winner = se_winner(se_strong, se_weak, self.tau)
+        else:
+            winner = se_winner_by_share(se_strong, se_weak, self.strong_share)
         records = pd.DataFrame(
             {
                 "id": joined["dataset"] + ":" + joined["row_id"],
@@ -144,6 +178,8 @@ class SELabels(LabelSource):
                 "weak_model": ",".join(sorted(weak_models)),
                 "strong_model": ",".join(sorted(strong_models)),
                 "tau": self.tau,
+                "strong_share": self.strong_share,
+                "label_set": path.stem,
                 "se_kind": se_kind,
                 "k": meta.get("k"),
                 "nli": meta.get("nli"),

@@ -22,6 +22,27 @@ from harness.errors import DataError
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_LABEL_FILE = DATA_DIR / "default_labels.parquet"
 DEFAULT_RESPONSES_FILE = DATA_DIR / "default_responses.parquet"
+# The committed label sets by name (``path=NAME`` of the se source, ``responses=NAME`` of the
+# accuracy source): the paper's transfer set (NQ-open, TriviaQA, MAWPS) and the in-domain
+# MMLU set (exact letter distributions on MMLU questions that mmlu_qwen does not score).
+COMMITTED_SETS: dict[str, Path] = {
+    "default": DEFAULT_LABEL_FILE,
+    "mmlu_train": DATA_DIR / "mmlu_train_labels.parquet",
+}
+
+
+def label_file(name_or_path: str | Path | None) -> Path:
+    """A committed set's label file by name (None: ``default``), else the path itself."""
+    if name_or_path is None:
+        return DEFAULT_LABEL_FILE
+    return COMMITTED_SETS.get(str(name_or_path), Path(name_or_path))
+
+
+def responses_file(label_path: Path) -> Path:
+    """The greedy responses file written beside a label file."""
+    if label_path == DEFAULT_LABEL_FILE:
+        return DEFAULT_RESPONSES_FILE
+    return label_path.with_name(f"{label_path.stem}_responses.parquet")
 
 LABEL_FILE_COLUMNS: tuple[str, ...] = (
     "dataset",
@@ -92,15 +113,7 @@ def write_label_files(
         raise ValueError(f"SE table lacks columns {missing}")
     if "prompt" in se.columns or "prompt" in responses.columns:
         raise ValueError("label files must not contain prompt text")
-    resp_path = (
-        Path(responses_out)
-        if responses_out
-        else out.with_name(
-            "default_responses.parquet"
-            if out == DEFAULT_LABEL_FILE
-            else f"{out.stem}_responses.parquet"
-        )
-    )
+    resp_path = Path(responses_out) if responses_out else responses_file(out)
     columns = [*LABEL_FILE_COLUMNS, *(c for c in SAMPLE_COLUMNS if c in se.columns)]
     _atomic_parquet(se[columns], out, meta)
     _atomic_parquet(

@@ -27,7 +27,7 @@ import pandas as pd
 
 from harness.labels.se.entropy import ESTIMATORS, label_table_estimates
 from harness.labels.se.labelling import STRONG, WEAK, se_winner
-from harness.labels.se.store import read_label_file
+from harness.labels.se.store import read_label_file, responses_file
 
 PARTS = ("all", "dev", "test")
 
@@ -98,11 +98,7 @@ def graded_label_table(
 
     table, meta = read_label_file(labels)
     if responses is None:
-        stem = labels.name.removesuffix(".parquet")
-        candidate = labels.with_name(
-            "default_responses.parquet" if stem == "default_labels" else f"{stem}_responses.parquet"
-        )
-        responses = candidate
+        responses = responses_file(labels)
     graded = (
         AccuracyLabels(
             responses=str(responses),
