@@ -104,11 +104,13 @@ def router_title(name: str) -> str:
     return f"{title} + stats" if stats else title
 
 
-def _sort_key(system: str, router: str) -> tuple[int, int, str, str]:
-    s = SYSTEM_ORDER.index(system) if system in SYSTEM_ORDER else len(SYSTEM_ORDER)
+def _sort_key(system: str, router: str) -> tuple[int, str, int, str]:
+    # A study's variants ("Confidence (balanced)") sort after their family, each a block.
+    family = system.split(" (", 1)[0]
+    s = SYSTEM_ORDER.index(family) if family in SYSTEM_ORDER else len(SYSTEM_ORDER)
     base = router.removesuffix(STATS_SUFFIX)
     r = ROUTER_ORDER.index(base) if base in ROUTER_ORDER else len(ROUTER_ORDER)
-    return (s, r, system, router)
+    return (s, system, r, router)
 
 
 def evaluation_runs(runs: pd.DataFrame, *, full_training_set: bool = True) -> pd.DataFrame:
@@ -352,7 +354,54 @@ def table2(
             "for orientation only)."
         )
     _note_training_benchmarks(table, runs)
+    if protocol == TRANSFER:
+        table.notes.extend(claim_notes(runs, benchmark))
     return table
+
+
+def _best(sel: pd.DataFrame) -> tuple[str, float, float | None, float | None] | None:
+    """(router, CPT50, CI low, CI high) of the router with the lowest mean CPT50 over seeds."""
+    if sel.empty:
+        return None
+    means = sel.groupby("router")[["cpt_50", "cpt_50_lo", "cpt_50_hi"]].mean()
+    means = means.dropna(subset=["cpt_50"])
+    if means.empty:
+        return None
+    router = str(means["cpt_50"].idxmin())
+    value, lo, hi = (_num(means.at[router, c]) for c in ("cpt_50", "cpt_50_lo", "cpt_50_hi"))
+    if value is None:
+        return None
+    return router, value, lo, hi
+
+
+def claim_notes(runs: pd.DataFrame, benchmark: str) -> list[str]:
+    """The paper's claim on a second pair, checked per Confidence system: its best router's
+    CPT(50 %) has a 95 % CI upper bound below 50, and is below the best TO-Router's trained
+    on the same prompts (the TO-Router of the same variant, else the plain TO-Router)."""
+    ev = evaluation_runs(runs)
+    sel = ev[ev["benchmark"] == benchmark]
+    systems = sorted({str(s) for s in sel["system"].dropna()})
+    notes = []
+    for system in (s for s in systems if s.split(" (", 1)[0] == "Confidence"):
+        variant = system.removeprefix("Confidence")
+        partner = f"TO-Router{variant}" if f"TO-Router{variant}" in systems else "TO-Router"
+        ours = _best(sel[sel["system"] == system])
+        theirs = _best(sel[sel["system"] == partner])
+        if ours is None or theirs is None:
+            continue
+
+        def cell(best: tuple[str, float, float | None, float | None]) -> str:
+            ci = f" [{best[2]:.1f}, {best[3]:.1f}]" if best[2] is not None else ""
+            return f"{router_title(best[0])} {best[1]:.1f}{ci}"
+
+        below_50 = ours[3] is not None and ours[3] < 50
+        below_them = ours[1] < theirs[1]
+        notes.append(
+            f"Claim check, {system} vs {partner} (CPT50, best router of each): "
+            f"{cell(ours)} vs {cell(theirs)}. CI upper bound below 50: "
+            f"{'yes' if below_50 else 'no'}; below {partner}: {'yes' if below_them else 'no'}."
+        )
+    return notes
 
 
 def judge_table(runs: pd.DataFrame) -> Table | None:

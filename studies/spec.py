@@ -112,6 +112,9 @@ class Combination:
     fold_router_params: tuple[dict[str, Any], ...] = ()
     # What the router reads (harness.prompt_features): "embedding" or "embedding+stats".
     features: str = EMBEDDING
+    # The grid block's variant name (a display name; part of the key, so two variants with
+    # the same parameters stay two systems).
+    variant: str = ""
 
     def config(self) -> dict[str, Any]:
         config = asdict(self)
@@ -127,6 +130,8 @@ class Combination:
             del config["fold_router_params"]
         if config["features"] == EMBEDDING:
             del config["features"]
+        if not config["variant"]:
+            del config["variant"]
         return config
 
     def system_spec(self) -> SystemSpec:
@@ -151,7 +156,7 @@ class Combination:
     @property
     def system(self) -> str:
         """The display name of the routing system (paper's naming)."""
-        return system_name(self.labels, self.router)
+        return system_name(self.labels, self.router, self.variant)
 
     @property
     def config_key(self) -> str:
@@ -189,12 +194,19 @@ class GridBlock:
     router_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What the routers read, one combination per entry (harness.prompt_features).
     features: tuple[str, ...] = (EMBEDDING,)
+    # Label-source keyword arguments for this block, over the study's [label_params.<name>].
+    label_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Only these of the study's benchmarks (None: all of them).
+    benchmarks: tuple[str, ...] | None = None
+    # A name for this block's systems, shown after the family: "Confidence (balanced)".
+    variant: str = ""
 
 
-def system_name(labels: str | None, router: str) -> str:
+def system_name(labels: str | None, router: str, variant: str = "") -> str:
     if labels is None:
         return router.replace("_", " ").title() if router != "random" else "Random"
-    return SYSTEM_NAMES.get(labels, labels)
+    family = SYSTEM_NAMES.get(labels, labels)
+    return f"{family} ({variant})" if variant else family
 
 
 @dataclass(frozen=True)
@@ -259,32 +271,38 @@ class Study:
     def combinations(self) -> Iterator[Combination]:
         """Every combination, in a stable order (benchmark-major, so data loads once)."""
         pairs: list[
-            tuple[str, str | None, tuple[float, ...], str, int | None, dict[str, Any], str]
+            tuple[str, str | None, tuple[float, ...], str, int | None, dict[str, Any], str,
+                  GridBlock | None]
         ] = []
         for block in self.grid:
             fractions = block.train_fractions or self.train_fractions
             folds = block.n_folds if block.n_folds is not None else self.n_folds
             pairs.extend(
                 (r, lab, fractions, protocol, folds,
-                 {**self.router_params.get(r, {}), **block.router_params.get(r, {})}, feats)
+                 {**self.router_params.get(r, {}), **block.router_params.get(r, {})}, feats,
+                 block)
                 for feats in block.features for protocol in block.protocols
                 for lab in block.labels for r in block.routers
             )
         pairs.extend(
             (router, labels, self.train_fractions, TRANSFER, self.n_folds,
-             dict(self.router_params.get(router, {})), EMBEDDING)
+             dict(self.router_params.get(router, {})), EMBEDDING, None)
             for router, labels in self.systems
         )
         seen: set[str] = set()
         for benchmark in self.benchmarks:
             for (router, labels, block_fractions, protocol, n_folds, block_params,
-                 features) in pairs:
+                 features, origin) in pairs:
+                if origin and origin.benchmarks is not None and benchmark not in origin.benchmarks:
+                    continue
                 fractions = block_fractions if labels is not None else (1.0,)
                 tuned = self.tuned_record(labels, router, benchmark, protocol, features)
                 router_params = {**block_params, **tuned.get("router_params", {})}
                 fold_params = fold_router_params(tuned, n_folds, benchmark)
                 label_params = (
-                    {**self.label_params.get(labels, {}), **tuned.get("label_params", {})}
+                    {**self.label_params.get(labels, {}),
+                     **(origin.label_params.get(labels, {}) if origin else {}),
+                     **tuned.get("label_params", {})}
                     if labels else {}
                 )
                 for fraction in fractions:
@@ -310,6 +328,7 @@ class Study:
                             protocol=protocol,
                             fold_router_params=fold_params,
                             features=features if labels is not None else EMBEDDING,
+                            variant=origin.variant if origin else "",
                         )
                         if combo.key not in seen:
                             seen.add(combo.key)
@@ -488,7 +507,7 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
     grid: list[GridBlock] = []
     grid_known = {
         "labels", "routers", "train_fractions", "protocols", "protocol", "n_folds",
-        "router_params", "features",
+        "router_params", "features", "label_params", "benchmarks", "variant",
     }
     for i, block in enumerate(_blocks(raw, "grid", path, grid_known)):
         labels = tuple(_list(block, "labels", path, [], f"grid[{i}]."))
@@ -513,8 +532,20 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
             _features(f, f"grid[{i}].features", path)
             for f in _list(block, "features", path, [EMBEDDING], f"grid[{i}].")
         )
+        block_labels = _plugin_params(block, "label_params", LABEL_SOURCES, path, f"grid[{i}].")
+        block_benchmarks = (
+            tuple(str(b) for b in _list(block, "benchmarks", path, [], f"grid[{i}]."))
+            if "benchmarks" in block
+            else None
+        )
+        variant = block.get("variant", "")
+        if not isinstance(variant, str):
+            raise ConfigError(
+                f"study file {path}: grid[{i}].variant = {variant!r}; want a short text"
+            )
         grid.append(GridBlock(
-            labels, routers, block_fractions, protocols, block_folds, block_params, features
+            labels, routers, block_fractions, protocols, block_folds, block_params, features,
+            block_labels, block_benchmarks, variant.strip(),
         ))
         for name in labels:
             _check_name(LABEL_SOURCES.names(), name, f"grid[{i}].labels", path)
@@ -582,13 +613,21 @@ def parse_study(raw: dict[str, Any], path: Path | None = None) -> Study:
     label_params = _plugin_params(raw, "label_params", LABEL_SOURCES, path)
     router_params = _plugin_params(raw, "router_params", ROUTERS, path)
     model_pair = _table(raw, "model_pair", path, {"weak", "strong"})
+    benchmarks = tuple(
+        str(b) for b in _list(raw, "benchmarks", path, [] if grid or systems else ["gsm8k"])
+    )
+    for i, grid_block in enumerate(grid):
+        stray = sorted(set(grid_block.benchmarks or ()) - set(benchmarks))
+        if stray:
+            raise ConfigError(
+                f"study file {path}: grid[{i}].benchmarks names {stray}, which the study's "
+                f"benchmarks {list(benchmarks)} do not hold; add them there or drop them here"
+            )
     return Study(
         name=str(raw["name"]),
         path=path,
         description=str(raw.get("description", "")),
-        benchmarks=tuple(
-            str(b) for b in _list(raw, "benchmarks", path, [] if grid or systems else ["gsm8k"])
-        ),
+        benchmarks=benchmarks,
         seeds=tuple(_list(raw, "seeds", path, [0], item=int)),
         grid=tuple(grid),
         systems=tuple(systems),

@@ -396,3 +396,41 @@ def test_report_tex_compiles_standalone_with_its_figures(tmp_path: Path) -> None
     assert done.returncode == 0, done.stdout[-3000:]
     assert (tmp_path / "report.pdf").stat().st_size > 10_000
     assert "Overfull" not in done.stdout  # every table fits the page
+
+
+def test_claim_notes_compare_each_confidence_variant_with_its_to_router() -> None:
+    from reports.tables import claim_notes
+
+    rows = [
+        # system, router, cpt50, lo, hi
+        ("Confidence", "mlp", 45.0, 35.0, 55.0),
+        ("Confidence", "knn", 47.0, 40.0, 49.0),
+        ("TO-Router", "mlp", 42.0, 32.0, 51.0),
+        ("Confidence (balanced)", "sw_ranking+stats", 37.0, 28.0, 46.0),
+        ("Confidence (MMLU in-domain)", "mlp", 24.0, 17.0, 36.0),
+        ("TO-Router (MMLU in-domain)", "knn", 39.0, 25.0, 53.0),
+        ("Random", "random", 50.0, 45.0, 55.0),
+    ]
+    runs = pd.DataFrame(
+        [
+            {
+                "kind": "evaluation", "train_fraction": 1.0, "key": f"k{i}",
+                "start_time": i, "benchmark": "mmlu_qwen", "system": s, "router": r,
+                "cpt_50": c, "cpt_50_lo": lo, "cpt_50_hi": hi,
+            }
+            for i, (s, r, c, lo, hi) in enumerate(rows)
+        ]
+    )
+    notes = claim_notes(runs, "mmlu_qwen")
+    assert notes == [
+        "Claim check, Confidence vs TO-Router (CPT50, best router of each): MLP 45.0 "
+        "[35.0, 55.0] vs MLP 42.0 [32.0, 51.0]. CI upper bound below 50: no; below "
+        "TO-Router: no.",
+        "Claim check, Confidence (MMLU in-domain) vs TO-Router (MMLU in-domain) (CPT50, best "
+        "router of each): MLP 24.0 [17.0, 36.0] vs kNN 39.0 [25.0, 53.0]. CI upper bound "
+        "below 50: yes; below TO-Router (MMLU in-domain): yes.",
+        "Claim check, Confidence (balanced) vs TO-Router (CPT50, best router of each): SW + "
+        "stats 37.0 [28.0, 46.0] vs MLP 42.0 [32.0, 51.0]. CI upper bound below 50: yes; "
+        "below TO-Router: yes.",
+    ]
+    assert claim_notes(runs, "gsm8k_qwen") == []

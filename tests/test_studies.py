@@ -48,6 +48,38 @@ def test_paper_study_is_the_papers_grid() -> None:
         "gsm8k_qwen",
         "mmlu_qwen",
     }
+    # Table 2's claim on the local pair: balanced SE labels (transfer) and the in-domain
+    # MMLU set, each beside accuracy labels from the same prompts, on both feature sets.
+    qwen = {
+        (c.system, c.labels, c.router, c.features, c.benchmark): c.label_params
+        for c in combos
+        if c.system.endswith(")")
+    }
+    routers = ("sw_ranking", "mf", "knn", "mlp")
+    features = ("embedding", "embedding+stats")
+    assert qwen == {
+        **{
+            ("Confidence (balanced)", "se", r, f, b): {"strong_share": 0.5}
+            for r in routers
+            for f in features
+            for b in ("gsm8k_qwen", "mmlu_qwen")
+        },
+        **{
+            ("Confidence (MMLU in-domain)", "se", r, f, "mmlu_qwen"): {
+                "path": "mmlu_train",
+                "strong_share": 0.5,
+            }
+            for r in routers
+            for f in features
+        },
+        **{
+            ("TO-Router (MMLU in-domain)", "accuracy", r, f, "mmlu_qwen"): {
+                "responses": "mmlu_train"
+            }
+            for r in routers
+            for f in features
+        },
+    }
     keys = [c.key for c in study.combinations()]
     assert len(keys) == len(set(keys))
     # The key is a pure function of the combination's config.
@@ -106,6 +138,44 @@ def test_key_holds_the_defaults_so_a_changed_default_is_evaluated_anew(
     bad = {**raw, "router_params": {"knn": {"kk": 3}}}
     with pytest.raises(ConfigError, match=r"\[router_params.knn\]: no parameter 'kk'"):
         parse_study(bad)
+
+
+def test_grid_block_label_params_benchmarks_and_variant() -> None:
+    raw = {
+        "name": "s",
+        "benchmarks": ["gsm8k", "mmlu"],
+        "label_params": {"se": {"tau": 0.2}},
+        "grid": [
+            {"labels": ["se"], "routers": ["knn"]},
+            {
+                "labels": ["se"],
+                "routers": ["knn"],
+                "label_params": {"se": {"strong_share": 0.5}},
+                "benchmarks": ["mmlu"],
+                "variant": "balanced",
+            },
+        ],
+    }
+    combos = list(parse_study(raw).combinations())
+    assert [(c.system, c.benchmark, c.label_params) for c in combos] == [
+        ("Confidence", "gsm8k", {"tau": 0.2}),
+        ("Confidence", "mmlu", {"tau": 0.2}),
+        ("Confidence (balanced)", "mmlu", {"tau": 0.2, "strong_share": 0.5}),
+    ]
+    # A variant without a grid block of its own keeps the keys of earlier stores.
+    plain = parse_study({**raw, "grid": raw["grid"][:1]})
+    assert [c.key for c in plain.combinations()] == [c.key for c in combos[:2]]
+    # the same parameters under another name are another system
+    renamed = {**raw, "grid": [raw["grid"][0], {**raw["grid"][1], "variant": "other"}]}
+    assert list(parse_study(renamed).combinations())[2].key != combos[2].key
+    bad = {**raw, "grid": [{**raw["grid"][1], "benchmarks": ["mt_bench"]}]}
+    with pytest.raises(ConfigError, match=r"grid\[0\].benchmarks names \['mt_bench'\]"):
+        parse_study(bad, Path("x.toml"))
+    with pytest.raises(ConfigError, match="strong_share"):
+        parse_study(
+            {**raw, "grid": [{**raw["grid"][1], "label_params": {"se": {"strong_share": "x"}}}]},
+            Path("x.toml"),
+        )
 
 
 @pytest.mark.parametrize(

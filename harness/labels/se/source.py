@@ -106,6 +106,10 @@ class SELabels(LabelSource):
         "tau": FloatRange(0.0, 2.0, min=0.0),
         "se_kind": Choice(ESTIMATORS),
     }
+    # Checked, not tuned: the share replaces eq. 4 rather than refining it.
+    param_rules: ClassVar[dict[str, ParamSpec]] = {
+        "strong_share": FloatRange(0.1, 0.9, min=0.0, max=1.0),
+    }
 
     def __init__(
         self,
