@@ -43,6 +43,14 @@ def register(subparsers: Any) -> None:
     se.add_argument("--max-tokens-qa", type=int, default=12)
     se.add_argument("--max-tokens-math", type=int, default=8)
     se.add_argument(
+        "--reasoning-tokens",
+        type=int,
+        default=0,
+        help="math prompts: 0 (default) asks for the number alone; N > 0 asks for a "
+        "step-by-step solution of up to N tokens (as gsm8k_qwen does; 384 there) and "
+        "clusters the samples by the number they end on",
+    )
+    se.add_argument(
         "--nli",
         default="embedding:0.85",
         help="entailment backend: embedding[:THRESHOLD] (default; what the committed set uses), "
@@ -173,6 +181,7 @@ def _run_se(args: argparse.Namespace) -> int:
         ("--temperature", args.temperature, args.temperature >= 0, ">= 0"),
         ("--top-k", args.top_k, args.top_k >= 0, ">= 0 (0: the whole vocabulary)"),
         ("--top-p", args.top_p, 0 < args.top_p <= 1, "in (0, 1]"),
+        ("--reasoning-tokens", args.reasoning_tokens, args.reasoning_tokens >= 0, ">= 0"),
     ):
         if not ok:
             raise ConfigError(f"labels se: {flag} {value} is not allowed; want {want}")
@@ -203,6 +212,7 @@ def _run_se(args: argparse.Namespace) -> int:
         max_tokens_qa=args.max_tokens_qa,
         max_tokens_math=args.max_tokens_math,
         seed=args.seed,
+        reasoning_tokens=args.reasoning_tokens,
     )
     out = args.out or DEFAULT_LABEL_FILE
     # What makes two runs' rows comparable; a resumed file must match on all of it.
@@ -218,14 +228,16 @@ def _run_se(args: argparse.Namespace) -> int:
         "max_tokens_math": args.max_tokens_math,
         "seed": args.seed,
         "prompts": list(datasets),
+        "reasoning_tokens": args.reasoning_tokens,
     }
     done = pd.DataFrame()
     if out.is_file() and not args.restart:
         done, old_meta = read_label_file(out)
+        # Settings added later are read at the value files written before them used.
         changed = {
-            k: (old_meta.get(k), v)
+            k: (old_meta.get(k, _SETTING_BEFORE_IT_EXISTED.get(k)), v)
             for k, v in settings.items()
-            if _identity(old_meta.get(k)) != _identity(v)
+            if _identity(old_meta.get(k, _SETTING_BEFORE_IT_EXISTED.get(k))) != _identity(v)
         }
         if changed:
             raise ConfigError(
@@ -324,6 +336,9 @@ def _run_show(args: argparse.Namespace) -> int:
         d = label_distribution(se["se_b"].to_numpy(), se["se_a"].to_numpy(), t)
         print(f"tau={t:<6} strong={d['strong']:<5} weak={d['weak']:<5} tie={d['tie']}")
     return 0
+
+
+_SETTING_BEFORE_IT_EXISTED: dict[str, Any] = {"reasoning_tokens": 0}
 
 
 def _identity(value: Any) -> Any:

@@ -18,14 +18,21 @@ from typing import Any
 
 import pandas as pd
 
-from harness.labels.se.clustering import ClusteringResult, cluster_answers, cluster_many
+from harness.labels.se.clustering import (
+    ClusteringResult,
+    cluster_answers,
+    cluster_many,
+    equal_answer_clusters,
+)
 from harness.labels.se.entropy import discrete_semantic_entropy, semantic_entropy
 from harness.labels.se.nli import NLIBackend
 from harness.labels.se.sampling import (
     MULTIPLE_CHOICE_DATASETS,
     SamplingConfig,
     choice_request,
+    final_answer,
     greedy_request,
+    reasons,
     sample_log_likelihoods,
     sample_requests,
 )
@@ -89,9 +96,11 @@ def model_se(
     samples: list[Completion],
     nli: NLIBackend,
     clustering: ClusteringResult | None = None,
+    answers: list[str] | None = None,
 ) -> ModelSE:
-    """Cluster one model's samples (unless ``clustering`` is given) and compute its SE."""
-    texts = [s.text.strip() for s in samples]
+    """Cluster one model's samples (unless ``clustering`` is given) and compute its SE.
+    ``answers``: what of each sample is compared and stored (default: its text)."""
+    texts = answers if answers is not None else [s.text.strip() for s in samples]
     result = clustering or cluster_answers(question, texts, nli)
     lls = sample_log_likelihoods(samples)
     discrete = discrete_semantic_entropy(result.ids)
@@ -197,6 +206,12 @@ def run_se_pipeline(
                 sg, ss = sf[i].result()
                 if dataset in MULTIPLE_CHOICE_DATASETS:
                     a, b = choice_se(wg), choice_se(sg)
+                elif reasons(dataset, sampling):
+                    # Step-by-step solutions mean the number they end on.
+                    wa = [final_answer(c.text) for c in ws]
+                    sa = [final_answer(c.text) for c in ss]
+                    a = model_se(prompt, wg, ws, nli, equal_answer_clusters(wa), wa)
+                    b = model_se(prompt, sg, ss, nli, equal_answer_clusters(sa), sa)
                 else:
                     # Both models' samples in one clustering run: shared NLI batches.
                     ca, cb = cluster_many(
