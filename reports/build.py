@@ -197,9 +197,12 @@ def write_report(study: str | None, out_dir: Path, *, judge_study: str | None = 
         beats_baseline=tables.baseline_verdicts(runs, _paired_compare()),
     )
     validity = load_se_validity()
-    if validity is not None:
-        report.tables["se_validity"] = tables.se_validity_table(*validity)
-    else:
+    for label_file, (auroc, picks, meta) in validity.items():
+        # The paper's transfer set keeps the plain name; other sets are named after theirs.
+        stem = Path(label_file).stem
+        name = "se_validity" if stem == "default_labels" else f"se_validity_{stem}"
+        report.tables[name] = tables.se_validity_table(auroc, picks, meta)
+    if not validity:
         report.missing.append(
             "SE label validity: no `routerlab labels validate` run in the store yet"
         )
@@ -237,8 +240,9 @@ def latex_figure(name: str, caption: str) -> str:
     ]) + "\n"
 
 
-def load_se_validity() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]] | None:
-    """The newest ``routerlab labels validate`` run's tables and label-set provenance."""
+def load_se_validity() -> dict[str, tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]]:
+    """Per label file, the newest ``routerlab labels validate`` run's tables and the label
+    set's provenance (empty when no run is in the store)."""
     import json
 
     import mlflow
@@ -247,21 +251,27 @@ def load_se_validity() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]] | No
         experiment_names=["label-validity"],
         filter_string="attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],
-        max_results=1,
     )
     if not isinstance(runs, pd.DataFrame) or runs.empty:
-        return None
-    run_id = str(runs["run_id"].iloc[0])
-    parts = []
-    for name in ("se_validity_auroc.json", "se_validity_picks.json"):
-        data = json.loads(mlflow.artifacts.load_text(f"runs:/{run_id}/{name}"))
-        parts.append(pd.DataFrame(data["data"], columns=data["columns"]))
-    meta = {
-        str(k).removeprefix("params."): v
-        for k, v in runs.iloc[0].items()
-        if str(k).startswith("params.")
-    }
-    return parts[0], parts[1], meta
+        return {}
+    if "params.label_file" in runs:
+        runs = runs.drop_duplicates("params.label_file")  # newest first: keep each's newest
+    out: dict[str, tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]] = {}
+    for _, run in runs.iterrows():
+        parts = []
+        for name in ("se_validity_auroc.json", "se_validity_picks.json"):
+            data = json.loads(mlflow.artifacts.load_text(f"runs:/{run['run_id']}/{name}"))
+            parts.append(pd.DataFrame(data["data"], columns=data["columns"]))
+        meta = {
+            str(k).removeprefix("params."): v
+            for k, v in run.items()
+            if str(k).startswith("params.")
+        }
+        # Runs logged before label_file was a param all belong to the default set.
+        out.setdefault(
+            str(meta.get("label_file") or "default_labels.parquet"), (parts[0], parts[1], meta)
+        )
+    return out
 
 
 def write_files(report: Report, out_dir: Path) -> list[Path]:

@@ -689,10 +689,13 @@ def se_validity_table(auroc: pd.DataFrame, picks: pd.DataFrame, meta: dict[str, 
             )
             + "."
         )
+    label_file = str(meta.get("label_file") or "default_labels.parquet")
+    default = label_file == "default_labels.parquet"
+    stem = Path(label_file).stem.replace("_", "-")
     return Table(
-        title="SE label validity",
+        title="SE label validity" + ("" if default else f": {label_file}"),
         columns=columns,
         rows=rows,
         notes=notes,
-        label="tab:se-validity",
+        label="tab:se-validity" + ("" if default else f"-{stem}"),
     )

@@ -112,8 +112,8 @@ def test_validate_command_on_committed_set(
     from reports.tables import se_validity_table
 
     logged = load_se_validity()
-    assert logged is not None
-    aurocs, picks, meta = logged
+    assert list(logged) == ["default_labels.parquet"]
+    aurocs, picks, meta = logged["default_labels.parquet"]
     assert len(aurocs) == len(pd.DataFrame(out["auroc"])) * 3  # all, dev and test parts
     table = to_markdown(se_validity_table(aurocs, picks, meta))
     assert "SE label validity" in table and "qwen-1.5b (strong)" in table
