@@ -13,12 +13,13 @@ import pytest
 
 from harness.benchmarks.local_pair import DEFAULT_MMLU_FILE
 from harness.benchmarks.mmlu_local import LETTERS, chosen_letter
+from harness.data import sha256_file
 from harness.errors import DataError
 from harness.labels.accuracy import AccuracyLabels
 from harness.labels.se.labelling import se_winner_by_share
 from harness.labels.se.sampling import choice_request
 from harness.labels.se.source import SELabels
-from harness.labels.se.store import read_label_file
+from harness.labels.se.store import DEFAULT_LABEL_FILE, read_label_file
 from harness.llm.cache import LLMCache
 from harness.llm.client import LLMClient
 from harness.llm.endpoints import resolve_endpoint
@@ -123,6 +124,7 @@ def test_strong_share_on_the_committed_set(data_dir: Path) -> None:
     gap = balanced.records["se_a"] - balanced.records["se_b"]
     assert gap[strong].min() >= gap[~strong].max()
     assert balanced.meta["strong_share"] == 0.5 and balanced.meta["label_set"] == "default_labels"
+    assert balanced.meta["label_file_sha256"] == sha256_file(DEFAULT_LABEL_FILE)
 
 
 def test_in_domain_datasets_are_labelled_on_their_own() -> None:

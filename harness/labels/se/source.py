@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from harness.data import sha256_file
 from harness.errors import ConfigError, DataError
 from harness.labels.base import LabelSource
 from harness.labels.se.entropy import DEFAULT_ESTIMATOR, ESTIMATORS, label_table_estimates
@@ -179,6 +180,7 @@ class SELabels(LabelSource):
             source="se",
             meta={
                 "label_file": path.name,
+                "label_file_sha256": sha256_file(path),
                 "weak_model": ",".join(sorted(weak_models)),
                 "strong_model": ",".join(sorted(strong_models)),
                 "tau": self.tau,
