@@ -255,8 +255,8 @@ def mix_counts(
     """How many prompts of each dataset ``n`` prompts in the paper's proportions hold.
 
     Largest-remainder rounding of ``n`` split by :data:`PAPER_PROPORTIONS` (evenly when no
-    dataset has one); a dataset with
-    fewer rows than its share gives all it has and the rest is not redistributed.
+    dataset has one); a dataset with fewer rows than its share gives all it has and the rest
+    is not redistributed.
     """
     unknown = [d for d in datasets if d not in PAPER_PROPORTIONS]
     if unknown and len(unknown) < len(datasets):

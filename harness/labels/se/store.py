@@ -44,6 +44,7 @@ def responses_file(label_path: Path) -> Path:
         return DEFAULT_RESPONSES_FILE
     return label_path.with_name(f"{label_path.stem}_responses.parquet")
 
+
 LABEL_FILE_COLUMNS: tuple[str, ...] = (
     "dataset",
     "row_id",
