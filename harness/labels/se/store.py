@@ -23,11 +23,14 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_LABEL_FILE = DATA_DIR / "default_labels.parquet"
 DEFAULT_RESPONSES_FILE = DATA_DIR / "default_responses.parquet"
 # The committed label sets by name (``path=NAME`` of the se source, ``responses=NAME`` of the
-# accuracy source): the paper's transfer set (NQ-open, TriviaQA, MAWPS) and the in-domain
-# MMLU set (exact letter distributions on MMLU questions that mmlu_qwen does not score).
+# accuracy source): the paper's transfer set (NQ-open, TriviaQA, MAWPS), the in-domain MMLU
+# set (exact letter distributions on MMLU questions that mmlu_qwen does not score) and the
+# in-domain GSM8K set (step-by-step answers to GSM8K training questions; a long run that
+# grows across sessions).
 COMMITTED_SETS: dict[str, Path] = {
     "default": DEFAULT_LABEL_FILE,
     "mmlu_train": DATA_DIR / "mmlu_train_labels.parquet",
+    "gsm8k_train": DATA_DIR / "gsm8k_train_labels.parquet",
 }
 
 
