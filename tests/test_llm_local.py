@@ -140,3 +140,29 @@ def test_sigkill_loses_no_completed_call(smollm2: Path, tmp_path: Path) -> None:
     )
     assert f"hits {done} calls 40" in rerun.stdout
     assert len(cache) == 40
+
+
+def test_models_loading_side_by_side_leave_stdout_and_stderr_alone(smollm2: Path) -> None:
+    # llama-cpp-python points fds 1 and 2 at /dev/null while a model loads; two threads doing
+    # it at once used to leave them there, and a label run went silent for good. A child
+    # process loads four models in threads, then prints: both lines must arrive.
+    script = textwrap.dedent(
+        f"""
+        import sys, threading
+        from harness.llm.inprocess import LlamaInProcess
+        models = [LlamaInProcess({str(smollm2)!r}, n_threads=1) for _ in range(4)]
+        threads = [threading.Thread(target=m._load) for m in models]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print("stdout after loading", flush=True)
+        print("stderr after loading", file=sys.stderr, flush=True)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "stdout after loading" in done.stdout
+    assert "stderr after loading" in done.stderr

@@ -27,6 +27,12 @@ from typing import Any
 import numpy as np
 
 _INSTANCES: weakref.WeakSet[LlamaInProcess] = weakref.WeakSet()
+# llama-cpp-python silences a model's load by pointing the process's fds 1 and 2 at
+# /dev/null and back (``suppress_stdout_stderr``). Two threads loading at once interleave the
+# save and the restore and leave both fds on /dev/null for good: a label run with its two
+# models loading side by side printed nothing more, progress bar and summary included. One
+# load at a time keeps each save/restore pair whole.
+_FD_SWAP_LOCK = threading.Lock()
 
 
 @atexit.register
@@ -71,13 +77,14 @@ class LlamaInProcess:
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
             # logits_all keeps one logits row per position: the fast log-prob path.
-            self._llm = Llama(
-                model_path=self.model_path,
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                logits_all=True,
-                verbose=False,
-            )
+            with _FD_SWAP_LOCK:
+                self._llm = Llama(
+                    model_path=self.model_path,
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    logits_all=True,
+                    verbose=False,
+                )
 
             llm = self._llm
             eos = llm.token_eos()
