@@ -671,8 +671,13 @@ def se_validity_table(auroc: pd.DataFrame, picks: pd.DataFrame, meta: dict[str, 
     pick_all = picks[picks["part"] == "all"].set_index("estimator")
     notes = [
         f"Label set {meta.get('label_file')}: {meta.get('n_prompts')} training prompts, weak "
-        f"{meta.get('weak_model')}, strong {meta.get('strong_model')}, K = {meta.get('k')}, "
-        f"NLI {meta.get('nli')}, T = {meta.get('temperature')}, top-k = {meta.get('top_k')}.",
+        f"{meta.get('weak_model')}, strong {meta.get('strong_model')}; "
+        + str(
+            meta.get("decoding")
+            or f"K = {meta.get('k')}, NLI {meta.get('nli')}, T = {meta.get('temperature')}, "
+            f"top-k = {meta.get('top_k')}"
+        )
+        + ".",
         "AUROC of −estimate for the model's own greedy answer being correct; 0.5 = no signal "
         "(the SE literature reports 0.75-0.85 on TriviaQA / NQ).",
     ]

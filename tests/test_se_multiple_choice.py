@@ -94,6 +94,11 @@ def test_labels_se_on_mmlu_train(
     entropy = -(q * np.log(q)).sum(axis=1)
     np.testing.assert_allclose(labels.records["se_a"], entropy, rtol=1e-9)
     assert (entropy <= math.log(4) + 1e-12).all()
+    # validity reads the same file; its provenance says how the SEs were made
+    from harness.labels.se.validity import validate_labels
+
+    report = validate_labels(out, data_dir, n_boot=20)
+    assert str(report.meta["decoding"]).startswith("exact letter distributions")
     # accuracy labels grade the same greedy letters against the gold letters
     graded = AccuracyLabels(responses=str(tmp_path / "mmlu_responses.parquet")).load(data_dir)
     gold = load_dataset("mmlu_train", data_dir).set_index("row_id")["answers"]

@@ -65,6 +65,9 @@ def test_labels_se_with_reasoning(
         )
         assert len(str(row.response_a)) > 20  # the greedy answer is the whole solution
     assert np.isfinite(se["se_a"]).all()
+    from harness.labels.se.validity import decoding_summary
+
+    assert "clustered by their final number" in decoding_summary(meta, {"gsm8k_train"})
     # a file made with reasoning is not continued without it
     capsys.readouterr()
     plain = [a for a in args if a not in ("--reasoning-tokens", "48")]

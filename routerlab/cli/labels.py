@@ -388,8 +388,7 @@ def _run_validate(args: argparse.Namespace) -> int:
     m = report.meta
     print(
         f"{labels.name}: {m['n_prompts']} prompts, weak={m['weak_model']} "
-        f"strong={m['strong_model']}, K={m['k']}, nli={m['nli']}, T={m['temperature']}, "
-        f"top_k={m['top_k']}, top_p={m['top_p']}; prompts: {args.part}"
+        f"strong={m['strong_model']}; {m['decoding']}; prompts: {args.part}"
     )
     print("\nAUROC of −estimate for the model's own correctness [95 % bootstrap CI]")
     wide = aurocs.assign(

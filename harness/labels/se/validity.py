@@ -204,5 +204,25 @@ def validate_labels(
         "strong_model": str(table["model_b"].iloc[0]),
         "n_prompts": len(table),
         **{k: meta.get(k) for k in ("k", "nli", "temperature", "top_k", "top_p", "seed")},
+        "decoding": decoding_summary(meta, set(table["dataset"])),
     }
     return ValidityReport(auroc=aurocs, picks=picks, meta=provenance)
+
+
+def decoding_summary(meta: dict[str, Any], datasets: set[str]) -> str:
+    """How a label set's SE values were made, in words (its K, NLI and sampling settings
+    mean nothing for exact letter distributions)."""
+    from harness.labels.se.sampling import MULTIPLE_CHOICE_DATASETS
+
+    if datasets and datasets <= MULTIPLE_CHOICE_DATASETS:
+        return "exact letter distributions (one forward pass per model; no sampling, no NLI)"
+    sampled = (
+        f"K = {meta.get('k')} samples at T = {meta.get('temperature')}, "
+        f"top-k {meta.get('top_k', 0)}, top-p {meta.get('top_p', 1.0)}"
+    )
+    if meta.get("reasoning_tokens"):
+        return (
+            f"{sampled}; step-by-step answers of up to {meta['reasoning_tokens']} tokens, "
+            "clustered by their final number"
+        )
+    return f"{sampled}; clustered by NLI {meta.get('nli')}"
