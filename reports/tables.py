@@ -166,8 +166,11 @@ def cpt_table(
             columns.append(Column(benchmark_title(b), f"CPT{pct} ours"))
             if paper_section:
                 columns.append(Column(benchmark_title(b), f"CPT{pct} paper"))
+    # Only systems with a run on these benchmarks: a study's variant kept to one benchmark
+    # (benchmarks = [...] in its grid block) gets no empty row in another's table.
+    shown = ev[ev["benchmark"].isin(benchmarks)]
     systems = sorted(
-        {(str(s), str(r)) for s, r in zip(ev["system"], ev["router"], strict=True)},
+        {(str(s), str(r)) for s, r in zip(shown["system"], shown["router"], strict=True)},
         key=lambda sr: _sort_key(*sr),
     )
     rows: list[list[Cell]] = []

@@ -434,3 +434,26 @@ def test_claim_notes_compare_each_confidence_variant_with_its_to_router() -> Non
         "below TO-Router: yes.",
     ]
     assert claim_notes(runs, "gsm8k_qwen") == []
+
+
+def test_a_system_without_runs_on_a_benchmark_gets_no_row_there() -> None:
+    from reports.tables import table2
+
+    rows = [
+        ("Confidence", "mlp", "gsm8k_qwen"),
+        ("Confidence", "mlp", "mmlu_qwen"),
+        ("Confidence (MMLU in-domain)", "mlp", "mmlu_qwen"),
+    ]
+    runs = pd.DataFrame(
+        [
+            {
+                "kind": "evaluation", "train_fraction": 1.0, "key": f"k{i}", "start_time": i,
+                "benchmark": b, "system": s, "router": r, "label_source": "se",
+                "cpt_50": 40.0, "cpt_50_lo": 30.0, "cpt_50_hi": 50.0,
+                "cpt_80": 70.0, "cpt_80_lo": 60.0, "cpt_80_hi": 80.0,
+            }
+            for i, (s, r, b) in enumerate(rows)
+        ]
+    )
+    assert "MMLU in-domain" not in to_markdown(table2(runs, "gsm8k_qwen"))
+    assert "Confidence (MMLU in-domain) | MLP | 40.00" in to_markdown(table2(runs, "mmlu_qwen"))
