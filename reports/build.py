@@ -197,7 +197,10 @@ def write_report(study: str | None, out_dir: Path, *, judge_study: str | None = 
         beats_baseline=tables.baseline_verdicts(runs, _paired_compare()),
     )
     validity = load_se_validity()
-    for label_file, (auroc, picks, meta) in validity.items():
+    # The paper's transfer set first, then the others by name.
+    for label_file, (auroc, picks, meta) in sorted(
+        validity.items(), key=lambda item: (item[0] != "default_labels.parquet", item[0])
+    ):
         # The paper's transfer set keeps the plain name; other sets are named after theirs.
         stem = Path(label_file).stem
         name = "se_validity" if stem == "default_labels" else f"se_validity_{stem}"
