@@ -113,7 +113,8 @@ def register(subparsers: Any) -> None:
         "--labels",
         type=Path,
         default=None,
-        help="SE label file or committed set (default, mmlu_train); default: default",
+        help="SE label file, or a committed set by name (default, mmlu_train, gsm8k_train); "
+        "default: the paper's transfer set, `default`",
     )
     val.add_argument(
         "--responses",
