@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.labels.grading import CHOICE_DATASETS
 from harness.llm.client import Completion, Messages, Request
 
 QA_INSTRUCTION = "Answer in at most five words."
@@ -27,7 +28,7 @@ MATH_DATASETS = frozenset({"mawps", "gsm8k_train", "gsm8k_test"})
 # exactly from one forward pass (the distribution T = 1 sampling of a letter draws from, i.e.
 # K → ∞). One letter is one meaning, so each letter is its own cluster and the ``entropy``
 # estimator is −Σ p(letter) log p(letter); no NLI runs.
-MULTIPLE_CHOICE_DATASETS = frozenset({"mmlu_train"})
+MULTIPLE_CHOICE_DATASETS = CHOICE_DATASETS  # the datasets graded by letter
 
 
 @dataclass(frozen=True)
