@@ -244,13 +244,19 @@ def _marks(sel: pd.DataFrame, pct: int, beats_baseline: dict[str, dict[int, bool
 BASELINE_FAMILIES = ("TO-Router", "RouteLLM")
 
 
+def _is_baseline(system: pd.Series) -> pd.Series:
+    """A baseline family's systems, its study variants included ("TO-Router (MMLU
+    in-domain)" is a TO-Router trained on other prompts)."""
+    return system.astype(str).str.split(" (", n=1, regex=False).str[0].isin(BASELINE_FAMILIES)
+
+
 def best_baseline_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Per benchmark, the baseline run (TO-Router or RouteLLM, transfer protocol, full
     training set) with the lowest CPT(50 %)."""
     ev = evaluation_runs(runs)
     if "protocol" in ev:
         ev = ev[ev["protocol"].fillna(TRANSFER) == TRANSFER]
-    ev = ev[ev["system"].isin(BASELINE_FAMILIES) & ev["cpt_50"].notna()]
+    ev = ev[_is_baseline(ev["system"]) & ev["cpt_50"].notna()]
     if ev.empty:
         return ev
     idx = ev.groupby("benchmark")["cpt_50"].idxmin()
@@ -271,7 +277,7 @@ def baseline_verdicts(
     ev = evaluation_runs(runs)
     trained = ev[
         ev["label_source"].notna() & (ev["label_source"] != "none")
-        & ~ev["system"].isin(BASELINE_FAMILIES)
+        & ~_is_baseline(ev["system"])
     ]
     out: dict[str, dict[int, bool]] = {}
     for bench, base_run in zip(best["benchmark"], best["run_id"], strict=True):

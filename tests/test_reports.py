@@ -457,3 +457,20 @@ def test_a_system_without_runs_on_a_benchmark_gets_no_row_there() -> None:
     )
     assert "MMLU in-domain" not in to_markdown(table2(runs, "gsm8k_qwen"))
     assert "Confidence (MMLU in-domain) | MLP | 40.00" in to_markdown(table2(runs, "mmlu_qwen"))
+
+
+def test_a_baseline_family_variant_is_a_baseline() -> None:
+    from reports.tables import best_baseline_runs
+
+    rows = [("RouteLLM", 29.3), ("TO-Router", 43.1), ("TO-Router (MMLU in-domain)", 22.0),
+            ("Confidence (MMLU in-domain)", 18.3)]
+    runs = pd.DataFrame(
+        [
+            {"kind": "evaluation", "train_fraction": 1.0, "key": f"k{i}", "start_time": i,
+             "benchmark": "mmlu_qwen", "system": s, "router": "sw_ranking", "cpt_50": c,
+             "run_id": f"r{i}"}
+            for i, (s, c) in enumerate(rows)
+        ]
+    )
+    # the in-domain TO-Router is the bar a Confidence router must clear, not RouteLLM's 29.3
+    assert best_baseline_runs(runs)["system"].tolist() == ["TO-Router (MMLU in-domain)"]
