@@ -104,9 +104,14 @@ def router_title(name: str) -> str:
     return f"{title} + stats" if stats else title
 
 
+def system_family(system: str) -> str:
+    """The family of a study's variant system: "Confidence (balanced)" → "Confidence"."""
+    return system.split(" (", 1)[0]
+
+
 def _sort_key(system: str, router: str) -> tuple[int, str, int, str]:
     # A study's variants ("Confidence (balanced)") sort after their family, each a block.
-    family = system.split(" (", 1)[0]
+    family = system_family(system)
     s = SYSTEM_ORDER.index(family) if family in SYSTEM_ORDER else len(SYSTEM_ORDER)
     base = router.removesuffix(STATS_SUFFIX)
     r = ROUTER_ORDER.index(base) if base in ROUTER_ORDER else len(ROUTER_ORDER)
@@ -247,7 +252,7 @@ BASELINE_FAMILIES = ("TO-Router", "RouteLLM")
 def _is_baseline(system: pd.Series) -> pd.Series:
     """A baseline family's systems, its study variants included ("TO-Router (MMLU
     in-domain)" is a TO-Router trained on other prompts)."""
-    return system.astype(str).str.split(" (", n=1, regex=False).str[0].isin(BASELINE_FAMILIES)
+    return system.astype(str).map(system_family).isin(BASELINE_FAMILIES)
 
 
 def best_baseline_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -391,7 +396,7 @@ def claim_notes(runs: pd.DataFrame, benchmark: str) -> list[str]:
     sel = ev[ev["benchmark"] == benchmark]
     systems = sorted({str(s) for s in sel["system"].dropna()})
     notes = []
-    for system in (s for s in systems if s.split(" (", 1)[0] == "Confidence"):
+    for system in (s for s in systems if system_family(s) == "Confidence"):
         variant = system.removeprefix("Confidence")
         partner = f"TO-Router{variant}" if f"TO-Router{variant}" in systems else "TO-Router"
         ours = _best(sel[sel["system"] == system])
