@@ -13,13 +13,15 @@ top-k = 50, greedy answer + K samples per model):
   strong model's, then clustering by the reference algorithm (jlko/semantic_uncertainty
   ``get_semantic_ids``: one NLI call per ordered pair, batch size 1);
 * ours: :func:`harness.labels.se.pipeline.run_se_pipeline` (both models generate in their
-  own threads, clustering in batched rounds as soon as a prompt's samples are in).
+  own threads, each prompt's greedy answer and K samples decoded as one llama.cpp batch,
+  clustering in batched rounds as soon as a prompt's samples are in).
 
 For ``mmlu_train`` each model makes one call per prompt (its letter distribution) and nothing
 is clustered; for ``gsm8k_train`` with ``--reasoning-tokens`` the samples are step-by-step
 solutions clustered by their final number. Prints prompts per minute for both and the
 ratio. On 2 cores the models' generation dominates, so the ratio mostly measures the overlap
-of the two models and the NLI.
+of the two models and the NLI and, for long answers (``--reasoning-tokens``), the batched
+decoding.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.llm import LLMCache, LLMClient, local_endpoint
+from harness.llm.client import Request
 from harness.llm.local import LocalServer, ensure_server, stop_all_servers
 from harness.llm.model_pack import install_model
 
@@ -91,6 +92,62 @@ def test_seeds_give_distinct_cached_samples(smollm2: Path, tmp_path: Path) -> No
     assert client.sample(prompt, 6, temperature=1.0, max_tokens=6)[0].cached
 
 
+def _answers(prompt: list[dict[str, str]], k: int) -> list[Request]:
+    """A greedy answer and k seeded samples of one prompt, as SE labelling asks for them."""
+    greedy = Request.make(prompt, temperature=0.0, max_tokens=12, logprobs=True)
+    samples = [
+        Request.make(
+            prompt, temperature=1.0, top_k=50, max_tokens=12, logprobs=True, seed=i,
+            sample_index=i,
+        )
+        for i in range(k)
+    ]
+    return [greedy, *samples]
+
+
+def test_a_batch_decodes_each_answer_as_it_would_alone(smollm2: Path, tmp_path: Path) -> None:
+    # The greedy answer and five samples share one llama.cpp batch (one prompt evaluation,
+    # one decode step for all). Each answer must be what it is alone: the prompt reaches
+    # every sequence, and a sample is fixed by its seed, not by its batch-mates.
+    reqs = _answers(QUESTION, 5)
+    client = LLMClient(local_endpoint("smollm2"), cache=LLMCache(tmp_path / "b.sqlite"), n_threads=1)
+    together = client.call_batch(reqs)
+    assert len({a.text for a in together}) > 2  # real samples, not six copies
+    for i in (0, 3, 5):
+        alone = LLMClient(
+            local_endpoint("smollm2"), cache=LLMCache(tmp_path / f"alone{i}.sqlite"), n_threads=1
+        ).call_batch([reqs[i]])[0]
+        assert alone.text == together[i].text
+        assert alone.token_logprobs == pytest.approx(together[i].token_logprobs, abs=1e-4)
+    # The greedy answer agrees with the one-request path; log-probs to the attention
+    # kernel's precision (flash attention in the batch).
+    single = LLMClient(
+        local_endpoint("smollm2"), cache=LLMCache(tmp_path / "s.sqlite"), n_threads=1
+    ).call(reqs[0])
+    assert together[0].text == single.text
+    assert together[0].token_logprobs == pytest.approx(single.token_logprobs, abs=0.15)
+    for a in together:
+        assert a.token_logprobs is not None and len(a.token_logprobs) == a.completion_tokens
+        assert all(lp <= 0 for lp in a.token_logprobs)
+
+
+def test_a_batch_reuses_cached_answers_and_caches_the_rest(
+    smollm2: Path, tmp_path: Path
+) -> None:
+    reqs = _answers([{"role": "user", "content": "Name a random animal."}], 4)
+    cache = LLMCache(tmp_path / "c.sqlite")
+    client = LLMClient(local_endpoint("smollm2"), cache=cache, n_threads=1)
+    first = client.call(reqs[2])  # answered alone, before the batch
+    out = client.call_batch(reqs)
+    assert out[2].text == first.text and out[2].cached
+    assert not any(a.cached for i, a in enumerate(out) if i != 2)
+    assert client.usage.calls == 6 and client.usage.cache_hits == 1
+    assert len(cache) == 5
+    again = LLMClient(local_endpoint("smollm2"), cache=cache, n_threads=1).call_batch(reqs)
+    assert [a.text for a in again] == [a.text for a in out]
+    assert all(a.cached for a in again)
+
+
 def test_ensure_server_starts_once(smollm2: Path) -> None:
     try:
         a = ensure_server("smollm2", n_threads=1)
@@ -106,6 +163,7 @@ def test_sigkill_loses_no_completed_call(smollm2: Path, tmp_path: Path) -> None:
     script.write_text(
         textwrap.dedent(f"""
         from harness.llm import LLMCache, LLMClient, local_endpoint
+from harness.llm.client import Request
         client = LLMClient(local_endpoint("smollm2"), cache=LLMCache({str(cache_path)!r}),
                            n_threads=1)
         reqs = client.sample_requests([{{"role": "user", "content": "Tell me a story."}}], 40,

@@ -186,6 +186,20 @@ def choices_grammar(choices: Sequence[str]) -> str:
     return "root ::= " + " | ".join(json.dumps(c, ensure_ascii=False) for c in choices)
 
 
+def _sampling_spec(req: Request) -> Any:
+    from harness.llm.inprocess import SamplingSpec
+
+    return SamplingSpec(
+        temperature=req.temperature,
+        max_tokens=req.max_tokens,
+        seed=req.seed,
+        logprobs=req.logprobs,
+        top_k=req.top_k,
+        top_p=req.top_p,
+        stop=req.stop,
+    )
+
+
 @dataclass
 class UsageCounter:
     """Calls and tokens: ``prompt_tokens``/``completion_tokens`` spent by this process,
@@ -349,13 +363,16 @@ class LLMClient:
             finish_reason=getattr(choice, "finish_reason", None),
         )
 
-    def _call_inprocess(self, req: Request) -> Completion:
+    def _inprocess_model(self) -> Any:
         with self._init_lock:
             if self._inprocess is None:
                 from harness.llm.inprocess import LlamaInProcess
 
                 self._inprocess = LlamaInProcess(self.endpoint.base_url, n_threads=self.n_threads)
-        out = self._inprocess.chat(
+        return self._inprocess
+
+    def _call_inprocess(self, req: Request) -> Completion:
+        out = self._inprocess_model().chat(
             req.message_list(),
             temperature=req.temperature,
             max_tokens=req.max_tokens,
@@ -461,8 +478,57 @@ class LLMClient:
         finally:
             self.cache.release(key, owner)
 
+    def call_batch(self, requests: Sequence[Request]) -> list[Completion]:
+        """Several requests through the cache, answers in order.
+
+        On an in-process model, the uncached requests that share one prompt (free text, no
+        ``choices``) decode together as parallel sequences of one llama.cpp batch
+        (:meth:`~harness.llm.inprocess.LlamaInProcess.chat_batch`): a greedy answer and K
+        samples cost little more than the longest of them. Each answer is cached under its
+        own request, as :meth:`call` caches it. Elsewhere, and for requests another process
+        has in flight, this is :meth:`call` one request after the other.
+        """
+        reqs = list(requests)
+        batchable = (
+            self.endpoint.kind == "llama_cpp"
+            and len({r.messages for r in reqs}) == 1
+            and not any(r.choices or r.choice_logprobs for r in reqs)
+        )
+        if not batchable:
+            return [self.call(r) for r in reqs]
+        out: list[Completion | None] = [self.lookup(r) for r in reqs]
+        owner = owner_id(str(threading.get_ident()))
+        claimed: list[int] = []
+        try:
+            for i, hit in enumerate(out):
+                if hit is None and self.cache.claim(
+                    self.key(reqs[i]), owner, self._claim_seconds()
+                ):
+                    out[i] = self.lookup(reqs[i])  # answered between lookup and claim
+                    if out[i] is None:
+                        claimed.append(i)
+            if claimed:
+                answers = self._inprocess_model().chat_batch(
+                    reqs[claimed[0]].message_list(),
+                    [_sampling_spec(reqs[i]) for i in claimed],
+                )
+                for i, raw in zip(claimed, answers, strict=True):
+                    out[i] = self._store(reqs[i], self.key(reqs[i]), Completion.from_json(raw))
+        finally:
+            for i in claimed:
+                self.cache.release(self.key(reqs[i]), owner)
+        for i, c in enumerate(out):
+            if c is None:  # another process has it in flight: wait for its answer
+                out[i] = self.call(reqs[i])
+            elif i not in claimed:
+                self.usage.add(c)
+        return [c for c in out if c is not None]
+
     def _call_and_store(self, req: Request, key: str) -> Completion:
-        out = self._call_with_retries(req)
+        return self._store(req, key, self._call_with_retries(req))
+
+    def _store(self, req: Request, key: str, out: Completion) -> Completion:
+        """Cache an answer (an empty one is asked once more first) and count it."""
         if not out.text:  # a one-off glitch must not become a permanent sample
             out = self._call_with_retries(req)
             out.empty = not out.text

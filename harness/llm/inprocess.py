@@ -13,6 +13,17 @@ One model object serves one request at a time (llama.cpp contexts are not thread
 each :class:`LlamaInProcess` holds its own context behind a lock; two of them (say the strong
 model and the same model as NLI judge) run in parallel threads, sharing the mmapped weights.
 llama.cpp releases the GIL while it computes.
+
+:meth:`LlamaInProcess.chat_batch` answers several requests for one prompt (SE labelling's
+greedy answer and its K samples) as parallel sequences of one llama.cpp batch: the prompt is
+evaluated once and shared, and each step decodes one token of every unfinished answer. On
+CPU a step of one token is bound by reading the weights, so a step of six tokens costs far
+less than six steps (measured on 2 cores: 5 tokens per step gave 2.2x the tokens per second
+of 1 for the 1.5B Qwen model, 1.7x for the 0.5B). Its sampler is numpy's, seeded per request,
+so an answer depends on its own seed, not on which other requests shared its batch. Its
+numbers are not bit-for-bit those of :meth:`LlamaInProcess.chat` (another attention kernel
+and llama.cpp's batched matrix products): log-probs agree to about 0.05 nats, and a greedy
+answer can take the other branch at a near tie.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import atexit
 import threading
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +60,55 @@ def _log_softmax_at(row: np.ndarray, token: int) -> float:
     return float(row[token] - m - np.log(np.exp(row - m, dtype=np.float64).sum()))
 
 
+def sample_token(
+    row: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    temperature: float,
+    top_k: int = 0,
+    top_p: float = 1.0,
+) -> int:
+    """One token from a logits row as llama.cpp's sampler chain draws it: top-k, then
+    temperature, then top-p (nucleus) on what is left; ``temperature <= 0`` is the argmax."""
+    if temperature <= 0:
+        return int(np.argmax(row))
+    logits = row.astype(np.float64)
+    ids = np.argpartition(logits, -top_k)[-top_k:] if 0 < top_k < len(logits) else None
+    z = (logits if ids is None else logits[ids]) / temperature
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    if top_p < 1.0:
+        order = np.argsort(-p, kind="stable")
+        keep = order[: int(np.searchsorted(np.cumsum(p[order]), top_p)) + 1]
+        ids = keep if ids is None else ids[keep]
+        p = p[keep] / p[keep].sum()
+    pick = int(rng.choice(len(p), p=p))
+    return pick if ids is None else int(ids[pick])
+
+
+@dataclass(frozen=True)
+class SamplingSpec:
+    """One answer of a :meth:`LlamaInProcess.chat_batch` call."""
+
+    temperature: float
+    max_tokens: int
+    seed: int
+    logprobs: bool = False
+    top_k: int = 0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+
+
+@dataclass
+class _Answer:
+    spec: SamplingSpec
+    rng: np.random.Generator
+    tokens: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    text: str = ""
+    finish: str | None = None
+
+
 class LlamaInProcess:
     """Chat completions from a GGUF file in this process."""
 
@@ -62,11 +123,17 @@ class LlamaInProcess:
         self.lock = threading.Lock()
         self._llm: Any = None
         self._formatter: Any = None
+        self._batch_ctx: Any = None  # the multi-sequence context of chat_batch
+        self._batch_ctx_size = (0, 0)  # its (n_ctx, n_seq_max)
         _INSTANCES.add(self)
 
     def close(self) -> None:
         """Free the model (it reloads on the next call)."""
         with self.lock:
+            if self._batch_ctx is not None:
+                self._batch_ctx.close()
+                self._batch_ctx = None
+                self._batch_ctx_size = (0, 0)
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
@@ -96,6 +163,19 @@ class LlamaInProcess:
                 stop_token_ids=[eos],
             )
         return self._llm
+
+    def _prompt(
+        self, messages: list[dict[str, str]], stop: Sequence[str] | None
+    ) -> tuple[list[int], list[str]]:
+        """The chat prompt's tokens and the stop strings (the template's and the caller's)."""
+        formatted = self._formatter(messages=messages)
+        tokens = self._llm.tokenize(
+            formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
+        )
+        template_stops = (
+            formatted.stop if isinstance(formatted.stop, list) else [formatted.stop]
+        )
+        return tokens, [s for s in [*template_stops, *(stop or [])] if s]
 
     def chat(
         self,
@@ -127,29 +207,12 @@ class LlamaInProcess:
 
         with self.lock:
             llm = self._load()
-            formatted = self._formatter(messages=messages)
-            prompt_tokens = llm.tokenize(
-                formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
-            )
+            prompt_tokens, stops = self._prompt(messages, stop)
             if len(prompt_tokens) + max_tokens > self.n_ctx:
                 raise ValueError(
                     f"prompt of {len(prompt_tokens)} tokens + max_tokens {max_tokens} "
                     f"exceeds n_ctx {self.n_ctx}"
                 )
-            stops = [
-                s
-                for s in [
-                    *(
-                        formatted.stop
-                        if isinstance(formatted.stop, list)
-                        else [formatted.stop]
-                        if formatted.stop
-                        else []
-                    ),
-                    *(stop or []),
-                ]
-                if s
-            ]
             llm.set_seed(int(seed) & 0x7FFFFFFF)
             first_ids: list[int] = []
             if choice_logprobs:
@@ -210,3 +273,166 @@ class LlamaInProcess:
                 "finish_reason": finish,
                 "choice_logprobs": choice_lps,
             }
+
+    def _context_for(self, n_ctx: int, n_seq: int) -> Any:
+        """The multi-sequence context, (re)made when it is smaller than asked."""
+        import llama_cpp
+        from llama_cpp import _internals
+
+        have_ctx, have_seq = self._batch_ctx_size
+        if self._batch_ctx is not None and have_ctx >= n_ctx and have_seq >= n_seq:
+            return self._batch_ctx
+        if self._batch_ctx is not None:
+            self._batch_ctx.close()
+        size = (max(n_ctx, have_ctx, 2048), max(n_seq, have_seq, 8))
+        # The single-sequence context's settings (KV types, threads, RoPE), with two
+        # changes: its size and sequence count, and flash attention. With flash attention an
+        # answer's logits do not depend on how many other sequences share its steps (without
+        # it they moved by up to 0.02 nats between a batch of one and of six), so a sample
+        # is fixed by its seed; it was also 15 % faster here.
+        params = llama_cpp.llama_context_params.from_buffer_copy(self._llm.context_params)
+        params.n_ctx, params.n_seq_max = size
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+        # One KV pool for all sequences: the prompt's cells are shared, not copied.
+        params.kv_unified = True
+        with _FD_SWAP_LOCK:
+            self._batch_ctx = _internals.LlamaContext(
+                model=self._llm._model, params=params, verbose=False
+            )
+        self._batch_ctx_size = size
+        return self._batch_ctx
+
+    def chat_batch(
+        self, messages: list[dict[str, str]], specs: Sequence[SamplingSpec]
+    ) -> list[dict[str, Any]]:
+        """Several answers to one chat prompt, decoded as parallel sequences of one batch.
+
+        Returns one dict per spec, as :meth:`chat` does (text, token_logprobs, usage,
+        finish_reason). Each answer's sampler is seeded by its spec's seed alone; the
+        log-probs are the model's full-softmax ones, as in :meth:`chat`.
+        """
+        import llama_cpp
+        from llama_cpp import _internals
+
+        if not specs:
+            return []
+        with self.lock:
+            llm = self._load()
+            prompt_tokens, template_stops = self._prompt(messages, None)
+            n_prompt = len(prompt_tokens)
+            need = n_prompt + sum(spec.max_tokens for spec in specs)
+            if n_prompt + max(spec.max_tokens for spec in specs) > self.n_ctx:
+                raise ValueError(
+                    f"prompt of {n_prompt} tokens + max_tokens "
+                    f"{max(spec.max_tokens for spec in specs)} exceeds n_ctx {self.n_ctx}"
+                )
+            ctx = self._context_for(need, len(specs))
+            mem = llama_cpp.llama_get_memory(ctx.ctx)
+            llama_cpp.llama_memory_clear(mem, True)
+            n_vocab = llama_cpp.llama_vocab_n_tokens(llm._model.vocab)
+            batch: Any = _internals.LlamaBatch(
+                n_tokens=max(512, len(specs)), embd=0, n_seq_max=len(specs), verbose=False
+            )
+            try:
+                # The prompt once, in sequence 0, then shared with every other sequence.
+                for start in range(0, n_prompt, 512):
+                    chunk = prompt_tokens[start : start + 512]
+                    batch.reset()
+                    for j, tok in enumerate(chunk):
+                        self._batch_add(batch, tok, start + j, 0, logits=False)
+                    batch.batch.logits[len(chunk) - 1] = True
+                    ctx.decode(batch)
+                for seq in range(1, len(specs)):
+                    llama_cpp.llama_memory_seq_cp(mem, 0, seq, -1, -1)
+                first_row = self._row(ctx, batch.n_tokens() - 1, n_vocab)
+                answers = [
+                    _Answer(spec=spec, rng=np.random.default_rng(int(spec.seed) & 0x7FFFFFFF))
+                    for spec in specs
+                ]
+                rows = {seq: first_row for seq in range(len(specs))}
+                vocab = llm._model.vocab
+                while rows:
+                    batch.reset()
+                    step: list[int] = []
+                    for seq, row in rows.items():
+                        a = answers[seq]
+                        tok = sample_token(
+                            row,
+                            a.rng,
+                            temperature=a.spec.temperature,
+                            top_k=a.spec.top_k if a.spec.temperature > 0 else 1,
+                            top_p=a.spec.top_p,
+                        )
+                        # A finished answer keeps its KV cells (the context has room for
+                        # every answer at full length): freed cells would be refilled by
+                        # later tokens out of order, and the attention sums, taken in cell
+                        # order, would then differ from the answer's sums alone.
+                        if self._take(llm, vocab, a, tok, row, prompt_tokens, template_stops):
+                            self._batch_add(batch, tok, n_prompt + len(a.tokens) - 1, seq, True)
+                            step.append(seq)
+                    if not step:
+                        break
+                    ctx.decode(batch)
+                    rows = {seq: self._row(ctx, j, n_vocab) for j, seq in enumerate(step)}
+            finally:
+                batch.close()
+                llama_cpp.llama_memory_clear(mem, True)
+            return [
+                {
+                    "text": a.text,
+                    "token_logprobs": a.logprobs if a.spec.logprobs else None,
+                    "prompt_tokens": n_prompt,
+                    "completion_tokens": len(a.tokens),
+                    "finish_reason": a.finish,
+                    "choice_logprobs": None,
+                }
+                for a in answers
+            ]
+
+    @staticmethod
+    def _batch_add(batch: Any, token: int, pos: int, seq: int, logits: bool) -> None:
+        b = batch.batch
+        i = b.n_tokens
+        b.token[i] = token
+        b.pos[i] = pos
+        b.n_seq_id[i] = 1
+        b.seq_id[i][0] = seq
+        b.logits[i] = logits
+        b.n_tokens = i + 1
+
+    @staticmethod
+    def _row(ctx: Any, i: int, n_vocab: int) -> np.ndarray:
+        ptr = ctx.get_logits_ith(i)
+        return np.ctypeslib.as_array(ptr, shape=(n_vocab,)).copy()
+
+    @staticmethod
+    def _take(
+        llm: Any,
+        vocab: Any,
+        a: _Answer,
+        tok: int,
+        row: np.ndarray,
+        prompt_tokens: list[int],
+        template_stops: list[str],
+    ) -> bool:
+        """Add a sampled token to an answer; False when the answer is finished."""
+        import llama_cpp
+
+        if llama_cpp.llama_vocab_is_eog(vocab, tok):
+            a.finish = "stop"
+            return False
+        if a.spec.logprobs:
+            a.logprobs.append(_log_softmax_at(row, tok))
+        a.tokens.append(tok)
+        a.text = llm.detokenize(a.tokens, prev_tokens=prompt_tokens).decode(
+            "utf-8", errors="ignore"
+        )
+        hit = next((s for s in [*template_stops, *a.spec.stop] if s and s in a.text), None)
+        if hit is not None:
+            a.text = a.text[: a.text.index(hit)]
+            a.finish = "stop"
+            return False
+        if len(a.tokens) >= a.spec.max_tokens:
+            a.finish = "length"
+            return False
+        return True
