@@ -110,7 +110,9 @@ def test_a_batch_decodes_each_answer_as_it_would_alone(smollm2: Path, tmp_path: 
     # one decode step for all). Each answer must be what it is alone: the prompt reaches
     # every sequence, and a sample is fixed by its seed, not by its batch-mates.
     reqs = _answers(QUESTION, 5)
-    client = LLMClient(local_endpoint("smollm2"), cache=LLMCache(tmp_path / "b.sqlite"), n_threads=1)
+    client = LLMClient(
+        local_endpoint("smollm2"), cache=LLMCache(tmp_path / "b.sqlite"), n_threads=1
+    )
     together = client.call_batch(reqs)
     assert len({a.text for a in together}) > 2  # real samples, not six copies
     for i in (0, 3, 5):
