@@ -3,12 +3,14 @@ OpenAI-compatible server (the `openai` client path) and in process (fast log-pro
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 
 from harness.llm import LLMCache, LLMClient, local_endpoint
 from harness.llm.client import Request
+from harness.llm.inprocess import GenerationCancelled
 from harness.llm.local import LocalServer, ensure_server, stop_all_servers
 from harness.llm.model_pack import install_model
 
@@ -150,6 +153,28 @@ def test_a_batch_reuses_cached_answers_and_caches_the_rest(
     assert all(a.cached for a in again)
 
 
+def test_a_cancelled_batch_stops_and_caches_nothing(smollm2: Path, tmp_path: Path) -> None:
+    story = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
+    reqs = [
+        Request.make(story, temperature=1.0, top_k=50, max_tokens=1500, seed=i, sample_index=i)
+        for i in range(4)
+    ]
+    cache = LLMCache(tmp_path / "c.sqlite")
+    client = LLMClient(local_endpoint("smollm2"), cache=cache, n_threads=1)
+    client.call(Request.make(QUESTION, max_tokens=2))  # load the model outside the timing
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    start = time.monotonic()
+    with pytest.raises(GenerationCancelled):
+        client.call_batch(reqs, cancel=cancel)
+    # 4 x 1500 tokens take a minute here; a cancelled batch stops within a step or two.
+    assert time.monotonic() - start < 5
+    assert len(cache) == 1  # only the warm-up answer
+    # its claims are released: the same requests run at once afterwards
+    short = [dataclasses.replace(r, max_tokens=4) for r in reqs]
+    assert len(client.call_batch(short)) == 4
+
+
 def test_ensure_server_starts_once(smollm2: Path) -> None:
     try:
         a = ensure_server("smollm2", n_threads=1)
@@ -166,6 +191,7 @@ def test_sigkill_loses_no_completed_call(smollm2: Path, tmp_path: Path) -> None:
         textwrap.dedent(f"""
         from harness.llm import LLMCache, LLMClient, local_endpoint
 from harness.llm.client import Request
+from harness.llm.inprocess import GenerationCancelled
         client = LLMClient(local_endpoint("smollm2"), cache=LLMCache({str(cache_path)!r}),
                            n_threads=1)
         reqs = client.sample_requests([{{"role": "user", "content": "Tell me a story."}}], 40,

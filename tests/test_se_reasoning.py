@@ -73,3 +73,43 @@ def test_labels_se_with_reasoning(
     plain = [a for a in args if a not in ("--reasoning-tokens", "48")]
     assert main(plain) == 2
     assert "reasoning_tokens: 48 there, 0 now" in capsys.readouterr().err
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_an_interrupted_label_run_stops_mid_prompt(tmp_path: Path) -> None:
+    # Ctrl-C (here raised by the row callback after prompt 1) must not wait for the prompt
+    # the generators are on: both models' batches stop at their next step, and only
+    # prompt 1's answers are in the cache.
+    import dataclasses
+
+    import pandas as pd
+
+    from harness.labels.se.nli import make_nli
+    from harness.labels.se.pipeline import run_se_pipeline
+    from harness.llm import LLMCache, LLMClient, local_endpoint
+    from harness.paths import data_dir
+    from harness.training_data import paper_mix
+
+    install_model("smollm2")
+    prompts: pd.DataFrame = paper_mix(2, seed=0, datasets=("gsm8k_train",), data_dir=data_dir())
+    cache = LLMCache(tmp_path / "c.sqlite")
+    weak = LLMClient(local_endpoint("smollm2"), cache=cache, n_threads=1)
+    # the same model under another name: its own cache keys, as a second model has
+    other = dataclasses.replace(local_endpoint("smollm2"), name="smollm2-b")
+    strong = LLMClient(other, cache=cache, n_threads=1)
+
+    def interrupt(row: dict[str, object]) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_se_pipeline(
+            prompts,
+            weak=weak,
+            strong=strong,
+            nli=make_nli("embedding:0.85"),
+            sampling=SamplingConfig(k=3, reasoning_tokens=1500),
+            progress=False,
+            on_row=interrupt,
+        )
+    assert len(cache) == 8  # prompt 1: a greedy answer and 3 samples per model

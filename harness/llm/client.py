@@ -478,7 +478,9 @@ class LLMClient:
         finally:
             self.cache.release(key, owner)
 
-    def call_batch(self, requests: Sequence[Request]) -> list[Completion]:
+    def call_batch(
+        self, requests: Sequence[Request], *, cancel: threading.Event | None = None
+    ) -> list[Completion]:
         """Several requests through the cache, answers in order.
 
         On an in-process model, the uncached requests that share one prompt (free text, no
@@ -486,7 +488,8 @@ class LLMClient:
         (:meth:`~harness.llm.inprocess.LlamaInProcess.chat_batch`): a greedy answer and K
         samples cost little more than the longest of them. Each answer is cached under its
         own request, as :meth:`call` caches it. Elsewhere, and for requests another process
-        has in flight, this is :meth:`call` one request after the other.
+        has in flight, this is :meth:`call` one request after the other. ``cancel``: once
+        set, an in-process batch stops at its next step (nothing of it is cached).
         """
         reqs = list(requests)
         batchable = (
@@ -511,6 +514,7 @@ class LLMClient:
                 answers = self._inprocess_model().chat_batch(
                     reqs[claimed[0]].message_list(),
                     [_sampling_spec(reqs[i]) for i in claimed],
+                    cancel=cancel,
                 )
                 for i, raw in zip(claimed, answers, strict=True):
                     out[i] = self._store(reqs[i], self.key(reqs[i]), Completion.from_json(raw))
@@ -519,6 +523,10 @@ class LLMClient:
                 self.cache.release(self.key(reqs[i]), owner)
         for i, c in enumerate(out):
             if c is None:  # another process has it in flight: wait for its answer
+                if cancel is not None and cancel.is_set():
+                    from harness.llm.inprocess import GenerationCancelled
+
+                    raise GenerationCancelled("generation cancelled")
                 out[i] = self.call(reqs[i])
             elif i not in claimed:
                 self.usage.add(c)

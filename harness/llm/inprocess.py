@@ -86,6 +86,10 @@ def sample_token(
     return pick if ids is None else int(ids[pick])
 
 
+class GenerationCancelled(Exception):
+    """A :meth:`LlamaInProcess.chat_batch` call stopped by its ``cancel`` event."""
+
+
 @dataclass(frozen=True)
 class SamplingSpec:
     """One answer of a :meth:`LlamaInProcess.chat_batch` call."""
@@ -303,13 +307,19 @@ class LlamaInProcess:
         return self._batch_ctx
 
     def chat_batch(
-        self, messages: list[dict[str, str]], specs: Sequence[SamplingSpec]
+        self,
+        messages: list[dict[str, str]],
+        specs: Sequence[SamplingSpec],
+        *,
+        cancel: threading.Event | None = None,
     ) -> list[dict[str, Any]]:
         """Several answers to one chat prompt, decoded as parallel sequences of one batch.
 
         Returns one dict per spec, as :meth:`chat` does (text, token_logprobs, usage,
         finish_reason). Each answer's sampler is seeded by its spec's seed alone; the
-        log-probs are the model's full-softmax ones, as in :meth:`chat`.
+        log-probs are the model's full-softmax ones, as in :meth:`chat`. ``cancel``: once
+        set, the call stops at its next decode step and raises :class:`GenerationCancelled`
+        (an interrupted label run exits in a step, not after minutes of generation).
         """
         import llama_cpp
         from llama_cpp import _internals
@@ -352,6 +362,8 @@ class LlamaInProcess:
                 rows = {seq: first_row for seq in range(len(specs))}
                 vocab = llm._model.vocab
                 while rows:
+                    if cancel is not None and cancel.is_set():
+                        raise GenerationCancelled("generation cancelled")
                     batch.reset()
                     step: list[int] = []
                     for seq, row in rows.items():

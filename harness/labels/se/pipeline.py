@@ -11,9 +11,10 @@ from the cache in seconds.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,14 +76,21 @@ class PipelineStats:
 
 
 def _generate(
-    client: LLMClient, dataset: str, prompt: str, cfg: SamplingConfig
+    client: LLMClient,
+    dataset: str,
+    prompt: str,
+    cfg: SamplingConfig,
+    cancel: threading.Event | None = None,
 ) -> tuple[Completion, list[Completion]]:
+    if cancel is not None and cancel.is_set():
+        raise CancelledError
     if dataset in MULTIPLE_CHOICE_DATASETS:
         return client.call(choice_request(dataset, prompt)), []
     # One batch: on an in-process model the greedy answer and the K samples decode as
     # parallel sequences sharing the prompt (about twice the tokens per second on CPU).
     greedy, *samples = client.call_batch(
-        [greedy_request(dataset, prompt, cfg), *sample_requests(dataset, prompt, cfg)]
+        [greedy_request(dataset, prompt, cfg), *sample_requests(dataset, prompt, cfg)],
+        cancel=cancel,
     )
     return greedy, samples
 
@@ -189,11 +197,15 @@ def run_se_pipeline(
         ThreadPoolExecutor(1, thread_name_prefix="weak") as wpool,
         ThreadPoolExecutor(1, thread_name_prefix="strong") as spool,
     ):
+        # Set on Ctrl-C or an error: the generators stop at their next decode step instead
+        # of finishing the prompt they are on. At the time budget they do finish it: its
+        # answers are cached for the next run.
+        cancel = threading.Event()
         wf: list[Future[Any]] = [
-            wpool.submit(_generate, weak, d, p, sampling) for d, _, p in items
+            wpool.submit(_generate, weak, d, p, sampling, cancel) for d, _, p in items
         ]
         sf: list[Future[Any]] = [
-            spool.submit(_generate, strong, d, p, sampling) for d, _, p in items
+            spool.submit(_generate, strong, d, p, sampling, cancel) for d, _, p in items
         ]
         # miniters=1: a resumed run answers its first prompts from the cache in
         # milliseconds, and tqdm's adaptive miniters then waits for hundreds of prompts
@@ -261,6 +273,9 @@ def run_se_pipeline(
                     nli=stats.nli_calls,
                     refresh=False,
                 )
+        except BaseException:
+            cancel.set()
+            raise
         finally:
             bar.close()
             for f in wf + sf:
