@@ -29,6 +29,7 @@ import numpy as np
 
 from harness.errors import ConfigError
 from harness.paths import cache_dir
+from harness.sqlite_wal import enable_wal
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ class EmbeddingCache:
         # Several processes (tests, the team's jobs) share the cache: wait for locks, and
         # let readers proceed while one writer appends.
         con = sqlite3.connect(self.path, timeout=120)
-        con.execute("PRAGMA journal_mode=WAL")
+        enable_wal(con, timeout_s=120)
         return con
 
     def _lookup(self, table: str, column: str, model_key: str, shas: Sequence[str]) -> list[Any]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.liveness import local_owner_gone
+from harness.sqlite_wal import enable_wal
 
 
 def cache_key(
@@ -59,7 +60,7 @@ class LLMCache:
         self._conn = sqlite3.connect(
             str(self.path), check_same_thread=False, isolation_level=None, timeout=60
         )
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        enable_wal(self._conn, timeout_s=60)
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, endpoint TEXT, model TEXT,"

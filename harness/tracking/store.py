@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlparse
 
 from harness import paths
 from harness.redaction import redact_url
+from harness.sqlite_wal import enable_wal
 from harness.tracking.schema import DEFAULT_EXPERIMENT
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def _write_ahead_log(uri: str) -> None:
                 return
             files = [row[2] for row in dbapi_connection.execute("PRAGMA database_list")]
             if any(f and os.path.realpath(f) in _WAL_FILES for f in files):
-                dbapi_connection.execute("PRAGMA journal_mode=WAL")
+                enable_wal(dbapi_connection)
                 dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
         event.listen(Engine, "connect", on_connect)
