@@ -190,8 +190,6 @@ def test_sigkill_loses_no_completed_call(smollm2: Path, tmp_path: Path) -> None:
     script.write_text(
         textwrap.dedent(f"""
         from harness.llm import LLMCache, LLMClient, local_endpoint
-from harness.llm.client import Request
-from harness.llm.inprocess import GenerationCancelled
         client = LLMClient(local_endpoint("smollm2"), cache=LLMCache({str(cache_path)!r}),
                            n_threads=1)
         reqs = client.sample_requests([{{"role": "user", "content": "Tell me a story."}}], 40,
