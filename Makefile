@@ -44,6 +44,7 @@ run: data
 	$(BIN)/routerlab run studies/judge_local.toml
 	$(BIN)/routerlab labels validate
 	$(BIN)/routerlab labels validate --labels mmlu_train
+	$(BIN)/routerlab labels validate --labels gsm8k_train
 	$(BIN)/routerlab report --study paper
 
 test: data models

@@ -49,7 +49,8 @@ def test_paper_study_is_the_papers_grid() -> None:
         "mmlu_qwen",
     }
     # Table 2's claim on the local pair: balanced SE labels (transfer) and the in-domain
-    # MMLU set, each beside accuracy labels from the same prompts, on both feature sets.
+    # MMLU and GSM8K sets, each beside accuracy labels from the same prompts, on both
+    # feature sets.
     qwen = {
         (c.system, c.labels, c.router, c.features, c.benchmark): c.label_params
         for c in combos
@@ -75,6 +76,21 @@ def test_paper_study_is_the_papers_grid() -> None:
         **{
             ("TO-Router (MMLU in-domain)", "accuracy", r, f, "mmlu_qwen"): {
                 "responses": "mmlu_train"
+            }
+            for r in routers
+            for f in features
+        },
+        **{
+            ("Confidence (GSM8K in-domain)", "se", r, f, "gsm8k_qwen"): {
+                "path": "gsm8k_train",
+                "strong_share": 0.5,
+            }
+            for r in routers
+            for f in features
+        },
+        **{
+            ("TO-Router (GSM8K in-domain)", "accuracy", r, f, "gsm8k_qwen"): {
+                "responses": "gsm8k_train"
             }
             for r in routers
             for f in features
