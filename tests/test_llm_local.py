@@ -3,10 +3,12 @@ OpenAI-compatible server (the `openai` client path) and in process (fast log-pro
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -151,6 +153,13 @@ def test_a_batch_reuses_cached_answers_and_caches_the_rest(
     again = LLMClient(local_endpoint("smollm2"), cache=cache, n_threads=1).call_batch(reqs)
     assert [a.text for a in again] == [a.text for a in out]
     assert all(a.cached for a in again)
+    assert _claims(tmp_path / "c.sqlite") == 0
+
+
+def _claims(cache_file: Path) -> int:
+    """Calls still marked in flight in a cache file."""
+    with contextlib.closing(sqlite3.connect(cache_file)) as con:
+        return int(con.execute("SELECT COUNT(*) FROM inflight").fetchone()[0])
 
 
 def test_a_cancelled_batch_stops_and_caches_nothing(smollm2: Path, tmp_path: Path) -> None:
@@ -170,7 +179,7 @@ def test_a_cancelled_batch_stops_and_caches_nothing(smollm2: Path, tmp_path: Pat
     # 4 x 1500 tokens take a minute here; a cancelled batch stops within a step or two.
     assert time.monotonic() - start < 5
     assert len(cache) == 1  # only the warm-up answer
-    # its claims are released: the same requests run at once afterwards
+    assert _claims(tmp_path / "c.sqlite") == 0  # released: other processes need not wait
     short = [dataclasses.replace(r, max_tokens=4) for r in reqs]
     assert len(client.call_batch(short)) == 4
 

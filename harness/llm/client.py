@@ -501,22 +501,23 @@ class LLMClient:
             return [self.call(r) for r in reqs]
         out: list[Completion | None] = [self.lookup(r) for r in reqs]
         owner = owner_id(str(threading.get_ident()))
-        claimed: list[int] = []
+        claimed: list[int] = []  # ours to answer (a claim held, no answer yet)
+        generated: list[int] = []
         try:
             for i, hit in enumerate(out):
                 if hit is None and self.cache.claim(
                     self.key(reqs[i]), owner, self._claim_seconds()
                 ):
+                    claimed.append(i)
                     out[i] = self.lookup(reqs[i])  # answered between lookup and claim
-                    if out[i] is None:
-                        claimed.append(i)
-            if claimed:
+            generated = [i for i in claimed if out[i] is None]
+            if generated:
                 answers = self._inprocess_model().chat_batch(
-                    reqs[claimed[0]].message_list(),
-                    [_sampling_spec(reqs[i]) for i in claimed],
+                    reqs[generated[0]].message_list(),
+                    [_sampling_spec(reqs[i]) for i in generated],
                     cancel=cancel,
                 )
-                for i, raw in zip(claimed, answers, strict=True):
+                for i, raw in zip(generated, answers, strict=True):
                     out[i] = self._store(reqs[i], self.key(reqs[i]), Completion.from_json(raw))
         finally:
             for i in claimed:
@@ -528,7 +529,7 @@ class LLMClient:
 
                     raise GenerationCancelled("generation cancelled")
                 out[i] = self.call(reqs[i])
-            elif i not in claimed:
+            elif i not in generated:  # _store counted the generated ones
                 self.usage.add(c)
         return [c for c in out if c is not None]
 

@@ -22,8 +22,8 @@ less than six steps (measured on 2 cores: 5 tokens per step gave 2.2x the tokens
 of 1 for the 1.5B Qwen model, 1.7x for the 0.5B). Its sampler is numpy's, seeded per request,
 so an answer depends on its own seed, not on which other requests shared its batch. Its
 numbers are not bit-for-bit those of :meth:`LlamaInProcess.chat` (another attention kernel
-and llama.cpp's batched matrix products): log-probs agree to about 0.05 nats, and a greedy
-answer can take the other branch at a near tie.
+and llama.cpp's batched matrix products): log-probs agree to within 0.1 nats (0.074 at
+most on SmolLM2), and a greedy answer can take the other branch at a near tie.
 """
 
 from __future__ import annotations
@@ -293,7 +293,7 @@ class LlamaInProcess:
         # changes: its size and sequence count, and flash attention. With flash attention an
         # answer's logits do not depend on how many other sequences share its steps (without
         # it they moved by up to 0.02 nats between a batch of one and of six), so a sample
-        # is fixed by its seed; it was also 15 % faster here.
+        # is fixed by its seed; it was also about 13 % faster here.
         params = llama_cpp.llama_context_params.from_buffer_copy(self._llm.context_params)
         params.n_ctx, params.n_seq_max = size
         params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
@@ -372,7 +372,7 @@ class LlamaInProcess:
                             row,
                             a.rng,
                             temperature=a.spec.temperature,
-                            top_k=a.spec.top_k if a.spec.temperature > 0 else 1,
+                            top_k=a.spec.top_k,
                             top_p=a.spec.top_p,
                         )
                         # A finished answer keeps its KV cells (the context has room for
