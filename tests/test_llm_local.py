@@ -136,6 +136,10 @@ def test_a_batch_decodes_each_answer_as_it_would_alone(smollm2: Path, tmp_path: 
     for a in together:
         assert a.token_logprobs is not None and len(a.token_logprobs) == a.completion_tokens
         assert all(lp <= 0 for lp in a.token_logprobs)
+    # stop strings end an answer where they begin, as on the one-request path
+    stopped = client.call_batch([dataclasses.replace(r, stop=("France",)) for r in reqs[:1]])
+    assert stopped[0].text == single.text[: single.text.index("France")]
+    assert stopped[0].finish_reason == "stop"
 
 
 def test_a_batch_reuses_cached_answers_and_caches_the_rest(
