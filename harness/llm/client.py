@@ -371,6 +371,12 @@ class LLMClient:
                 self._inprocess = LlamaInProcess(self.endpoint.base_url, n_threads=self.n_threads)
         return self._inprocess
 
+    def set_threads(self, n_threads: int) -> None:
+        """CPU threads of an in-process model from its next decode step on (no effect on a
+        server endpoint)."""
+        if self.endpoint.kind == "llama_cpp":
+            self._inprocess_model().set_threads(n_threads)
+
     def _call_inprocess(self, req: Request) -> Completion:
         out = self._inprocess_model().chat(
             req.message_list(),

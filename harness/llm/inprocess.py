@@ -129,6 +129,7 @@ class LlamaInProcess:
         self._formatter: Any = None
         self._batch_ctx: Any = None  # the multi-sequence context of chat_batch
         self._batch_ctx_size = (0, 0)  # its (n_ctx, n_seq_max)
+        self._batch_threads = self.n_threads  # what the batch context computes with now
         _INSTANCES.add(self)
 
     def close(self) -> None:
@@ -278,6 +279,11 @@ class LlamaInProcess:
                 "choice_logprobs": choice_lps,
             }
 
+    def set_threads(self, n_threads: int) -> None:
+        """CPU threads for the next decode steps; a running :meth:`chat_batch` takes it up
+        at its next step (a label run lends a waiting model's core to the other model)."""
+        self.n_threads = max(1, int(n_threads))
+
     def _context_for(self, n_ctx: int, n_seq: int) -> Any:
         """The multi-sequence context, (re)made when it is smaller than asked."""
         import llama_cpp
@@ -299,6 +305,7 @@ class LlamaInProcess:
         params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
         # One KV pool for all sequences: the prompt's cells are shared, not copied.
         params.kv_unified = True
+        params.n_threads = params.n_threads_batch = self._batch_threads = self.n_threads
         with _FD_SWAP_LOCK:
             self._batch_ctx = _internals.LlamaContext(
                 model=self._llm._model, params=params, verbose=False
@@ -384,6 +391,9 @@ class LlamaInProcess:
                             step.append(seq)
                     if not step:
                         break
+                    if self.n_threads != self._batch_threads:
+                        self._batch_threads = self.n_threads
+                        llama_cpp.llama_set_n_threads(ctx.ctx, self.n_threads, self.n_threads)
                     ctx.decode(batch)
                     rows = {seq: self._row(ctx, j, n_vocab) for j, seq in enumerate(step)}
             finally:
