@@ -13,8 +13,9 @@ top-k = 50, greedy answer + K samples per model):
   strong model's, then clustering by the reference algorithm (jlko/semantic_uncertainty
   ``get_semantic_ids``: one NLI call per ordered pair, batch size 1);
 * ours: :func:`harness.labels.se.pipeline.run_se_pipeline` (both models generate in their
-  own threads, each prompt's greedy answer and K samples decoded as one llama.cpp batch,
-  clustering in batched rounds as soon as a prompt's samples are in).
+  own threads, each prompt's greedy answer and K samples decoded as one llama.cpp batch, the
+  faster model at most two prompts ahead and lending its thread to the slower one while it
+  waits, clustering in batched rounds as soon as a prompt's samples are in).
 
 For ``mmlu_train`` each model makes one call per prompt (its letter distribution) and nothing
 is clustered; for ``gsm8k_train`` with ``--reasoning-tokens`` the samples are step-by-step
