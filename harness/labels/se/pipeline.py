@@ -104,7 +104,7 @@ class _Lead:
     ahead on its own core (twice the 1.5B's tokens after an hour, 15-20 prompts ahead) while
     the 1.5B, on the other, set the pace; the answers it banked sit in this machine's call
     cache, not in the committed label file. Bounded, the slow model gets both cores whenever
-    the fast one is waiting: about 70 s per GSM8K prompt instead of 2.6 min.
+    the fast one is waiting: about 100 s per step-by-step GSM8K prompt instead of 2.6 min.
     """
 
     def __init__(self, clients: tuple[LLMClient, LLMClient], limit: int = 2) -> None:
