@@ -26,13 +26,16 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import RouterlabError
 from harness.liveness import owner_id
 from harness.llm.cache import LLMCache, cache_key, default_cache_path
 from harness.llm.endpoints import Endpoint
 from harness.redaction import redact_text
+
+if TYPE_CHECKING:  # the llama.cpp module loads only when a model runs in process
+    from harness.llm.inprocess import SamplingSpec
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +189,7 @@ def choices_grammar(choices: Sequence[str]) -> str:
     return "root ::= " + " | ".join(json.dumps(c, ensure_ascii=False) for c in choices)
 
 
-def _sampling_spec(req: Request) -> Any:
+def _sampling_spec(req: Request) -> SamplingSpec:
     from harness.llm.inprocess import SamplingSpec
 
     return SamplingSpec(

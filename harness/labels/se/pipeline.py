@@ -124,13 +124,13 @@ class _Lead:
                 return
             other = self.clients[1 - who]
             if self.lend:
-                other.set_threads(int(self.base[0] or 1) + int(self.base[1] or 1))
+                other.set_threads(sum(int(n or 0) for n in self.base))
             try:
                 while i - self.done >= self.limit and not self.closed:
                     self.cond.wait()
             finally:
                 if self.lend:
-                    other.set_threads(int(self.base[1 - who] or 1))
+                    other.set_threads(int(self.base[1 - who] or 0))
             if self.closed:
                 raise CancelledError
 
