@@ -6,6 +6,8 @@ sets; only prompts both scored are compared, and the count is reported) and runs
 :func:`harness.metrics.paired_bootstrap`: the same resampled prompts for both routers, so
 the 95 % interval is that of the difference CPT(a) − CPT(b).
 :func:`compare_runs` does the same for two tracked MLflow runs (``routerlab compare``).
+:func:`compare_pairs` pools several such pairs (two label sources, router for router) into
+one mean difference.
 """
 
 from __future__ import annotations
@@ -78,6 +80,42 @@ def compare_scores(
         cpt_a={float(p): M.cpt(curve_a, p) for p in pcts},
         cpt_b={float(p): M.cpt(curve_b, p) for p in pcts},
         difference=diff,
+    )
+
+
+def compare_pairs(
+    benchmark: Benchmark,
+    pairs: Sequence[tuple[pd.DataFrame, pd.DataFrame]],
+    *,
+    pcts: Sequence[float] = (50.0, 80.0),
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[int, M.PairedDifference]:
+    """The mean paired difference over ``pairs`` of ``prompt_id, score`` tables
+    (:func:`harness.metrics.paired_mean_difference`) on the prompts every table scored;
+    returns (that prompt count, the difference)."""
+    index = {pid: i for i, pid in enumerate(benchmark.prompt_ids)}
+    series = [
+        [t.drop_duplicates("prompt_id").set_index("prompt_id")["score"] for t in pair]
+        for pair in pairs
+    ]
+    unknown = [p for pair in series for x in pair for p in x.index if p not in index]
+    if unknown:
+        raise DataError(
+            f"{len(unknown)} scored prompt ids are not in benchmark {benchmark.name!r} (first: "
+            f"{unknown[0]!r}); were the runs made on another benchmark or data version?"
+        )
+    common = [p for p in benchmark.prompt_ids if all(p in x.index for pr in series for x in pr)]
+    if len(common) < 2:
+        raise DataError(f"the runs share {len(common)} scored prompts of {benchmark.name!r}")
+    rows = np.array([index[p] for p in common])
+    w, t = benchmark.weak_score[rows], benchmark.strong_score[rows]
+    arrays = [
+        (a.reindex(common).to_numpy(dtype=float), b.reindex(common).to_numpy(dtype=float))
+        for a, b in series
+    ]
+    return len(common), M.paired_mean_difference(
+        arrays, w, t, pcts=pcts, n_boot=n_boot, seed=seed
     )
 
 

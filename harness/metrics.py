@@ -607,6 +607,53 @@ def paired_bootstrap(
     return PairedDifference(pcts_t, point, np.concatenate(diffs), level)
 
 
+def paired_mean_difference(
+    pairs: Sequence[tuple[Sequence[float] | np.ndarray, Sequence[float] | np.ndarray]],
+    weak: np.ndarray,
+    strong: np.ndarray,
+    *,
+    pcts: Sequence[float] = (50.0, 80.0),
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> PairedDifference:
+    """The mean over ``pairs`` of CPT(a_i) − CPT(b_i), all routers on the same resamples.
+
+    For two label sources compared router for router (each router trained once on each):
+    the best row of each side is the minimum of many noisy estimates, so "best a below
+    best b" is decided mostly by which side drew the luckiest row. The mean paired
+    difference uses every router, and one resample of the prompts scores all of them, so
+    its interval is that of the labels' effect, not of how hard the drawn prompts were.
+    With one pair it is :func:`paired_bootstrap` (the same resamples, the same numbers).
+    """
+    if not pairs:
+        raise ValueError("paired_mean_difference needs at least one (a, b) pair")
+    arrays = [(_as_arrays(a, weak, strong)[0], _as_arrays(b, weak, strong)[0]) for a, b in pairs]
+    _, w, t = _as_arrays(arrays[0][0], weak, strong)
+    pcts_t = tuple(float(p) for p in pcts)
+    n = len(w)
+
+    def cpts(s: np.ndarray) -> np.ndarray:
+        curve = call_performance_curve(s, w, t)
+        return np.array([cpt(curve, p) for p in pcts_t])
+
+    point = np.mean([cpts(a) - cpts(b) for a, b in arrays], axis=0)
+    rows = max(2, min(n_boot, (1 << 17) // max(n, 1)))
+    diffs = []
+    for counts in _resample_chunks(seed, n, n_boot, rows):
+        diffs.append(
+            np.mean(
+                [
+                    _cpt_replicates(a, w, t, counts, pcts_t)
+                    - _cpt_replicates(b, w, t, counts, pcts_t)
+                    for a, b in arrays
+                ],
+                axis=0,
+            )
+        )
+    return PairedDifference(pcts_t, tuple(float(x) for x in point), np.concatenate(diffs), level)
+
+
 # The random router's CPT replicates by (seed, n_boot, pcts, n, outcomes digest): a few KB
 # each (n_boot × len(pcts) floats), oldest dropped first.
 _RANDOM_REPLICATES: dict[tuple[Any, ...], np.ndarray] = {}

@@ -65,11 +65,14 @@ def build_report(
     curves: dict[str, pd.DataFrame] | None = None,
     oracle_curves: dict[str, pd.DataFrame] | None = None,
     beats_baseline: dict[str, dict[int, bool]] | None = None,
+    label_effects: dict[tuple[str, str], tables.LabelEffect] | None = None,
 ) -> Report:
     """All tables and figures from a runs frame (pure: no I/O besides matplotlib).
 
     ``beats_baseline`` (run id → pct → verdict, :func:`reports.tables.baseline_verdicts`)
-    marks the runs that beat the best baseline with 95 % confidence.
+    marks the runs that beat the best baseline with 95 % confidence. ``label_effects``
+    (:func:`reports.tables.label_effects`) adds the router-for-router comparison of the
+    label sources to Table 2's claim check.
     """
     runs = router_variants(runs)
     # Count combinations, not runs: a rerun or a run on superseded data does not count twice.
@@ -90,7 +93,8 @@ def build_report(
             )
         for other in sorted(here - set(PAPER_BENCHMARKS)):
             report.tables[f"table2_{other}{suffix}"] = tables.table2(
-                selected, other, protocol=protocol, beats_baseline=beats_baseline
+                selected, other, protocol=protocol, beats_baseline=beats_baseline,
+                effects=label_effects,
             )
     # Tuned values of every protocol (nested cross-fit tuning gives one per fold).
     tuned = tables.tuned_table(runs)
@@ -171,6 +175,27 @@ def _paired_compare() -> Any:
     return compare
 
 
+def _pooled_compare() -> Any:
+    """compare_pairs([(run_a, run_b), ...]) → (prompts, mean paired CPT difference) on the
+    prompts every run scored (None when a run has no scores artifact)."""
+    from harness.benchmarks import load_benchmark
+    from harness.comparison import compare_pairs, run_info
+    from harness.errors import RouterlabError
+    from harness.evaluation import load_scores
+
+    def compare(pairs: list[tuple[str, str]]) -> Any:
+        try:
+            info = run_info(pairs[0][0])
+            benchmark = load_benchmark(info.benchmark_file or info.benchmark)
+            scored = [(load_scores(a), load_scores(b)) for a, b in pairs]
+            return compare_pairs(benchmark, scored)
+        except RouterlabError as exc:
+            log.warning("no router-for-router comparison of %s: %s", pairs, exc)
+            return None
+
+    return compare
+
+
 def write_report(study: str | None, out_dir: Path, *, judge_study: str | None = None) -> list[Path]:
     """Read the runs of ``study``, build every table and figure, write them to ``out_dir``."""
     from harness.errors import ConfigError
@@ -195,6 +220,10 @@ def write_report(study: str | None, out_dir: Path, *, judge_study: str | None = 
     report = build_report(
         runs, study=study, judge_runs=judge_runs, curves=curves, oracle_curves=oracle,
         beats_baseline=tables.baseline_verdicts(runs, _paired_compare()),
+        label_effects=tables.label_effects(
+            runs, sorted(set(runs["benchmark"].dropna()) - set(PAPER_BENCHMARKS)),
+            _pooled_compare(),
+        ),
     )
     validity = load_se_validity()
     # The paper's transfer set first, then the others by name.

@@ -12,6 +12,7 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -341,10 +342,12 @@ def table2(
     benchmark: str,
     protocol: str = TRANSFER,
     beats_baseline: dict[str, dict[int, bool]] | None = None,
+    effects: dict[tuple[str, str], LabelEffect] | None = None,
 ) -> Table:
     """Table 2: the same systems on a second model pair (one benchmark). The paper's Table 2
     is on GSM8K only, so only a benchmark whose runs carry the task "gsm8k" (the
-    ``routerlab.task`` tag, set from the benchmark's metadata) gets its column."""
+    ``routerlab.task`` tag, set from the benchmark's metadata) gets its column.
+    ``effects`` (:func:`label_effects`) extends the claim check's notes."""
     ev = evaluation_runs(runs)
     sel = ev[ev["benchmark"] == benchmark]
     tasks = set(sel["task"].dropna()) if "task" in sel else set()
@@ -369,7 +372,7 @@ def table2(
         )
     _note_training_benchmarks(table, runs)
     if protocol == TRANSFER:
-        table.notes.extend(claim_notes(runs, benchmark))
+        table.notes.extend(claim_notes(runs, benchmark, effects))
     return table
 
 
@@ -388,17 +391,80 @@ def _best(sel: pd.DataFrame) -> tuple[str, float, float | None, float | None] | 
     return router, value, lo, hi
 
 
-def claim_notes(runs: pd.DataFrame, benchmark: str) -> list[str]:
-    """The paper's claim on a second pair, checked per Confidence system: its best router's
-    CPT(50 %) has a 95 % CI upper bound below 50, and is below the best TO-Router's trained
-    on the same prompts (the TO-Router of the same variant, else the plain TO-Router)."""
-    ev = evaluation_runs(runs)
-    sel = ev[ev["benchmark"] == benchmark]
-    systems = sorted({str(s) for s in sel["system"].dropna()})
-    notes = []
-    for system in (s for s in systems if system_family(s) == "Confidence"):
+def _claim_partners(systems: set[str]) -> list[tuple[str, str]]:
+    """(Confidence system, the TO-Router it is checked against): the TO-Router of the same
+    variant (trained on the same prompts), else the plain TO-Router."""
+    pairs = []
+    for system in sorted(s for s in systems if system_family(s) == "Confidence"):
         variant = system.removeprefix("Confidence")
         partner = f"TO-Router{variant}" if f"TO-Router{variant}" in systems else "TO-Router"
+        if partner in systems:
+            pairs.append((system, partner))
+    return pairs
+
+
+@dataclass(frozen=True)
+class LabelEffect:
+    """CPT(50 %) of a Confidence system minus its TO-Router's, averaged router for router
+    (each router once on each label source), with a paired bootstrap 95 % CI."""
+
+    n_pairs: int
+    n_prompts: int
+    point: float
+    lo: float
+    hi: float
+
+
+def label_effects(
+    runs: pd.DataFrame, benchmarks: Sequence[str], compare_pairs: Any
+) -> dict[tuple[str, str], LabelEffect]:
+    """(benchmark, Confidence system) → :class:`LabelEffect` on ``benchmarks`` (transfer).
+
+    ``compare_pairs([(run_a, run_b), ...])`` returns (prompts compared, the
+    :class:`harness.metrics.PairedDifference` of the mean CPT(a) − CPT(b)), or None when a
+    run has no scores. Runs pair up by router (features included) and seed.
+    """
+    transfer = protocol_runs(runs).get(TRANSFER)
+    if transfer is None:
+        return {}
+    ev = evaluation_runs(transfer)
+    ev = ev[ev["benchmark"].isin(list(benchmarks))]
+    seed = ev["param.seed"].astype(str) if "param.seed" in ev else pd.Series("", index=ev.index)
+    ev = ev.assign(_pair=ev["router"].astype(str) + "|" + seed)
+    out: dict[tuple[str, str], LabelEffect] = {}
+    for benchmark in sorted(set(ev["benchmark"].dropna())):
+        sel = ev[ev["benchmark"] == benchmark]
+        for system, partner in _claim_partners({str(s) for s in sel["system"].dropna()}):
+            ours = sel[sel["system"] == system].drop_duplicates("_pair").set_index("_pair")
+            theirs = sel[sel["system"] == partner].drop_duplicates("_pair").set_index("_pair")
+            keys = sorted(set(ours.index) & set(theirs.index))
+            if not keys:
+                continue
+            result = compare_pairs(
+                [(str(ours.at[k, "run_id"]), str(theirs.at[k, "run_id"])) for k in keys]
+            )
+            if result is None:
+                continue
+            n_prompts, diff = result
+            lo, hi = diff.ci(50)
+            point = diff.point[diff.pcts.index(50.0)]
+            out[(benchmark, system)] = LabelEffect(len(keys), n_prompts, point, lo, hi)
+    return out
+
+
+def claim_notes(
+    runs: pd.DataFrame,
+    benchmark: str,
+    effects: dict[tuple[str, str], LabelEffect] | None = None,
+) -> list[str]:
+    """The paper's claim on a second pair, checked per Confidence system: its best router's
+    CPT(50 %) has a 95 % CI upper bound below 50, and is below the best TO-Router's trained
+    on the same prompts (the TO-Router of the same variant, else the plain TO-Router).
+    ``effects`` (:func:`label_effects`) adds the router-for-router mean difference."""
+    ev = evaluation_runs(runs)
+    sel = ev[ev["benchmark"] == benchmark]
+    notes = []
+    for system, partner in _claim_partners({str(s) for s in sel["system"].dropna()}):
         ours = _best(sel[sel["system"] == system])
         theirs = _best(sel[sel["system"] == partner])
         if ours is None or theirs is None:
@@ -410,11 +476,24 @@ def claim_notes(runs: pd.DataFrame, benchmark: str) -> list[str]:
 
         below_50 = ours[3] is not None and ours[3] < 50
         below_them = ours[1] < theirs[1]
-        notes.append(
+        note = (
             f"Claim check, {system} vs {partner} (CPT50, best router of each): "
             f"{cell(ours)} vs {cell(theirs)}. CI upper bound below 50: "
             f"{'yes' if below_50 else 'no'}; below {partner}: {'yes' if below_them else 'no'}."
         )
+        effect = (effects or {}).get((benchmark, system))
+        if effect is not None:
+            verdict = (
+                f"{system} better" if effect.hi < 0
+                else f"{partner} better" if effect.lo > 0
+                else "no difference shown"
+            )
+            note += (
+                f" Router for router ({effect.n_pairs} routers, {effect.n_prompts} prompts): "
+                f"mean difference {effect.point:+.1f} [{effect.lo:+.1f}, {effect.hi:+.1f}] "
+                f"(paired bootstrap; {verdict} at 95 %)."
+            )
+        notes.append(note)
     return notes
 
 

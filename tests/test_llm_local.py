@@ -142,6 +142,41 @@ def test_a_batch_decodes_each_answer_as_it_would_alone(smollm2: Path, tmp_path: 
     assert stopped[0].finish_reason == "stop"
 
 
+def test_different_prompts_in_one_batch_answer_as_they_would_alone(
+    smollm2: Path, tmp_path: Path
+) -> None:
+    # A local benchmark's greedy answers: several questions decode as one batch, each from
+    # its own prompt (one of them asked twice: the two share its evaluation).
+    questions = [
+        "What is the capital of France? Answer in one word.",
+        "Name a primary colour.",
+        "What is 7 times 8?",
+        "Name a primary colour.",
+    ]
+    reqs = [
+        Request.make([{"role": "user", "content": q}], max_tokens=10, logprobs=True, seed=i)
+        for i, q in enumerate(questions)
+    ]
+    cache = LLMCache(tmp_path / "m.sqlite")
+    client = LLMClient(local_endpoint("smollm2"), cache=cache, n_threads=1)
+    out = client.run_many(reqs, batch_size=4, progress=False)
+    assert len({a.text for a in out}) == 3
+    assert out[1].text == out[3].text
+    assert out[0].prompt_tokens != out[2].prompt_tokens  # each counted with its own prompt
+    for i, r in enumerate(reqs[:3]):
+        alone = LLMClient(
+            local_endpoint("smollm2"), cache=LLMCache(tmp_path / f"one{i}.sqlite"), n_threads=1
+        ).call_batch([r])[0]
+        assert alone.text == out[i].text
+        assert alone.token_logprobs == pytest.approx(out[i].token_logprobs, abs=1e-4)
+    assert len(cache) == 4 and _claims(tmp_path / "m.sqlite") == 0
+    again = LLMClient(local_endpoint("smollm2"), cache=cache, n_threads=1)
+    assert [a.text for a in again.run_many(reqs, batch_size=4, progress=False)] == [
+        a.text for a in out
+    ]
+    assert again.usage.cache_hits == 4
+
+
 def test_a_batch_reuses_cached_answers_and_caches_the_rest(
     smollm2: Path, tmp_path: Path
 ) -> None:

@@ -273,6 +273,32 @@ def test_paired_bootstrap_separates_a_good_router_from_random_and_is_symmetric()
     assert metrics["diff_random_cpt_50_lo"] < 0 < metrics["diff_random_cpt_50_hi"]
 
 
+def test_paired_mean_difference_pools_routers_on_the_same_resamples() -> None:
+    rng = np.random.default_rng(2)
+    n = 500
+    weak = rng.integers(0, 2, n).astype(float)
+    strong = np.maximum(weak, rng.integers(0, 2, n)).astype(float)
+    gain = strong - weak
+    # labels a: each router sees the gain through its own noise; labels b: pure noise
+    a = [gain + s * rng.random(n) for s in (0.6, 0.9, 1.2)]
+    b = [rng.random(n) for _ in range(3)]
+    one = M.paired_mean_difference([(a[0], b[0])], weak, strong, n_boot=200, seed=4)
+    alone = M.paired_bootstrap(a[0], b[0], weak, strong, n_boot=200, seed=4)
+    assert one.point == pytest.approx(alone.point) and np.allclose(one.diff, alone.diff)
+    pairs = list(zip(a, b, strict=True))
+    pooled = M.paired_mean_difference(pairs, weak, strong, n_boot=200, seed=4)
+    singles = [M.paired_bootstrap(x, y, weak, strong, n_boot=200, seed=4) for x, y in pairs]
+    assert pooled.point == pytest.approx(tuple(np.mean([s.point for s in singles], axis=0)))
+    assert np.allclose(pooled.diff, np.mean([s.diff for s in singles], axis=0))
+    assert pooled.a_better(50)
+    # two sets of uninformed routers: the mean difference straddles 0
+    c = [rng.random(n) for _ in range(3)]
+    null = M.paired_mean_difference(list(zip(b, c, strict=True)), weak, strong, n_boot=200)
+    assert null.ci(50)[0] < 0 < null.ci(50)[1]
+    with pytest.raises(ValueError, match="at least one"):
+        M.paired_mean_difference([], weak, strong)
+
+
 def test_constant_scores_are_flagged_and_get_no_interval() -> None:
     weak, strong = np.array([0.0, 1.0, 0.0, 1.0] * 25), np.ones(100)
     metrics = M.summarize(np.full(100, 0.5), _bench(weak, strong), n_boot=100)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -434,6 +435,52 @@ def test_claim_notes_compare_each_confidence_variant_with_its_to_router() -> Non
         "below TO-Router: yes.",
     ]
     assert claim_notes(runs, "gsm8k_qwen") == []
+
+
+def test_label_effects_pair_routers_and_extend_the_claim_check() -> None:
+    from harness.metrics import PairedDifference
+    from reports.tables import claim_notes, label_effects
+
+    rows = [
+        # run id, system, router, cpt50
+        ("c-mlp", "Confidence", "mlp", 45.0),
+        ("c-knn", "Confidence", "knn", 47.0),
+        ("c-knn-s", "Confidence", "knn+stats", 41.0),
+        ("t-mlp", "TO-Router", "mlp", 42.0),
+        ("t-knn-s", "TO-Router", "knn+stats", 44.0),
+        ("r", "Random", "random", 50.0),
+    ]
+    sources = {"Confidence": "se", "TO-Router": "accuracy", "Random": None}
+    runs = pd.DataFrame(
+        [
+            {
+                "kind": "evaluation", "train_fraction": 1.0, "key": run_id, "run_id": run_id,
+                "start_time": i, "benchmark": "gsm8k_qwen", "system": s, "router": r,
+                "cpt_50": c, "cpt_50_lo": c - 8, "cpt_50_hi": c + 8, "param.seed": "0",
+                "label_source": sources[s],
+            }
+            for i, (run_id, s, r, c) in enumerate(rows)
+        ]
+    )
+    asked: list[list[tuple[str, str]]] = []
+
+    def compare_pairs(pairs: list[tuple[str, str]]) -> tuple[int, PairedDifference]:
+        asked.append(pairs)
+        diff = np.array([[-3.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [-5.0, 0.0]])
+        return 300, PairedDifference((50.0, 80.0), (-2.0, 0.0), diff)
+
+    effects = label_effects(runs, ["gsm8k_qwen"], compare_pairs)
+    # only routers both label sources trained are paired, kNN alone has no partner
+    assert asked == [[("c-knn-s", "t-knn-s"), ("c-mlp", "t-mlp")]]
+    effect = effects[("gsm8k_qwen", "Confidence")]
+    assert (effect.n_pairs, effect.n_prompts, effect.point) == (2, 300, -2.0)
+    assert effect.lo == pytest.approx(np.quantile([-3, -1, 1, -5], 0.025))
+    note = claim_notes(runs, "gsm8k_qwen", effects)[0]
+    assert note.endswith(
+        "Router for router (2 routers, 300 prompts): mean difference -2.0 "
+        f"[{effect.lo:+.1f}, {effect.hi:+.1f}] (paired bootstrap; no difference shown at 95 %)."
+    )
+    assert label_effects(runs, ["mmlu_qwen"], compare_pairs) == {}
 
 
 def test_a_system_without_runs_on_a_benchmark_gets_no_row_there() -> None:

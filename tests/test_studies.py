@@ -309,6 +309,51 @@ def test_cli_run_and_report(
     assert not list(out.rglob("*.tmp"))
 
 
+@pytest.mark.slow
+def test_report_compares_label_sources_router_for_router(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # Table 2's claim check on real runs: SE and accuracy labels, each training kNN and
+    # SW ranking on the local pair's GSM8K; the report's router-for-router mean difference
+    # is the paired bootstrap of the four runs' own scores.
+    import numpy as np
+
+    from harness import metrics as M
+    from harness.benchmarks import load_benchmark
+    from harness.evaluation import load_scores
+    from reports.build import build_report, write_report
+    from reports.runs import load_runs
+    from studies.runner import run_study
+
+    path = tmp_path / "pair.toml"
+    path.write_text(
+        'name = "pair"\nbenchmarks = ["gsm8k_qwen"]\nn_boot = 50\n'
+        '[[grid]]\nlabels = ["se", "accuracy"]\nrouters = ["knn", "sw_ranking"]\n'
+    )
+    assert not run_study(load_study(path), data_dir=data_dir, progress=False).failed
+    write_report("pair", tmp_path / "report")
+    text = (tmp_path / "report" / "report.md").read_text()
+    runs = load_runs("pair")
+    ev = runs[runs["kind"] == "evaluation"].set_index(["label_source", "router"])
+    bench = load_benchmark("gsm8k_qwen", data_dir)
+    order = {p: i for i, p in enumerate(bench.prompt_ids)}
+
+    def scores(source: str, router: str) -> np.ndarray:
+        table = load_scores(str(ev.at[(source, router), "run_id"]))
+        return table.set_index("prompt_id")["score"].reindex(list(order)).to_numpy()
+
+    pairs = [(scores("se", r), scores("accuracy", r)) for r in ("knn", "sw_ranking")]
+    want = M.paired_mean_difference(pairs, bench.weak_score, bench.strong_score)
+    lo, hi = want.ci(50)
+    assert (
+        f"Router for router (2 routers, {len(bench)} prompts): mean difference "
+        f"{want.point[0]:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+    ) in text
+    # without the scores (a pure build from the runs frame) the claim check stays as it was
+    plain = build_report(runs, study="pair")
+    assert "Router for router" not in " ".join(plain.tables["table2_gsm8k_qwen"].notes)
+
+
 def test_report_of_unknown_study_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     from routerlab.cli import main
 

@@ -66,6 +66,7 @@ def build_local_gsm8k(
     progress: bool = True,
     chunk_size: int = 20,
     threads: int | None = None,
+    batch_size: int = 8,
 ) -> dict[str, Any]:
     """Answer, grade and write the GSM8K file; returns a summary (accuracies, tokens)."""
     data_dir = data_dir or paths.data_dir()
@@ -88,6 +89,7 @@ def build_local_gsm8k(
         progress=progress,
         chunk_size=chunk_size,
         threads=threads,
+        batch_size=batch_size,
     )
 
 
@@ -158,6 +160,7 @@ def build_local_pair(
     progress: bool = True,
     chunk_size: int = 20,
     threads: int | None = None,
+    batch_size: int = 8,
 ) -> dict[str, Any]:
     """Greedy answers of both models to ``rows`` (prompt id, question), graded by
     ``grade(prompt id, answer)``, written to ``out`` without the question text. Non-empty
@@ -195,7 +198,11 @@ def build_local_pair(
                 for _, q in todo
             ]
             desc = f"{name} {side} {start + len(chunk)}/{len(rows)}"
-            results = client.run_many(requests, desc=desc, progress=progress)
+            # Free-text answers of several questions decode as one batch; letter choices
+            # are one token each and go one at a time.
+            results = client.run_many(
+                requests, desc=desc, progress=progress, batch_size=1 if choices else batch_size
+            )
             answers[side] = {pid: r.text for (pid, _), r in zip(todo, results, strict=True)}
         for pid, q in chunk:
             weak_text = answers["weak"].get(pid, done.get(pid, {}).get("weak_response", ""))

@@ -27,6 +27,12 @@ def register(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="benchmark_command", metavar="ACTION")
     b = sub.add_parser("build-local-gsm8k", help="answer GSM8K test questions with a local pair")
     _pair_arguments(b, limit=300, max_tokens=384, out="gsm8k_qwen.jsonl")
+    b.add_argument(
+        "--batch-size",
+        type=int,
+        default=8,
+        help="questions decoded together by an in-process model (default 8; 1: one at a time)",
+    )
     b.set_defaults(func=build)
     m = sub.add_parser(
         "build-local-mmlu",
@@ -76,6 +82,7 @@ def build(args: argparse.Namespace) -> int:
             max_tokens=args.max_tokens,
             endpoints_file=args.endpoints,
             threads=args.threads,
+            batch_size=args.batch_size,
         ),
     )
 
