@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from harness.benchmarks.local_pair import build_local_gsm8k, load_gsm8k_local
-from harness.errors import DataError
+from harness.errors import ConfigError, DataError
 
 
 @pytest.mark.slow
@@ -23,7 +23,7 @@ def test_build_and_load_local_gsm8k(tmp_path: Path, data_dir: Path) -> None:
         pytest.fail("SmolLM2 is not installed: run `routerlab models install smollm2`")
     out = tmp_path / "pair.jsonl"
 
-    def build(limit: int) -> dict:
+    def build(limit: int, batch_size: int = 8) -> dict:
         return build_local_gsm8k(
             limit=limit,
             weak="smollm2",
@@ -32,6 +32,7 @@ def test_build_and_load_local_gsm8k(tmp_path: Path, data_dir: Path) -> None:
             data_dir=data_dir,
             max_tokens=96,
             progress=False,
+            batch_size=batch_size,
         )
 
     summary = build(3)
@@ -42,6 +43,7 @@ def test_build_and_load_local_gsm8k(tmp_path: Path, data_dir: Path) -> None:
     # The committed file holds no question text, only ids, hashes, outcomes and responses.
     assert all(q[:40] not in text for q in questions)
     assert {"id", "prompt_sha256", "weak", "strong", "weak_response"} <= set(rows[0])
+    assert [r["batch_size"] for r in rows] == [8, 8, 8]  # the three questions as one batch
     bench = load_gsm8k_local(data_dir, path=out)
     assert bench.prompts == questions and len(bench) == 3
     assert bench.weak_model == "smollm2"
@@ -60,12 +62,15 @@ def test_build_and_load_local_gsm8k(tmp_path: Path, data_dir: Path) -> None:
 
     # Resuming on another machine: the rows already in the file are kept without asking the
     # LLM layer again (not even its cache); only the new question is answered.
-    again = build(4)
+    again = build(4, batch_size=1)
     assert again["n"] == 4 and again["reused"] == 3
     # At most the new question (weak and strong) comes from the cache; reused rows never ask.
     assert again["weak_cache_hits"] + again["strong_cache_hits"] <= 2
     rows_again = [json.loads(line) for line in out.read_text().splitlines()]
     assert rows_again[:3] == rows and len(rows_again) == 4
+    assert rows_again[3]["batch_size"] == 1  # how each row was decoded stays with it
+    with pytest.raises(ConfigError, match="batch size 0"):
+        build(4, batch_size=0)
 
 
 def test_loading_a_tampered_file_names_the_problem(tmp_path: Path, data_dir: Path) -> None:

@@ -27,7 +27,7 @@ import pandas as pd
 from harness import paths
 from harness.benchmarks.routellm import gsm8k_gold_answers, load_gsm8k
 from harness.data import sha256_file
-from harness.errors import DataError
+from harness.errors import ConfigError, DataError
 from harness.labels.grading import number_match
 from harness.llm.client import LLMClient, Request
 from harness.llm.endpoints import resolve_endpoint
@@ -165,7 +165,14 @@ def build_local_pair(
     """Greedy answers of both models to ``rows`` (prompt id, question), graded by
     ``grade(prompt id, answer)``, written to ``out`` without the question text. Non-empty
     ``choices`` constrain each answer to one of them (:attr:`Request.choices`). Every row
-    records its ``decoding`` (answer budget and choices)."""
+    records its ``decoding`` (answer budget and choices) and its ``batch_size``: free-text
+    answers to ``batch_size`` questions decode as one llama.cpp batch on an in-process
+    model (:meth:`harness.llm.client.LLMClient.run_many`)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch size {batch_size!r} is not allowed; want a whole number >= 1")
+    # Free-text answers of several questions decode as one batch; letter choices are one
+    # token each and go one at a time.
+    batch_size = 1 if choices else batch_size
     summary: dict[str, Any] = {"n": len(rows), "file": str(out)}
     clients = {
         side: LLMClient(resolve_endpoint(spec, endpoints_file), n_threads=threads)
@@ -198,10 +205,8 @@ def build_local_pair(
                 for _, q in todo
             ]
             desc = f"{name} {side} {start + len(chunk)}/{len(rows)}"
-            # Free-text answers of several questions decode as one batch; letter choices
-            # are one token each and go one at a time.
             results = client.run_many(
-                requests, desc=desc, progress=progress, batch_size=1 if choices else batch_size
+                requests, desc=desc, progress=progress, batch_size=batch_size
             )
             answers[side] = {pid: r.text for (pid, _), r in zip(todo, results, strict=True)}
         for pid, q in chunk:
@@ -218,6 +223,13 @@ def build_local_pair(
                     "weak_model": weak,
                     "strong_model": strong,
                     "decoding": decoding,
+                    # How the answers were decoded: 1, one question at a time; more, that
+                    # many questions as one llama.cpp batch (the same greedy answer up to a
+                    # near tie, :mod:`harness.llm.inprocess`). Rows from before this field
+                    # were all answered one at a time.
+                    "batch_size": batch_size
+                    if pid in answers["weak"] or pid in answers["strong"]
+                    else done.get(pid, {}).get("batch_size", 1),
                 }
             )
         _write_jsonl(out, records)

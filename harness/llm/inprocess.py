@@ -18,11 +18,11 @@ llama.cpp releases the GIL while it computes.
 greedy answer and its K samples) as parallel sequences of one llama.cpp batch: the prompt is
 evaluated once and shared, and each step decodes one token of every unfinished answer.
 :meth:`LlamaInProcess.chat_many` does the same for requests with different prompts (a local
-benchmark's greedy answers, several questions per batch). On
-CPU a step of one token is bound by reading the weights, so a step of six tokens costs far
-less than six steps (measured on 2 cores: 5 tokens per step gave 2.2x the tokens per second
-of 1 for the 1.5B Qwen model, 1.7x for the 0.5B). Its sampler is numpy's, seeded per request,
-so an answer depends on its own seed, not on which other requests shared its batch. Its
+benchmark's greedy answers, several questions per batch). On CPU a step of one token is
+bound by reading the weights, so a step of six tokens costs far less than six steps
+(measured on 2 cores: 5 tokens per step gave 2.2x the tokens per second of 1 for the 1.5B
+Qwen model, 1.7x for the 0.5B). Its sampler is numpy's, seeded per request, so an answer
+depends on its own seed, not on which other requests shared its batch. Its
 numbers are not bit-for-bit those of :meth:`LlamaInProcess.chat` (another attention kernel
 and llama.cpp's batched matrix products): log-probs agree to within 0.1 nats (0.074 at
 most on SmolLM2), and a greedy answer can take the other branch at a near tie.
