@@ -56,7 +56,7 @@ def messages(question: str) -> list[dict[str, str]]:
 
 def build_local_gsm8k(
     *,
-    limit: int = 300,
+    limit: int | None = None,
     weak: str = "qwen-0.5b",
     strong: str = "qwen-1.5b",
     out: Path = DEFAULT_FILE,
@@ -68,7 +68,11 @@ def build_local_gsm8k(
     threads: int | None = None,
     batch_size: int = 8,
 ) -> dict[str, Any]:
-    """Answer, grade and write the GSM8K file; returns a summary (accuracies, tokens)."""
+    """Answer, grade and write the GSM8K file; returns a summary (accuracies, tokens).
+
+    ``limit``: the first that many test questions (None: all 1,307 RouteLLM keeps). The file
+    holds exactly the questions asked for: a smaller limit than the file's makes it shorter.
+    """
     data_dir = data_dir or paths.data_dir()
     base = load_gsm8k(data_dir)
     gold = gsm8k_gold_answers(data_dir)
@@ -286,7 +290,7 @@ def load_gsm8k_local(
 ) -> Benchmark:
     """The local-pair GSM8K benchmark: the committed outcomes joined with the question text."""
     path = Path(path or DEFAULT_FILE)
-    build = "`routerlab benchmark build-local-gsm8k --limit 300`"
+    build = "`routerlab benchmark build-local-gsm8k`"
     return _load_local_pair(load_gsm8k(data_dir), path, name, build, "GSM8K test")
 
 

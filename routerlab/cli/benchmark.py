@@ -2,7 +2,7 @@
 
 Examples::
 
-    routerlab benchmark build-local-gsm8k --limit 300      # Table 2: Qwen 0.5B vs Qwen 1.5B
+    routerlab benchmark build-local-gsm8k                  # Table 2: Qwen 0.5B vs Qwen 1.5B
     routerlab benchmark build-local-mmlu --limit 1000      # ... and on MMLU (57 subjects)
     routerlab benchmark build-local-gsm8k --limit 5 --weak smollm2 --strong smollm2 \\
         --out /tmp/pair.jsonl
@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
     )
     sub = p.add_subparsers(dest="benchmark_command", metavar="ACTION")
     b = sub.add_parser("build-local-gsm8k", help="answer GSM8K test questions with a local pair")
-    _pair_arguments(b, limit=300, max_tokens=384, out="gsm8k_qwen.jsonl")
+    _pair_arguments(b, limit=None, max_tokens=384, out="gsm8k_qwen.jsonl")
     b.add_argument(
         "--batch-size",
         type=int,
@@ -50,9 +50,15 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=lambda args: p.print_help() or 1)
 
 
-def _pair_arguments(parser: Any, *, limit: int, max_tokens: int, out: str) -> None:
+def _pair_arguments(parser: Any, *, limit: int | None, max_tokens: int, out: str) -> None:
     """The flags both local-pair builders take (their defaults differ)."""
-    parser.add_argument("--limit", type=int, default=limit, help=f"questions (default {limit})")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=limit,
+        help=f"questions (default {limit if limit is not None else 'all'}); the file keeps "
+        "exactly these",
+    )
     parser.add_argument("--weak", default="qwen-0.5b", help="weak endpoint (default qwen-0.5b)")
     parser.add_argument("--strong", default="qwen-1.5b", help="strong endpoint (default qwen-1.5b)")
     parser.add_argument("--endpoints", type=Path, help="endpoint config for non-local models")
