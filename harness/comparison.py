@@ -44,6 +44,27 @@ class Comparison:
     difference: M.PairedDifference
 
 
+def _aligned(
+    benchmark: Benchmark, tables: Sequence[pd.DataFrame]
+) -> tuple[list[pd.Series], int, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """``prompt_id, score`` tables on the prompts all of them scored: (each table's scores by
+    prompt id, that prompt count, weak and strong outcomes there, each table's scores there)."""
+    index = {pid: i for i, pid in enumerate(benchmark.prompt_ids)}
+    series = [t.drop_duplicates("prompt_id").set_index("prompt_id")["score"] for t in tables]
+    unknown = [p for x in series for p in x.index if p not in index]
+    if unknown:
+        raise DataError(
+            f"{len(unknown)} scored prompt ids are not in benchmark {benchmark.name!r} (first: "
+            f"{unknown[0]!r}); were the runs made on another benchmark or data version?"
+        )
+    common = [p for p in benchmark.prompt_ids if all(p in x.index for x in series)]
+    if len(common) < 2:
+        raise DataError(f"the runs share {len(common)} scored prompts of {benchmark.name!r}")
+    rows = np.array([index[p] for p in common])
+    scores = [x.reindex(common).to_numpy(dtype=float) for x in series]
+    return series, len(common), benchmark.weak_score[rows], benchmark.strong_score[rows], scores
+
+
 def compare_scores(
     benchmark: Benchmark,
     scores_a: pd.DataFrame,
@@ -54,29 +75,14 @@ def compare_scores(
     seed: int = 0,
 ) -> Comparison:
     """Paired comparison of two ``prompt_id, score`` tables on ``benchmark``'s outcomes."""
-    index = {pid: i for i, pid in enumerate(benchmark.prompt_ids)}
-    a = scores_a.drop_duplicates("prompt_id").set_index("prompt_id")["score"]
-    b = scores_b.drop_duplicates("prompt_id").set_index("prompt_id")["score"]
-    unknown = [p for p in list(a.index) + list(b.index) if p not in index]
-    if unknown:
-        raise DataError(
-            f"{len(unknown)} scored prompt ids are not in benchmark {benchmark.name!r} (first: "
-            f"{unknown[0]!r}); were the runs made on another benchmark or data version?"
-        )
-    common = [p for p in benchmark.prompt_ids if p in a.index and p in b.index]
-    if len(common) < 2:
-        raise DataError(f"the two runs share {len(common)} scored prompts of {benchmark.name!r}")
-    rows = np.array([index[p] for p in common])
-    w, t = benchmark.weak_score[rows], benchmark.strong_score[rows]
-    sa = a.reindex(common).to_numpy(dtype=float)
-    sb = b.reindex(common).to_numpy(dtype=float)
+    (a, b), n, w, t, (sa, sb) = _aligned(benchmark, [scores_a, scores_b])
     diff = M.paired_bootstrap(sa, sb, w, t, pcts=pcts, n_boot=n_boot, seed=seed)
     curve_a, curve_b = (M.call_performance_curve(s, w, t) for s in (sa, sb))
     return Comparison(
         benchmark=benchmark.name,
-        n=len(common),
-        n_only_a=int(len(a) - len(common)),
-        n_only_b=int(len(b) - len(common)),
+        n=n,
+        n_only_a=int(len(a) - n),
+        n_only_b=int(len(b) - n),
         cpt_a={float(p): M.cpt(curve_a, p) for p in pcts},
         cpt_b={float(p): M.cpt(curve_b, p) for p in pcts},
         difference=diff,
@@ -94,29 +100,9 @@ def compare_pairs(
     """The mean paired difference over ``pairs`` of ``prompt_id, score`` tables
     (:func:`harness.metrics.paired_mean_difference`) on the prompts every table scored;
     returns (that prompt count, the difference)."""
-    index = {pid: i for i, pid in enumerate(benchmark.prompt_ids)}
-    series = [
-        [t.drop_duplicates("prompt_id").set_index("prompt_id")["score"] for t in pair]
-        for pair in pairs
-    ]
-    unknown = [p for pair in series for x in pair for p in x.index if p not in index]
-    if unknown:
-        raise DataError(
-            f"{len(unknown)} scored prompt ids are not in benchmark {benchmark.name!r} (first: "
-            f"{unknown[0]!r}); were the runs made on another benchmark or data version?"
-        )
-    common = [p for p in benchmark.prompt_ids if all(p in x.index for pr in series for x in pr)]
-    if len(common) < 2:
-        raise DataError(f"the runs share {len(common)} scored prompts of {benchmark.name!r}")
-    rows = np.array([index[p] for p in common])
-    w, t = benchmark.weak_score[rows], benchmark.strong_score[rows]
-    arrays = [
-        (a.reindex(common).to_numpy(dtype=float), b.reindex(common).to_numpy(dtype=float))
-        for a, b in series
-    ]
-    return len(common), M.paired_mean_difference(
-        arrays, w, t, pcts=pcts, n_boot=n_boot, seed=seed
-    )
+    _, n, w, t, scores = _aligned(benchmark, [table for pair in pairs for table in pair])
+    arrays = list(zip(scores[::2], scores[1::2], strict=True))
+    return n, M.paired_mean_difference(arrays, w, t, pcts=pcts, n_boot=n_boot, seed=seed)
 
 
 @dataclass(frozen=True)
