@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.llm import LLMCache, LLMClient, local_endpoint
-from harness.llm.client import Request
+from harness.llm.client import Completion, Request
 from harness.llm.inprocess import GenerationCancelled
 from harness.llm.local import LocalServer, ensure_server, stop_all_servers
 from harness.llm.model_pack import install_model
@@ -177,6 +177,67 @@ def test_different_prompts_in_one_batch_answer_as_they_would_alone(
         a.text for a in out
     ]
     assert again.usage.cache_hits == 4
+
+
+def test_continuous_batching_answers_each_request_and_caches_it_when_done(
+    smollm2: Path, tmp_path: Path
+) -> None:
+    # Seven questions, at most two decoding at once: a finished answer's sequence goes to
+    # the next question (its cells freed, its prompt evaluated in their place), and each
+    # answer is cached the moment it is done.
+    questions = [
+        "What is the capital of France? Answer in one word.",
+        "Name a primary colour.",
+        "What is 7 times 8?",
+        "Name a planet.",
+        "Name a primary colour.",
+        "Spell the word cat backwards.",
+        "What is the opposite of hot?",
+    ]
+    budgets = [12, 3, 20, 5, 3, 16, 8]  # uneven lengths: slots free at different steps
+    reqs = [
+        Request.make([{"role": "user", "content": q}], max_tokens=m, logprobs=True, seed=i)
+        for i, (q, m) in enumerate(zip(questions, budgets, strict=True))
+    ]
+    cache = LLMCache(tmp_path / "q.sqlite")
+    client = LLMClient(local_endpoint("smollm2"), cache=cache, n_threads=1)
+    finished: list[int] = []
+    out = client.call_batch(reqs, parallel=2, on_done=lambda i, c: finished.append(i))
+    assert sorted(finished) == list(range(7))
+    assert finished != list(range(7))  # answers finish out of order: the slots were reused
+    assert [a.completion_tokens <= m for a, m in zip(out, budgets, strict=True)] == [True] * 7
+    assert out[1].text == out[4].text
+    for i, r in enumerate(reqs):
+        alone = LLMClient(
+            local_endpoint("smollm2"), cache=LLMCache(tmp_path / f"c{i}.sqlite"), n_threads=1
+        ).call_batch([r])[0]
+        # A question taking over freed cells sees none of the earlier answer's.
+        assert alone.text == out[i].text
+        assert alone.token_logprobs == pytest.approx(out[i].token_logprobs, abs=0.05)
+    assert len(cache) == 7 and _claims(tmp_path / "q.sqlite") == 0
+
+    # Interrupted part-way: what finished is cached, the rest is not, and a rerun asks the
+    # model only for the rest.
+    cache2 = LLMCache(tmp_path / "r.sqlite")
+    cancel = threading.Event()
+
+    def stop_after_three(i: int, c: Completion) -> None:
+        finished2.append(i)
+        if len(finished2) == 3:
+            cancel.set()
+
+    finished2: list[int] = []
+    with pytest.raises(GenerationCancelled):
+        LLMClient(local_endpoint("smollm2"), cache=cache2, n_threads=1).call_batch(
+            reqs, parallel=2, cancel=cancel, on_done=stop_after_three
+        )
+    kept = len(cache2)
+    assert 3 <= kept < 7 and _claims(tmp_path / "r.sqlite") == 0
+    rerun = LLMClient(local_endpoint("smollm2"), cache=cache2, n_threads=1)
+    assert [a.text for a in rerun.run_many(reqs, batch_size=2, progress=False)] == [
+        a.text for a in out
+    ]
+    assert rerun.usage.cache_hits == kept
 
 
 def test_a_batch_reuses_cached_answers_and_caches_the_rest(

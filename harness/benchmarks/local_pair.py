@@ -64,7 +64,7 @@ def build_local_gsm8k(
     max_tokens: int = 384,
     endpoints_file: Path | None = None,
     progress: bool = True,
-    chunk_size: int = 20,
+    chunk_size: int = 40,
     threads: int | None = None,
     batch_size: int = 8,
 ) -> dict[str, Any]:
@@ -169,9 +169,12 @@ def build_local_pair(
     """Greedy answers of both models to ``rows`` (prompt id, question), graded by
     ``grade(prompt id, answer)``, written to ``out`` without the question text. Non-empty
     ``choices`` constrain each answer to one of them (:attr:`Request.choices`). Every row
-    records its ``decoding`` (answer budget and choices) and its ``batch_size``: free-text
-    answers to ``batch_size`` questions decode as one llama.cpp batch on an in-process
-    model (:meth:`harness.llm.client.LLMClient.run_many`)."""
+    records its ``decoding`` (answer budget and choices) and its ``batch_size``: on an
+    in-process model, up to ``batch_size`` free-text answers decode together as parallel
+    sequences of one llama.cpp batch, a finished answer's sequence going to the next
+    question (:meth:`harness.llm.client.LLMClient.run_many`). A chunk of ``chunk_size``
+    questions is written out whole (a stopped build keeps every finished chunk; the LLM
+    cache keeps every finished answer)."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch size {batch_size!r} is not allowed; want a whole number >= 1")
     # Free-text answers of several questions decode as one batch; letter choices are one
@@ -227,10 +230,10 @@ def build_local_pair(
                     "weak_model": weak,
                     "strong_model": strong,
                     "decoding": decoding,
-                    # How the answers were decoded: 1, one question at a time; more, that
-                    # many questions as one llama.cpp batch (the same greedy answer up to a
-                    # near tie, :mod:`harness.llm.inprocess`). Rows from before this field
-                    # were all answered one at a time.
+                    # How the answers were decoded: 1, one question at a time; more, up to
+                    # that many questions decoding together in one llama.cpp batch (the
+                    # same greedy answer up to a near tie, :mod:`harness.llm.inprocess`).
+                    # Rows from before this field were all answered one at a time.
                     "batch_size": batch_size
                     if pid in answers["weak"] or pid in answers["strong"]
                     else done.get(pid, {}).get("batch_size", 1),

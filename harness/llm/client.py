@@ -23,7 +23,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -488,7 +488,12 @@ class LLMClient:
             self.cache.release(key, owner)
 
     def call_batch(
-        self, requests: Sequence[Request], *, cancel: threading.Event | None = None
+        self,
+        requests: Sequence[Request],
+        *,
+        cancel: threading.Event | None = None,
+        parallel: int | None = None,
+        on_done: Callable[[int, Completion], None] | None = None,
     ) -> list[Completion]:
         """Several requests through the cache, answers in order.
 
@@ -499,8 +504,11 @@ class LLMClient:
         to several questions, cost little more than the longest of them. Each answer is
         cached under its own request, as :meth:`call` caches it. Elsewhere, and for
         requests another process has in flight, this is :meth:`call` one request after the
-        other. ``cancel``: once set, an in-process batch stops at its next step (nothing of
-        it is cached).
+        other. ``cancel``: once set, an in-process batch stops at its next step (the answers
+        it finished are cached, the rest not). ``parallel``: at most that many answers decode
+        at once, a finished one's sequence going to the next request (continuous batching);
+        None decodes them all together. ``on_done(i, completion)``: called as request ``i``
+        is answered, from the cache or by the model (a progress bar).
         """
         reqs = list(requests)
         batchable = (
@@ -508,7 +516,12 @@ class LLMClient:
             and not any(r.choices or r.choice_logprobs for r in reqs)
         )
         if not batchable:
-            return [self.call(r) for r in reqs]
+            answered = []
+            for i, r in enumerate(reqs):
+                answered.append(self.call(r))
+                if on_done is not None:
+                    on_done(i, answered[-1])
+            return answered
         out: list[Completion | None] = [self.lookup(r) for r in reqs]
         owner = owner_id(str(threading.get_ident()))
         claimed: list[int] = []  # ours to answer (a claim held, no answer yet)
@@ -522,12 +535,30 @@ class LLMClient:
                     out[i] = self.lookup(reqs[i])  # answered between lookup and claim
             generated = [i for i in claimed if out[i] is None]
             if generated:
+
+                def finished(j: int, raw: dict[str, Any]) -> None:
+                    # Cached the moment it is done, so an interrupted batch keeps it. An
+                    # empty answer is asked again after the batch (that retry needs the
+                    # model, which the batch holds).
+                    i = generated[j]
+                    answer = Completion.from_json(raw)
+                    if answer.text:
+                        out[i] = self._store(reqs[i], self.key(reqs[i]), answer)
+                        if on_done is not None:
+                            on_done(i, answer)
+
                 answers = self._inprocess_model().chat_many(
                     [(reqs[i].message_list(), _sampling_spec(reqs[i])) for i in generated],
                     cancel=cancel,
+                    parallel=parallel,
+                    on_answer=finished,
                 )
                 for i, raw in zip(generated, answers, strict=True):
-                    out[i] = self._store(reqs[i], self.key(reqs[i]), Completion.from_json(raw))
+                    if out[i] is None:
+                        stored = self._store(reqs[i], self.key(reqs[i]), Completion.from_json(raw))
+                        out[i] = stored
+                        if on_done is not None:
+                            on_done(i, stored)
         finally:
             for i in claimed:
                 self.cache.release(self.key(reqs[i]), owner)
@@ -537,9 +568,14 @@ class LLMClient:
                     from harness.llm.inprocess import GenerationCancelled
 
                     raise GenerationCancelled("generation cancelled")
-                out[i] = self.call(reqs[i])
+                waited = self.call(reqs[i])
+                out[i] = waited
+                if on_done is not None:
+                    on_done(i, waited)
             elif i not in generated:  # _store counted the generated ones
                 self.usage.add(c)
+                if on_done is not None:
+                    on_done(i, c)
         return [c for c in out if c is not None]
 
     def _call_and_store(self, req: Request, key: str) -> Completion:
@@ -629,11 +665,11 @@ class LLMClient:
     ) -> list[Completion]:
         """All ``requests`` (cache first), with bounded concurrency and a progress bar.
 
-        ``batch_size`` > 1: on an in-process model, that many uncached requests at a time go
-        through :meth:`call_batch` and decode as parallel sequences (on 2 CPU cores a step
-        of several tokens costs little more than a step of one). A batched greedy answer
-        can differ from the one-request path's at a near tie
-        (:mod:`harness.llm.inprocess`).
+        ``batch_size`` > 1: on an in-process model, the uncached requests go through
+        :meth:`call_batch` and up to that many decode at once as parallel sequences, each
+        finished answer's sequence taken by the next request (on 2 CPU cores a step of
+        several tokens costs little more than a step of one). A batched greedy answer can
+        differ from the one-request path's at a near tie (:mod:`harness.llm.inprocess`).
         """
         from tqdm.auto import tqdm
 
@@ -669,14 +705,15 @@ class LLMClient:
         workers = 1 if self.endpoint.kind == "llama_cpp" else max(1, self.max_concurrency)
         try:
             if batch_size > 1 and self.endpoint.kind == "llama_cpp":
-                for start in range(0, len(todo), batch_size):
-                    group = todo[start : start + batch_size]
-                    answers = self.call_batch([requests[i] for i in group])
-                    for i, c in zip(group, answers, strict=True):
-                        results[i] = c
-                        tokens += c.prompt_tokens + c.completion_tokens
-                    bar.update(len(group))
+
+                def done(j: int, c: Completion) -> None:
+                    nonlocal tokens
+                    results[todo[j]] = c
+                    tokens += c.prompt_tokens + c.completion_tokens
+                    bar.update(1)
                     bar.set_postfix(cache_hits=hits, tokens=tokens, refresh=False)
+
+                self.call_batch([requests[i] for i in todo], parallel=batch_size, on_done=done)
             elif workers == 1:
                 for i in todo:
                     one(i)

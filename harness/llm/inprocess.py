@@ -22,8 +22,11 @@ benchmark's greedy answers, several questions per batch); there each prompt's KV
 elsewhere in the shared cache than they would alone, so attention sums run in another order
 and a long greedy answer can leave the alone answer's path at a near tie (GSM8K, Qwen 1.5B,
 384 tokens: 2 of 5 answers identical to the answer alone; against the one-request path 6 of
-30 identical and 27 of 30 graded the same, 14 right vs 13). On CPU a step of one token is
-bound by reading the weights, so a step of six tokens costs far less than six steps
+30 identical and 27 of 30 graded the same, 14 right vs 13). With ``parallel`` it batches
+continuously: at most that many answers decode at once, each sequence in a KV pool of its
+own, and a finished answer's sequence goes to the next request, its prompt evaluated from
+the pool's first cell (so cells stay in position order, as alone). On CPU a step of one
+token is bound by reading the weights, so a step of six tokens costs far less than six steps
 (measured on 2 cores: 5 tokens per step gave 2.2x the tokens per second of 1 for the 1.5B
 Qwen model, 1.7x for the 0.5B). Its sampler is numpy's, seeded per request, so an answer
 depends on its own seed, not on which other requests shared its batch. Its
@@ -37,7 +40,7 @@ from __future__ import annotations
 import atexit
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,7 +137,7 @@ class LlamaInProcess:
         self._llm: Any = None
         self._formatter: Any = None
         self._batch_ctx: Any = None  # the multi-sequence context of chat_batch
-        self._batch_ctx_size = (0, 0)  # its (n_ctx, n_seq_max)
+        self._batch_ctx_size = (0, 0, True)  # its (n_ctx, n_seq_max, one KV pool)
         self._batch_threads = self.n_threads  # what the batch context computes with now
         _INSTANCES.add(self)
 
@@ -144,7 +147,7 @@ class LlamaInProcess:
             if self._batch_ctx is not None:
                 self._batch_ctx.close()
                 self._batch_ctx = None
-                self._batch_ctx_size = (0, 0)
+                self._batch_ctx_size = (0, 0, True)
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
@@ -290,17 +293,33 @@ class LlamaInProcess:
         at its next step (a label run lends a waiting model's core to the other model)."""
         self.n_threads = max(1, int(n_threads))
 
-    def _context_for(self, n_ctx: int, n_seq: int) -> Any:
-        """The multi-sequence context, (re)made when it is smaller than asked."""
+    def _context_for(self, n_ctx: int, n_seq: int, *, unified: bool = True) -> Any:
+        """The multi-sequence context, (re)made when it is smaller than asked or of the other
+        kind. ``unified``: one KV pool of ``n_ctx`` cells shared by all sequences (a prompt's
+        cells serve every sequence that shares it). Otherwise each sequence has a pool of
+        its own of ``n_ctx`` cells, which the next request refills from its first cell
+        (continuous batching), so its cells stay in position order."""
         import llama_cpp
         from llama_cpp import _internals
 
-        have_ctx, have_seq = self._batch_ctx_size
-        if self._batch_ctx is not None and have_ctx >= n_ctx and have_seq >= n_seq:
+        have_ctx, have_seq, have_unified = self._batch_ctx_size
+        per_seq = have_ctx if have_unified else have_ctx // max(have_seq, 1)
+        if (
+            self._batch_ctx is not None
+            and have_unified == unified
+            and per_seq >= n_ctx
+            and have_seq >= n_seq
+        ):
             return self._batch_ctx
         if self._batch_ctx is not None:
             self._batch_ctx.close()
-        size = (max(n_ctx, have_ctx, 2048), max(n_seq, have_seq, 8))
+        if have_unified != unified:
+            per_seq, have_seq = 0, 0
+        if unified:
+            size = (max(n_ctx, per_seq, 2048), max(n_seq, have_seq, 8))
+        else:  # whole pages of 256 cells per sequence
+            seqs = max(n_seq, have_seq)
+            size = (-(-max(n_ctx, per_seq) // 256) * 256 * seqs, seqs)
         # The single-sequence context's settings (KV types, threads, RoPE), with two
         # changes: its size and sequence count, and flash attention. With flash attention an
         # answer's logits do not depend on how many other sequences share its steps (without
@@ -309,14 +328,13 @@ class LlamaInProcess:
         params = llama_cpp.llama_context_params.from_buffer_copy(self._llm.context_params)
         params.n_ctx, params.n_seq_max = size
         params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
-        # One KV pool for all sequences: the prompt's cells are shared, not copied.
-        params.kv_unified = True
+        params.kv_unified = unified
         params.n_threads = params.n_threads_batch = self._batch_threads = self.n_threads
         with _FD_SWAP_LOCK:
             self._batch_ctx = _internals.LlamaContext(
                 model=self._llm._model, params=params, verbose=False
             )
-        self._batch_ctx_size = size
+        self._batch_ctx_size = (*size, unified)
         return self._batch_ctx
 
     def chat_batch(
@@ -335,6 +353,8 @@ class LlamaInProcess:
         requests: Sequence[tuple[list[dict[str, str]], SamplingSpec]],
         *,
         cancel: threading.Event | None = None,
+        parallel: int | None = None,
+        on_answer: Callable[[int, dict[str, Any]], None] | None = None,
     ) -> list[dict[str, Any]]:
         """Answers to (chat prompt, sampling) pairs, decoded as parallel sequences of one batch.
 
@@ -345,70 +365,92 @@ class LlamaInProcess:
         full-softmax ones, as in :meth:`chat`. ``cancel``: once set, the call stops at its
         next decode step and raises :class:`GenerationCancelled` (an interrupted label run
         exits in a step, not after minutes of generation).
+
+        ``parallel``: at most that many answers decode at once (None: all of them). When one
+        finishes, its KV cells are freed and the next waiting request takes its sequence
+        (continuous batching), so a step keeps decoding ``parallel`` answers instead of
+        waiting, ever emptier, for the longest answer of a fixed batch. ``on_answer(i,
+        answer)`` is called as request ``i``'s answer finishes (a caller caches it at once).
         """
         import llama_cpp
         from llama_cpp import _internals
 
         if not requests:
             return []
+        if parallel is not None and parallel < 1:
+            raise ValueError(f"parallel must be at least 1, got {parallel}")
         specs = [spec for _, spec in requests]
+        slots = len(specs) if parallel is None else min(parallel, len(specs))
         with self.lock:
             llm = self._load()
-            # One prefill per distinct prompt, into the first sequence that asks for it.
             prompts: list[list[int]] = []
             stops: list[list[str]] = []
-            root: dict[tuple[int, ...], int] = {}
-            prompt_of: list[int] = []  # request → index into prompts
             for messages, _ in requests:
                 tokens, template_stops = self._prompt(messages, None)
-                key = tuple(tokens)
-                if key not in root:
-                    root[key] = len(prompts)
-                    prompts.append(tokens)
-                    stops.append(template_stops)
-                prompt_of.append(root[key])
-            longest = max(
-                len(prompts[p]) + spec.max_tokens for p, spec in zip(prompt_of, specs, strict=True)
-            )
-            if longest > self.n_ctx:
+                prompts.append(tokens)
+                stops.append(template_stops)
+            sizes = [len(t) + spec.max_tokens for t, spec in zip(prompts, specs, strict=True)]
+            if max(sizes) > self.n_ctx:
                 raise ValueError(
-                    f"prompt + max_tokens of {longest} tokens exceeds n_ctx {self.n_ctx}"
+                    f"prompt + max_tokens of {max(sizes)} tokens exceeds n_ctx {self.n_ctx}"
                 )
-            need = sum(len(t) for t in prompts) + sum(spec.max_tokens for spec in specs)
-            ctx = self._context_for(need, len(specs))
+            if slots == len(specs):  # one prompt's cells serve every request that shares it
+                distinct = {tuple(t): len(t) for t in prompts}
+                need = sum(distinct.values()) + sum(spec.max_tokens for spec in specs)
+                ctx = self._context_for(need, slots)
+            else:
+                # A pool per sequence: one shared pool, its freed cells refilled by later
+                # tokens out of position order, made each attention sum run in another
+                # order than the answer's alone (with f16 accumulation, log-probs 0.1 nats
+                # apart within 12 tokens of SmolLM2 and the greedy text apart soon after).
+                ctx = self._context_for(max(sizes), slots, unified=False)
             mem = llama_cpp.llama_get_memory(ctx.ctx)
             llama_cpp.llama_memory_clear(mem, True)
             n_vocab = llama_cpp.llama_vocab_n_tokens(llm._model.vocab)
             batch: Any = _internals.LlamaBatch(
-                n_tokens=max(512, len(specs)), embd=0, n_seq_max=len(specs), verbose=False
+                n_tokens=max(512, slots), embd=0, n_seq_max=slots, verbose=False
             )
-            try:
-                rows: dict[int, np.ndarray] = {}
-                for p, tokens in enumerate(prompts):
-                    seqs = [i for i, q in enumerate(prompt_of) if q == p]
+            answers = [
+                _Answer(spec=spec, rng=np.random.default_rng(int(spec.seed) & 0x7FFFFFFF))
+                for spec in specs
+            ]
+            vocab = llm._model.vocab
+            occupant: dict[int, int] = {}  # sequence → the request it is answering
+            rows: dict[int, np.ndarray] = {}  # sequence → the logits of its next token
+
+            def admit(pairs: list[tuple[int, int]]) -> None:
+                """Prefill each (sequence, request)'s prompt, once per distinct prompt."""
+                first: dict[tuple[int, ...], int] = {}
+                for seq, i in pairs:
+                    occupant[seq] = i
+                    key = tuple(prompts[i])
+                    if key in first:
+                        llama_cpp.llama_memory_seq_cp(mem, first[key], seq, -1, -1)
+                        rows[seq] = rows[first[key]]
+                        continue
+                    first[key] = seq
+                    tokens = prompts[i]
                     for start in range(0, len(tokens), 512):
                         chunk = tokens[start : start + 512]
                         batch.reset()
                         for j, tok in enumerate(chunk):
-                            self._batch_add(batch, tok, start + j, seqs[0], logits=False)
+                            self._batch_add(batch, tok, start + j, seq, logits=False)
                         batch.batch.logits[len(chunk) - 1] = True
                         ctx.decode(batch)
-                    for seq in seqs[1:]:
-                        llama_cpp.llama_memory_seq_cp(mem, seqs[0], seq, -1, -1)
-                    first_row = self._row(ctx, batch.n_tokens() - 1, n_vocab)
-                    rows.update({seq: first_row for seq in seqs})
-                answers = [
-                    _Answer(spec=spec, rng=np.random.default_rng(int(spec.seed) & 0x7FFFFFFF))
-                    for spec in specs
-                ]
-                vocab = llm._model.vocab
+                    rows[seq] = self._row(ctx, batch.n_tokens() - 1, n_vocab)
+
+            waiting = list(range(slots, len(specs)))[::-1]  # popped from the end, in order
+            try:
+                admit([(seq, seq) for seq in range(slots)])
                 while rows:
                     if cancel is not None and cancel.is_set():
                         raise GenerationCancelled("generation cancelled")
                     batch.reset()
                     step: list[int] = []
+                    freed: list[int] = []
                     for seq, row in sorted(rows.items()):
-                        a = answers[seq]
+                        i = occupant[seq]
+                        a = answers[i]
                         tok = sample_token(
                             row,
                             a.rng,
@@ -416,35 +458,47 @@ class LlamaInProcess:
                             top_k=a.spec.top_k,
                             top_p=a.spec.top_p,
                         )
-                        # A finished answer keeps its KV cells (the context has room for
-                        # every answer at full length): freed cells would be refilled by
-                        # later tokens out of order, and the attention sums, taken in cell
-                        # order, would then differ from the answer's sums alone.
-                        prompt = prompts[prompt_of[seq]]
-                        if self._take(llm, vocab, a, tok, row, prompt, stops[prompt_of[seq]]):
-                            self._batch_add(batch, tok, len(prompt) + len(a.tokens) - 1, seq, True)
+                        if self._take(llm, vocab, a, tok, row, prompts[i], stops[i]):
+                            pos = len(prompts[i]) + len(a.tokens) - 1
+                            self._batch_add(batch, tok, pos, seq, True)
                             step.append(seq)
-                    if not step:
-                        break
-                    if self.n_threads != self._batch_threads:
-                        self._batch_threads = self.n_threads
-                        llama_cpp.llama_set_n_threads(ctx.ctx, self.n_threads, self.n_threads)
-                    ctx.decode(batch)
-                    rows = {seq: self._row(ctx, j, n_vocab) for j, seq in enumerate(step)}
+                            continue
+                        if on_answer is not None:
+                            on_answer(i, self._result(a, prompts[i]))
+                        freed.append(seq)
+                    rows = {}
+                    if step:
+                        if self.n_threads != self._batch_threads:
+                            self._batch_threads = self.n_threads
+                            llama_cpp.llama_set_n_threads(ctx.ctx, self.n_threads, self.n_threads)
+                        ctx.decode(batch)
+                        rows = {seq: self._row(ctx, j, n_vocab) for j, seq in enumerate(step)}
+                    # A finished answer keeps its KV cells unless a waiting request needs its
+                    # sequence: with nobody waiting, the remaining answers' attention sums
+                    # (taken in cell order) stay those of a batch that never changed.
+                    refill = []
+                    for seq in freed:
+                        del occupant[seq]
+                        if waiting:
+                            llama_cpp.llama_memory_seq_rm(mem, seq, -1, -1)
+                            refill.append((seq, waiting.pop()))
+                    if refill:
+                        admit(refill)
             finally:
                 batch.close()
                 llama_cpp.llama_memory_clear(mem, True)
-            return [
-                {
-                    "text": a.text,
-                    "token_logprobs": a.logprobs if a.spec.logprobs else None,
-                    "prompt_tokens": len(prompts[p]),
-                    "completion_tokens": len(a.tokens),
-                    "finish_reason": a.finish,
-                    "choice_logprobs": None,
-                }
-                for a, p in zip(answers, prompt_of, strict=True)
-            ]
+            return [self._result(a, p) for a, p in zip(answers, prompts, strict=True)]
+
+    @staticmethod
+    def _result(a: _Answer, prompt: list[int]) -> dict[str, Any]:
+        return {
+            "text": a.text,
+            "token_logprobs": a.logprobs if a.spec.logprobs else None,
+            "prompt_tokens": len(prompt),
+            "completion_tokens": len(a.tokens),
+            "finish_reason": a.finish,
+            "choice_logprobs": None,
+        }
 
     @staticmethod
     def _batch_add(batch: Any, token: int, pos: int, seq: int, logits: bool) -> None:

@@ -31,7 +31,8 @@ def register(subparsers: Any) -> None:
         "--batch-size",
         type=int,
         default=8,
-        help="questions decoded together by an in-process model (default 8; 1: one at a time)",
+        help="answers decoding at once on an in-process model, a finished one's place going "
+        "to the next question (default 8; 1: one at a time)",
     )
     b.set_defaults(func=build)
     m = sub.add_parser(
