@@ -543,9 +543,10 @@ class LLMClient:
                     i = generated[j]
                     answer = Completion.from_json(raw)
                     if answer.text:
-                        out[i] = self._store(reqs[i], self.key(reqs[i]), answer)
+                        stored = self._store(reqs[i], self.key(reqs[i]), answer)
+                        out[i] = stored
                         if on_done is not None:
-                            on_done(i, answer)
+                            on_done(i, stored)
 
                 answers = self._inprocess_model().chat_many(
                     [(reqs[i].message_list(), _sampling_spec(reqs[i])) for i in generated],
