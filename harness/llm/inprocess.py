@@ -22,20 +22,24 @@ benchmark's greedy answers, several questions per batch); there each prompt's KV
 elsewhere in the shared cache than they would alone, so attention sums run in another order
 and a long greedy answer can leave the alone answer's path at a near tie (GSM8K, Qwen 1.5B,
 384 tokens: 2 of 5 answers identical to the answer alone; against the one-request path 6 of
-30 identical and 27 of 30 graded the same, 14 right vs 13). With ``parallel`` it batches
+30 identical and 27 of 30 graded the same, 14 right vs 13).
+
+With ``parallel`` below the number of requests, :meth:`LlamaInProcess.chat_many` batches
 continuously: at most that many answers decode at once, each sequence in a KV pool of its
 own, and a finished answer's sequence goes to the next request, its prompt evaluated from
-the pool's first cell, so its cells stay in position order, as alone (GSM8K, 384 tokens,
-against each answer decoded alone: 5 of 6 identical for the 0.5B, 3 of 6 for the 1.5B, the
-rest apart at a near tie from batched matrix products; on 2 cores it is only 1.04x faster
-than fixed batches of 8, as a step of 8 tokens is already bound by compute). On CPU a step
-of one token is bound by reading the weights, so a step of six tokens costs far less than
-six steps (measured on 2 cores: 5 tokens per step gave 2.2x the tokens per second of 1 for
-the 1.5B Qwen model, 1.7x for the 0.5B). Its sampler is numpy's, seeded per request, so an
-answer depends on its own seed, not on which other requests shared its batch. Its numbers
-are not bit-for-bit those of :meth:`LlamaInProcess.chat` (another attention kernel and
-llama.cpp's batched matrix products): log-probs agree to within 0.1 nats (0.074 at most on
-SmolLM2), and a greedy answer can take the other branch at a near tie.
+the pool's first cell, so its cells stay in position order, as alone. Measured on GSM8K
+(384 tokens) against each answer decoded alone: 5 of 6 identical for the 0.5B, 3 of 6 for
+the 1.5B, the rest apart at a near tie from batched matrix products. On 2 cores it is only
+1.04x faster than fixed batches of 8: a step of 8 tokens is already bound by compute.
+
+On CPU a step of one token is bound by reading the weights, so a step of six tokens costs
+far less than six steps (measured on 2 cores: 5 tokens per step gave 2.2x the tokens per
+second of 1 for the 1.5B Qwen model, 1.7x for the 0.5B). Its sampler is numpy's, seeded per
+request, so an answer depends on its own seed, not on which other requests shared its
+batch. Its numbers are not bit-for-bit those of :meth:`LlamaInProcess.chat` (another
+attention kernel and llama.cpp's batched matrix products): log-probs agree to within 0.1
+nats (0.074 at most on SmolLM2), and a greedy answer can take the other branch at a near
+tie.
 """
 
 from __future__ import annotations
