@@ -110,6 +110,12 @@ def _answers(prompt: list[dict[str, str]], k: int) -> list[Request]:
     return [greedy, *samples]
 
 
+def _alone(req: Request, cache_file: Path) -> Completion:
+    """One request decoded by itself through the batch path, with a cache of its own."""
+    client = LLMClient(local_endpoint("smollm2"), cache=LLMCache(cache_file), n_threads=1)
+    return client.call_batch([req])[0]
+
+
 def test_a_batch_decodes_each_answer_as_it_would_alone(smollm2: Path, tmp_path: Path) -> None:
     # The greedy answer and five samples share one llama.cpp batch (one prompt evaluation,
     # one decode step for all). Each answer must be what it is alone: the prompt reaches
@@ -121,9 +127,7 @@ def test_a_batch_decodes_each_answer_as_it_would_alone(smollm2: Path, tmp_path: 
     together = client.call_batch(reqs)
     assert len({a.text for a in together}) > 2  # real samples, not six copies
     for i in (0, 3, 5):
-        alone = LLMClient(
-            local_endpoint("smollm2"), cache=LLMCache(tmp_path / f"alone{i}.sqlite"), n_threads=1
-        ).call_batch([reqs[i]])[0]
+        alone = _alone(reqs[i], tmp_path / f"alone{i}.sqlite")
         assert alone.text == together[i].text
         assert alone.token_logprobs == pytest.approx(together[i].token_logprobs, abs=1e-4)
     # The greedy answer agrees with the one-request path; log-probs to the attention
@@ -164,9 +168,7 @@ def test_different_prompts_in_one_batch_answer_as_they_would_alone(
     assert out[1].text == out[3].text
     assert out[0].prompt_tokens != out[2].prompt_tokens  # each counted with its own prompt
     for i, r in enumerate(reqs[:3]):
-        alone = LLMClient(
-            local_endpoint("smollm2"), cache=LLMCache(tmp_path / f"one{i}.sqlite"), n_threads=1
-        ).call_batch([r])[0]
+        alone = _alone(r, tmp_path / f"one{i}.sqlite")
         # Nothing of another prompt reaches an answer. Its KV cells lie elsewhere than
         # alone, so the sums differ in rounding only: short answers stay the same.
         assert alone.text == out[i].text
@@ -208,9 +210,7 @@ def test_continuous_batching_answers_each_request_and_caches_it_when_done(
     assert [a.completion_tokens <= m for a, m in zip(out, budgets, strict=True)] == [True] * 7
     assert out[1].text == out[4].text
     for i, r in enumerate(reqs):
-        alone = LLMClient(
-            local_endpoint("smollm2"), cache=LLMCache(tmp_path / f"c{i}.sqlite"), n_threads=1
-        ).call_batch([r])[0]
+        alone = _alone(r, tmp_path / f"c{i}.sqlite")
         # A question taking over freed cells sees none of the earlier answer's.
         assert alone.text == out[i].text
         assert alone.token_logprobs == pytest.approx(out[i].token_logprobs, abs=0.05)
