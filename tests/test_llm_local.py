@@ -110,6 +110,14 @@ def _answers(prompt: list[dict[str, str]], k: int) -> list[Request]:
     return [greedy, *samples]
 
 
+#: Questions with short greedy answers, for batches of different prompts.
+SHORT_QUESTIONS = [
+    "What is the capital of France? Answer in one word.",
+    "Name a primary colour.",
+    "What is 7 times 8?",
+]
+
+
 def _alone(req: Request, cache_file: Path) -> Completion:
     """One request decoded by itself through the batch path, with a cache of its own."""
     client = LLMClient(local_endpoint("smollm2"), cache=LLMCache(cache_file), n_threads=1)
@@ -151,12 +159,7 @@ def test_different_prompts_in_one_batch_answer_as_they_would_alone(
 ) -> None:
     # A local benchmark's greedy answers: several questions decode as one batch, each from
     # its own prompt (one of them asked twice: the two share its evaluation).
-    questions = [
-        "What is the capital of France? Answer in one word.",
-        "Name a primary colour.",
-        "What is 7 times 8?",
-        "Name a primary colour.",
-    ]
+    questions = [*SHORT_QUESTIONS, SHORT_QUESTIONS[1]]
     reqs = [
         Request.make([{"role": "user", "content": q}], max_tokens=10, logprobs=True, seed=i)
         for i, q in enumerate(questions)
@@ -188,11 +191,9 @@ def test_continuous_batching_answers_each_request_and_caches_it_when_done(
     # the next question (its cells freed, its prompt evaluated in their place), and each
     # answer is cached the moment it is done.
     questions = [
-        "What is the capital of France? Answer in one word.",
-        "Name a primary colour.",
-        "What is 7 times 8?",
+        *SHORT_QUESTIONS,
         "Name a planet.",
-        "Name a primary colour.",
+        SHORT_QUESTIONS[1],
         "Spell the word cat backwards.",
         "What is the opposite of hot?",
     ]
