@@ -20,7 +20,7 @@ import pandas as pd
 from harness.tracking import load_csv
 from reports import figures, tables
 from reports.render import Table, html_page, latex_escape, to_html, to_latex, to_markdown
-from reports.runs import latest_per_key, load_runs, router_variants
+from reports.runs import current_runs, load_runs, router_variants
 
 TRANSFER = tables.TRANSFER
 
@@ -74,10 +74,11 @@ def build_report(
     (:func:`reports.tables.label_effects`) adds the router-for-router comparison of the
     label sources to Table 2's claim check.
     """
-    runs = router_variants(runs)
-    # Count combinations, not runs: a rerun or a run on superseded data does not count twice.
+    # Count combinations, not runs: a rerun or a run on superseded data does not count twice,
+    # and no table or figure reads it.
+    runs = current_runs(router_variants(runs))
     evaluations = runs[runs["kind"] == "evaluation"] if len(runs) else runs
-    report = Report(study=study, n_runs=len(latest_per_key(evaluations)))
+    report = Report(study=study, n_runs=len(evaluations))
     if report.n_runs == 0:
         return report
     present = set(runs.loc[runs["kind"] == "evaluation", "benchmark"].dropna())
@@ -200,7 +201,7 @@ def write_report(study: str | None, out_dir: Path, *, judge_study: str | None = 
     """Read the runs of ``study``, build every table and figure, write them to ``out_dir``."""
     from harness.errors import ConfigError
 
-    runs = router_variants(load_runs(study))
+    runs = current_runs(router_variants(load_runs(study)))
     if (runs["kind"] == "evaluation").sum() == 0 if len(runs) else True:
         raise ConfigError(
             f"no finished evaluation runs for study {study!r} in the MLflow store; run "

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from reports.tables import SYSTEM_ORDER, benchmark_title, router_title
+from reports.tables import SYSTEM_ORDER, benchmark_title, router_title, system_family
 
 COLORS = {
     "Confidence": "tab:red",
@@ -90,7 +90,7 @@ def figure1(runs: pd.DataFrame) -> Any | None:
             ].mean().sort_index()
             if len(pts) < 2:
                 continue
-            color = COLORS.get(system, "black")
+            color = COLORS.get(system_family(system), "black")
             ax.plot(
                 pts.index,
                 pts["cpt_50"],
@@ -112,7 +112,10 @@ def figure1(runs: pd.DataFrame) -> Any | None:
         ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xticks(ticks, [f"{t:,.0f}" for t in ticks], fontsize=7)
+        # Label sources of different sizes (250 SE prompts, 208 arena votes) tick close
+        # together: slanted labels do not run into each other.
+        ax.set_xticks(ticks, [f"{t:,.0f}" for t in ticks], fontsize=7, rotation=45,
+                      ha="right", rotation_mode="anchor")
         ax.set_title(benchmark_title(bench))
         ax.set_xlabel("training labels (log scale)")
         ax.set_ylabel("CPT(50%) (% strong calls)")

@@ -16,7 +16,8 @@ from harness.tracking.reader import KINDS, load_runs, normalize_runs
 
 # Runs are read through harness.tracking; these names stay importable from here.
 __all__ = [
-    "KINDS", "STATS_SUFFIX", "latest_per_key", "load_runs", "normalize_runs", "router_variants",
+    "KINDS", "STATS_SUFFIX", "current_runs", "latest_per_key", "load_runs", "normalize_runs",
+    "router_variants",
 ]
 
 
@@ -53,3 +54,19 @@ def latest_per_key(runs: pd.DataFrame) -> pd.DataFrame:
     unkeyed = runs[group.isna()]
     keyed = keyed.sort_values("start_time").groupby("_group", as_index=False).tail(1)
     return pd.concat([keyed.drop(columns="_group"), unkeyed]).reset_index(drop=True)
+
+
+def current_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs a report reads: the newest evaluation run of each combination
+    (:func:`latest_per_key`) and every run of another kind (judge, tuning).
+
+    A study's store keeps the runs made on superseded data (a benchmark or label file that
+    has since grown): they are history, not results, and a figure that averaged or picked
+    the best of them would mix benchmark versions.
+    """
+    if runs.empty or "kind" not in runs:
+        return runs
+    evaluation = runs["kind"] == "evaluation"
+    return pd.concat(
+        [latest_per_key(runs[evaluation]), runs[~evaluation]], ignore_index=True
+    )

@@ -291,6 +291,34 @@ def test_latest_run_per_combination_supersedes_runs_on_old_data() -> None:
     assert sorted(legacy["run_id"]) == ["judge", "new-data", "old-data", "rerun-b"]
 
 
+def test_report_figures_read_only_the_newest_run_of_each_combination() -> None:
+    from reports.build import build_report
+
+    # Figure 1's runs, then the same combinations again on a benchmark that has since grown
+    # (same config key, new data key, later start): a CPT of 90 that must not be drawn.
+    old = _figure_runs()
+    old["config_key"] = old["run_id"]
+    old["key"] = old["run_id"] + "@old"
+    old["start_time"] = pd.Timestamp("2026-01-01")
+    new = old.assign(key=old["run_id"] + "@new", start_time=pd.Timestamp("2026-02-01"),
+                     run_id=old["run_id"] + "-new")
+    old = old.assign(cpt_50=90.0, cpt_50_lo=85.0, cpt_50_hi=95.0)
+    runs = pd.concat([old, new], ignore_index=True)
+    report = build_report(runs, study="x")
+    assert report.n_runs == len(new)
+    fig1 = report.figures["figure1"]
+    drawn = [y for ax in fig1.axes for line in ax.lines for y in line.get_ydata()]
+    assert 45.0 in drawn and 90.0 not in drawn
+    # A study variant is drawn in its family's colour, not black.
+    variant = new.assign(system="Confidence (balanced)", config_key=new["run_id"] + "-v",
+                         run_id=new["run_id"] + "-v")
+    fig = build_report(pd.concat([new, variant], ignore_index=True), study="x").figures[
+        "figure1"
+    ]
+    colours = {line.get_label(): line.get_color() for line in fig.axes[0].lines}
+    assert colours["Confidence (balanced) MLP"] == colours["Confidence MLP"] == "tab:red"
+
+
 @pytest.mark.slow
 def test_a_missing_judge_table_is_named_with_the_command_that_makes_it(tmp_path: Path) -> None:
     from reports.build import build_report, write_files
