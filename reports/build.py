@@ -120,19 +120,33 @@ def build_report(
     fig1 = figures.figure1(runs)
     if fig1 is not None:
         report.figures["figure1"] = fig1
-    for protocol, selected in by_protocol.items():
-        best = figures.best_runs(
-            selected[selected["benchmark"].isin(paper)] if paper else selected
-        )
+    for name, protocol, selected, best in figure2_runs(by_protocol):
         fig2 = figures.figure2(best, curves or {}, oracle_curves or {})
         if fig2 is not None:
-            name = f"figure2{tables.protocol_suffix(protocol)}"
             report.figures[name] = fig2
+            which = " Benchmarks of Table 2." if name.startswith("figure2_table2") else ""
             report.captions[name] = (
-                f"{figures.CAPTIONS['figure2']} Protocol: "
+                f"{figures.CAPTIONS['figure2']}{which} Protocol: "
                 f"{tables.protocol_title(protocol, selected).removeprefix('protocol ')}."
             )
     return report
+
+
+def figure2_runs(
+    by_protocol: dict[str, pd.DataFrame],
+) -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
+    """(figure name, protocol, the protocol's runs, the best run of each system) of every
+    Figure 2: one per protocol for the paper's benchmarks (Table 1) and one per protocol for
+    the others (Table 2's local pair, ``figure2_table2``)."""
+    out = []
+    for protocol, selected in by_protocol.items():
+        suffix = tables.protocol_suffix(protocol)
+        paper = selected["benchmark"].isin(PAPER_BENCHMARKS)
+        for name, part in ((f"figure2{suffix}", paper), (f"figure2_table2{suffix}", ~paper)):
+            best = figures.best_runs(selected[part])
+            if not best.empty:
+                out.append((name, protocol, selected, best))
+    return out
 
 
 def load_curves(run_ids: list[str]) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
@@ -211,11 +225,10 @@ def write_report(study: str | None, out_dir: Path, *, judge_study: str | None = 
     if not (runs["kind"] == "judge").any():
         # Table 3 takes hours with a local judge; it may live in its own study.
         judge_runs = load_runs(judge_study) if judge_study else load_runs(None)
-    paper_runs = runs[runs["benchmark"].isin(PAPER_BENCHMARKS)]
     best_ids = [
         run_id
-        for selected in tables.protocol_runs(paper_runs).values()
-        for run_id in figures.best_runs(selected)["run_id"].tolist()
+        for _, _, _, best in figure2_runs(tables.protocol_runs(runs))
+        for run_id in best["run_id"].tolist()
     ]
     curves, oracle = load_curves(best_ids)
     report = build_report(

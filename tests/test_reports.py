@@ -319,6 +319,25 @@ def test_report_figures_read_only_the_newest_run_of_each_combination() -> None:
     assert colours["Confidence (balanced) MLP"] == colours["Confidence MLP"] == "tab:red"
 
 
+def test_table2_benchmarks_get_their_own_curve_figure() -> None:
+    from reports.build import build_report
+
+    paper = _figure_runs()
+    local = paper[paper["benchmark"] == "gsm8k"].assign(
+        benchmark="gsm8k_qwen", run_id=lambda d: d["run_id"] + "-qwen",
+        key=lambda d: d["key"] + "-qwen",
+    )
+    runs = pd.concat([paper, local], ignore_index=True)
+    curve = pd.DataFrame({"strong_share": [0.0, 0.5, 1.0], "quality": [0.6, 0.8, 0.85]})
+    report = build_report(runs, study="x", curves=dict.fromkeys(runs["run_id"], curve))
+    titles = {
+        name: [ax.get_title() for ax in fig.axes] for name, fig in report.figures.items()
+        if name.startswith("figure2")
+    }
+    assert titles == {"figure2": ["GSM8K", "MMLU"], "figure2_table2": ["gsm8k_qwen"]}
+    assert "Benchmarks of Table 2" in report.captions["figure2_table2"]
+
+
 @pytest.mark.slow
 def test_a_missing_judge_table_is_named_with_the_command_that_makes_it(tmp_path: Path) -> None:
     from reports.build import build_report, write_files
