@@ -476,8 +476,16 @@ def claim_notes(
 
         below_50 = ours[3] is not None and ours[3] < 50
         below_them = ours[1] < theirs[1]
+        # How many labels each side learnt from: an in-domain set of 86 prompts and a
+        # transfer set of 2,000 are not the same evidence.
+        sizes = [_num(sel.loc[sel["system"] == s, "n_train"].max()) if "n_train" in sel else None
+                 for s in (system, partner)]
+        trained = (
+            f", {sizes[0]:,.0f} vs {sizes[1]:,.0f} training labels"
+            if sizes[0] is not None and sizes[1] is not None else ""
+        )
         note = (
-            f"Claim check, {system} vs {partner} (CPT50, best router of each): "
+            f"Claim check, {system} vs {partner} (CPT50, best router of each{trained}): "
             f"{cell(ours)} vs {cell(theirs)}. CI upper bound below 50: "
             f"{'yes' if below_50 else 'no'}; below {partner}: {'yes' if below_them else 'no'}."
         )

@@ -504,7 +504,7 @@ def test_label_effects_pair_routers_and_extend_the_claim_check() -> None:
                 "kind": "evaluation", "train_fraction": 1.0, "key": run_id, "run_id": run_id,
                 "start_time": i, "benchmark": "gsm8k_qwen", "system": s, "router": r,
                 "cpt_50": c, "cpt_50_lo": c - 8, "cpt_50_hi": c + 8, "param.seed": "0",
-                "label_source": sources[s],
+                "label_source": sources[s], "n_train": 2000 if s == "Confidence" else 86,
             }
             for i, (run_id, s, r, c) in enumerate(rows)
         ]
@@ -523,6 +523,7 @@ def test_label_effects_pair_routers_and_extend_the_claim_check() -> None:
     assert (effect.n_pairs, effect.n_prompts, effect.point) == (2, 300, -2.0)
     assert effect.lo == pytest.approx(np.quantile([-3, -1, 1, -5], 0.025))
     note = claim_notes(runs, "gsm8k_qwen", effects)[0]
+    assert "(CPT50, best router of each, 2,000 vs 86 training labels)" in note
     assert note.endswith(
         "Router for router (2 routers, 300 prompts): mean difference -2.0 "
         f"[{effect.lo:+.1f}, {effect.hi:+.1f}] (paired bootstrap; no difference shown at 95 %)."
