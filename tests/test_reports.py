@@ -294,8 +294,8 @@ def test_latest_run_per_combination_supersedes_runs_on_old_data() -> None:
 def test_report_figures_read_only_the_newest_run_of_each_combination() -> None:
     from reports.build import build_report
 
-    # Figure 1's runs, then the same combinations again on a benchmark that has since grown
-    # (same config key, new data key, later start): a CPT of 90 that must not be drawn.
+    # Figure 1's runs twice: first on an old benchmark file (CPT 90), then rerun on the grown
+    # file (same config key, new data key, later start; CPT 45). Only the rerun is current.
     old = _figure_runs()
     old["config_key"] = old["run_id"]
     old["key"] = old["run_id"] + "@old"
