@@ -33,9 +33,11 @@ if TYPE_CHECKING:  # kept out of import time: the CLI lists the systems in its -
     from harness.systems import RoutedScores, SystemSpec
 
 #: The paper's name for the systems trained on each label source (its rows are label
-#: source × router); "Outcomes" trains on the evaluated pair's own outcomes.
+#: source × router); "Outcomes" trains on the evaluated pair's own outcomes; "Sampled
+#: accuracy" is the control for SE labels (graded samples of the same SE label file).
 FAMILY_OF_LABELS: dict[str, str] = {
     "se": "Confidence", "accuracy": "TO-Router", "arena": "RouteLLM", "outcomes": "Outcomes",
+    "sampled_accuracy": "Sampled accuracy",
 }
 
 

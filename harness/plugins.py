@@ -60,6 +60,9 @@ LABEL_SOURCES.register("accuracy", target="harness.labels.accuracy:AccuracyLabel
 LABEL_SOURCES.register("arena", target="harness.labels.arena:ArenaLabels")
 LABEL_SOURCES.register("se", target="harness.labels.se.source:SELabels")
 LABEL_SOURCES.register("outcomes", target="harness.labels.outcomes:OutcomeLabels")
+LABEL_SOURCES.register(
+    "sampled_accuracy", target="harness.labels.sampled_accuracy:SampledAccuracyLabels"
+)
 
 BENCHMARKS.register("gsm8k", target="harness.benchmarks.routellm:load_gsm8k")
 BENCHMARKS.register("mmlu", target="harness.benchmarks.routellm:load_mmlu")

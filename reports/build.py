@@ -66,13 +66,15 @@ def build_report(
     oracle_curves: dict[str, pd.DataFrame] | None = None,
     beats_baseline: dict[str, dict[int, bool]] | None = None,
     label_effects: dict[tuple[str, str], tables.LabelEffect] | None = None,
+    control_effects: dict[tuple[str, str], tables.LabelEffect] | None = None,
 ) -> Report:
     """All tables and figures from a runs frame (pure: no I/O besides matplotlib).
 
     ``beats_baseline`` (run id → pct → verdict, :func:`reports.tables.baseline_verdicts`)
     marks the runs that beat the best baseline with 95 % confidence. ``label_effects``
     (:func:`reports.tables.label_effects`) adds the router-for-router comparison of the
-    label sources to Table 2's claim check.
+    label sources to Table 2's claim check; ``control_effects`` the same against the
+    sampled-accuracy control (:data:`reports.tables.CONTROL_PARTNER`).
     """
     # Count combinations, not runs: a rerun or a run on superseded data does not count twice,
     # and no table or figure reads it.
@@ -95,7 +97,7 @@ def build_report(
         for other in sorted(here - set(PAPER_BENCHMARKS)):
             report.tables[f"table2_{other}{suffix}"] = tables.table2(
                 selected, other, protocol=protocol, beats_baseline=beats_baseline,
-                effects=label_effects,
+                effects=label_effects, controls=control_effects,
             )
     # Tuned values of every protocol (nested cross-fit tuning gives one per fold).
     tuned = tables.tuned_table(runs)
@@ -231,12 +233,14 @@ def write_report(study: str | None, out_dir: Path, *, judge_study: str | None = 
         for run_id in best["run_id"].tolist()
     ]
     curves, oracle = load_curves(best_ids)
+    second_pair = sorted(set(runs["benchmark"].dropna()) - set(PAPER_BENCHMARKS))
+    pooled = _pooled_compare()
     report = build_report(
         runs, study=study, judge_runs=judge_runs, curves=curves, oracle_curves=oracle,
         beats_baseline=tables.baseline_verdicts(runs, _paired_compare()),
-        label_effects=tables.label_effects(
-            runs, sorted(set(runs["benchmark"].dropna()) - set(PAPER_BENCHMARKS)),
-            _pooled_compare(),
+        label_effects=tables.label_effects(runs, second_pair, pooled),
+        control_effects=tables.label_effects(
+            runs, second_pair, pooled, partner_family=tables.CONTROL_PARTNER
         ),
     )
     validity = load_se_validity()

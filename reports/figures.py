@@ -27,6 +27,7 @@ COLORS = {
     "RouteLLM": "tab:green",
     "Random": "tab:gray",
     "Outcomes": "tab:brown",
+    "Sampled accuracy": "tab:purple",
 }
 LINESTYLES = {"sw_ranking": "-", "mf": "--", "knn": ":", "mlp": "-."}
 CAPTIONS = {

@@ -35,7 +35,7 @@ ROUTER_NAMES = {
     "sw_ranking": "SW", "mf": "MF", "knn": "kNN", "mlp": "MLP", "logreg": "LogReg",
     "blend": "kNN+LogReg", "random": "–",
 }
-SYSTEM_ORDER = ("Random", "TO-Router", "RouteLLM", "Confidence", "Outcomes")
+SYSTEM_ORDER = ("Random", "TO-Router", "RouteLLM", "Sampled accuracy", "Confidence", "Outcomes")
 ROUTER_ORDER = ("random", "sw_ranking", "mf", "knn", "mlp", "logreg", "blend")
 PCTS = (50, 80)
 
@@ -46,6 +46,7 @@ LABEL_PROVENANCE = {
     "accuracy": "accuracy of local Qwen 0.5B/1.5B on NQ/TriviaQA/MAWPS",
     "arena": "MT-Bench human votes",
     "outcomes": "the evaluated pair's own outcomes",
+    "sampled_accuracy": "graded samples of the SE label file",
 }
 
 
@@ -343,11 +344,12 @@ def table2(
     protocol: str = TRANSFER,
     beats_baseline: dict[str, dict[int, bool]] | None = None,
     effects: dict[tuple[str, str], LabelEffect] | None = None,
+    controls: dict[tuple[str, str], LabelEffect] | None = None,
 ) -> Table:
     """Table 2: the same systems on a second model pair (one benchmark). The paper's Table 2
     is on GSM8K only, so only a benchmark whose runs carry the task "gsm8k" (the
     ``routerlab.task`` tag, set from the benchmark's metadata) gets its column.
-    ``effects`` (:func:`label_effects`) extends the claim check's notes."""
+    ``effects`` and ``controls`` (:func:`label_effects`) extend the claim check's notes."""
     ev = evaluation_runs(runs)
     sel = ev[ev["benchmark"] == benchmark]
     tasks = set(sel["task"].dropna()) if "task" in sel else set()
@@ -372,7 +374,7 @@ def table2(
         )
     _note_training_benchmarks(table, runs)
     if protocol == TRANSFER:
-        table.notes.extend(claim_notes(runs, benchmark, effects))
+        table.notes.extend(claim_notes(runs, benchmark, effects, controls))
     return table
 
 
@@ -391,13 +393,19 @@ def _best(sel: pd.DataFrame) -> tuple[str, float, float | None, float | None] | 
     return router, value, lo, hi
 
 
-def _claim_partners(systems: set[str]) -> list[tuple[str, str]]:
-    """(Confidence system, the TO-Router it is checked against): the TO-Router of the same
-    variant (trained on the same prompts), else the plain TO-Router."""
+#: The family a Confidence system is checked against (the paper's claim), and the control
+#: family: labels graded from the same SE samples (harness.labels.sampled_accuracy).
+CLAIM_PARTNER = "TO-Router"
+CONTROL_PARTNER = "Sampled accuracy"
+
+
+def _claim_partners(systems: set[str], family: str = CLAIM_PARTNER) -> list[tuple[str, str]]:
+    """(Confidence system, the ``family`` system it is checked against): the one of the same
+    variant (trained on the same prompts), else the plain one."""
     pairs = []
     for system in sorted(s for s in systems if system_family(s) == "Confidence"):
         variant = system.removeprefix("Confidence")
-        partner = f"TO-Router{variant}" if f"TO-Router{variant}" in systems else "TO-Router"
+        partner = f"{family}{variant}" if f"{family}{variant}" in systems else family
         if partner in systems:
             pairs.append((system, partner))
     return pairs
@@ -413,12 +421,30 @@ class LabelEffect:
     point: float
     lo: float
     hi: float
+    partner: str = CLAIM_PARTNER
+
+    def sentence(self, system: str) -> str:
+        verdict = (
+            f"{system} better" if self.hi < 0
+            else f"{self.partner} better" if self.lo > 0
+            else "no difference shown"
+        )
+        return (
+            f"({self.n_pairs} routers, {self.n_prompts} prompts): mean difference "
+            f"{self.point:+.1f} [{self.lo:+.1f}, {self.hi:+.1f}] (paired bootstrap; {verdict} "
+            "at 95 %)."
+        )
 
 
 def label_effects(
-    runs: pd.DataFrame, benchmarks: Sequence[str], compare_pairs: Any
+    runs: pd.DataFrame,
+    benchmarks: Sequence[str],
+    compare_pairs: Any,
+    partner_family: str = CLAIM_PARTNER,
 ) -> dict[tuple[str, str], LabelEffect]:
-    """(benchmark, Confidence system) → :class:`LabelEffect` on ``benchmarks`` (transfer).
+    """(benchmark, Confidence system) → :class:`LabelEffect` on ``benchmarks`` (transfer),
+    against the system of ``partner_family`` (TO-Router; :data:`CONTROL_PARTNER` for the
+    sampled-accuracy control).
 
     ``compare_pairs([(run_a, run_b), ...])`` returns (prompts compared, the
     :class:`harness.metrics.PairedDifference` of the mean CPT(a) − CPT(b)), or None when a
@@ -434,7 +460,8 @@ def label_effects(
     out: dict[tuple[str, str], LabelEffect] = {}
     for benchmark in sorted(set(ev["benchmark"].dropna())):
         sel = ev[ev["benchmark"] == benchmark]
-        for system, partner in _claim_partners({str(s) for s in sel["system"].dropna()}):
+        systems = {str(s) for s in sel["system"].dropna()}
+        for system, partner in _claim_partners(systems, partner_family):
             ours = sel[sel["system"] == system].drop_duplicates("_pair").set_index("_pair")
             theirs = sel[sel["system"] == partner].drop_duplicates("_pair").set_index("_pair")
             keys = sorted(set(ours.index) & set(theirs.index))
@@ -448,7 +475,9 @@ def label_effects(
             n_prompts, diff = result
             lo, hi = diff.ci(50)
             point = diff.point[diff.pcts.index(50.0)]
-            out[(benchmark, system)] = LabelEffect(len(keys), n_prompts, point, lo, hi)
+            out[(benchmark, system)] = LabelEffect(
+                len(keys), n_prompts, point, lo, hi, partner=partner
+            )
     return out
 
 
@@ -456,11 +485,14 @@ def claim_notes(
     runs: pd.DataFrame,
     benchmark: str,
     effects: dict[tuple[str, str], LabelEffect] | None = None,
+    controls: dict[tuple[str, str], LabelEffect] | None = None,
 ) -> list[str]:
     """The paper's claim on a second pair, checked per Confidence system: its best router's
     CPT(50 %) has a 95 % CI upper bound below 50, and is below the best TO-Router's trained
     on the same prompts (the TO-Router of the same variant, else the plain TO-Router).
-    ``effects`` (:func:`label_effects`) adds the router-for-router mean difference."""
+    ``effects`` (:func:`label_effects`) adds the router-for-router mean difference;
+    ``controls`` (the same against :data:`CONTROL_PARTNER`) whether SE labels also beat
+    labels graded from the same samples."""
     ev = evaluation_runs(runs)
     sel = ev[ev["benchmark"] == benchmark]
     notes = []
@@ -491,15 +523,11 @@ def claim_notes(
         )
         effect = (effects or {}).get((benchmark, system))
         if effect is not None:
-            verdict = (
-                f"{system} better" if effect.hi < 0
-                else f"{partner} better" if effect.lo > 0
-                else "no difference shown"
-            )
-            note += (
-                f" Router for router ({effect.n_pairs} routers, {effect.n_prompts} prompts): "
-                f"mean difference {effect.point:+.1f} [{effect.lo:+.1f}, {effect.hi:+.1f}] "
-                f"(paired bootstrap; {verdict} at 95 %)."
+            note += f" Router for router {effect.sentence(system)}"
+        control = (controls or {}).get((benchmark, system))
+        if control is not None:
+            note += f" Control: against {control.partner}, router for router " + control.sentence(
+                system
             )
         notes.append(note)
     return notes

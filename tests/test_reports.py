@@ -531,6 +531,57 @@ def test_label_effects_pair_routers_and_extend_the_claim_check() -> None:
     assert label_effects(runs, ["mmlu_qwen"], compare_pairs) == {}
 
 
+def test_the_claim_check_names_the_sampled_accuracy_control() -> None:
+    from harness.metrics import PairedDifference
+    from reports.tables import CONTROL_PARTNER, claim_notes, label_effects
+
+    rows = [
+        # run id, system, router, cpt50
+        ("c-mlp", "Confidence (in-domain)", "mlp", 30.0),
+        ("c-sw", "Confidence (in-domain)", "sw_ranking", 32.0),
+        ("t-mlp", "TO-Router (in-domain)", "mlp", 40.0),
+        ("s-mlp", "Sampled accuracy (in-domain)", "mlp", 31.0),
+        ("s-sw", "Sampled accuracy (in-domain)", "sw_ranking", 29.0),
+        ("s-plain", "Sampled accuracy", "mlp", 20.0),
+    ]
+    sources = {"Confidence": "se", "TO-Router": "accuracy", "Sampled accuracy": "sampled_accuracy"}
+    runs = pd.DataFrame(
+        [
+            {
+                "kind": "evaluation", "train_fraction": 1.0, "key": run_id, "run_id": run_id,
+                "start_time": i, "benchmark": "mmlu_qwen", "system": s, "router": r,
+                "cpt_50": c, "cpt_50_lo": c - 8, "cpt_50_hi": c + 8, "param.seed": "0",
+                "label_source": sources[s.split(" (")[0]],
+            }
+            for i, (run_id, s, r, c) in enumerate(rows)
+        ]
+    )
+    asked: list[list[tuple[str, str]]] = []
+
+    def compare_pairs(pairs: list[tuple[str, str]]) -> tuple[int, PairedDifference]:
+        asked.append(pairs)
+        diff = np.array([[-1.0, 0.0], [-2.0, 0.0], [-3.0, 0.0], [-4.0, 0.0]])
+        return 999, PairedDifference((50.0, 80.0), (-2.5, 0.0), diff)
+
+    effects = label_effects(runs, ["mmlu_qwen"], compare_pairs)
+    controls = label_effects(runs, ["mmlu_qwen"], compare_pairs, partner_family=CONTROL_PARTNER)
+    # the control of the same variant, router for router; not the plain "Sampled accuracy"
+    assert asked == [[("c-mlp", "t-mlp")], [("c-mlp", "s-mlp"), ("c-sw", "s-sw")]]
+    assert controls[("mmlu_qwen", "Confidence (in-domain)")].partner == (
+        "Sampled accuracy (in-domain)"
+    )
+    control = controls[("mmlu_qwen", "Confidence (in-domain)")]
+    assert control.hi == pytest.approx(np.quantile([-1, -2, -3, -4], 0.975))
+    note = claim_notes(runs, "mmlu_qwen", effects, controls)[0]
+    assert note.startswith("Claim check, Confidence (in-domain) vs TO-Router (in-domain)")
+    assert note.endswith(
+        "Control: against Sampled accuracy (in-domain), router for router (2 routers, 999 "
+        f"prompts): mean difference -2.5 [{control.lo:+.1f}, {control.hi:+.1f}] (paired "
+        "bootstrap; Confidence (in-domain) better at 95 %)."
+    )
+    assert "Control" not in claim_notes(runs, "mmlu_qwen", effects)[0]
+
+
 def test_a_system_without_runs_on_a_benchmark_gets_no_row_there() -> None:
     from reports.tables import table2
 

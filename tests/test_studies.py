@@ -95,6 +95,17 @@ def test_paper_study_is_the_papers_grid() -> None:
             for r in routers
             for f in features
         },
+        # the control for both in-domain checks: the same label files' samples, graded
+        **{
+            (f"Sampled accuracy ({name} in-domain)", "sampled_accuracy", r, f, bench): {
+                "path": path
+            }
+            for name, bench, path in (
+                ("MMLU", "mmlu_qwen", "mmlu_train"), ("GSM8K", "gsm8k_qwen", "gsm8k_train")
+            )
+            for r in routers
+            for f in features
+        },
     }
     keys = [c.key for c in study.combinations()]
     assert len(keys) == len(set(keys))
