@@ -106,6 +106,12 @@ def test_paper_study_is_the_papers_grid() -> None:
             for r in routers
             for f in features
         },
+        **{
+            ("Sampled accuracy (balanced)", "sampled_accuracy", r, f, bench): {}
+            for bench in ("gsm8k_qwen", "mmlu_qwen")
+            for r in routers
+            for f in features
+        },
     }
     keys = [c.key for c in study.combinations()]
     assert len(keys) == len(set(keys))
