@@ -338,6 +338,34 @@ def _note_training_benchmarks(table: Table, runs: pd.DataFrame) -> None:
         )
 
 
+# Label sources that read a label set of local-pair prompts (``path`` / ``responses``: a
+# committed set's name or a file; absent: the transfer set ``default``).
+_LABEL_SET_SOURCES = ("se", "accuracy", "sampled_accuracy")
+
+
+def _note_label_sets(table: Table, sel: pd.DataFrame) -> None:
+    """Name each system's training prompts when they are not all the title's transfer set
+    (the in-domain variants train on ``mmlu_train`` / ``gsm8k_train``)."""
+    if "label_source" not in sel:
+        return
+    sets: dict[str, set[str]] = {}
+    for _, run in sel[sel["label_source"].isin(_LABEL_SET_SOURCES)].iterrows():
+        name = "default"
+        for column in ("param.label_params.path", "param.label_params.responses"):
+            value = run.get(column)
+            if isinstance(value, str) and value not in ("", "None", "nan"):
+                name = Path(value).stem.removesuffix("_responses").removesuffix("_labels")
+        sets.setdefault(name, set()).add(str(run["system"]))
+    if set(sets) <= {"default"}:
+        return
+    parts = [
+        f"{name}{' (NQ-open/TriviaQA/MAWPS)' if name == 'default' else ''}: "
+        + ", ".join(sorted(systems, key=lambda s: _sort_key(s, "")))
+        for name, systems in sorted(sets.items(), key=lambda kv: (kv[0] != "default", kv[0]))
+    ]
+    table.notes.append("Training prompts of each system's labels: " + "; ".join(parts) + ".")
+
+
 def table2(
     runs: pd.DataFrame,
     benchmark: str,
@@ -373,6 +401,7 @@ def table2(
             "for orientation only)."
         )
     _note_training_benchmarks(table, runs)
+    _note_label_sets(table, sel)
     if protocol == TRANSFER:
         table.notes.extend(claim_notes(runs, benchmark, effects, controls))
     return table

@@ -605,6 +605,41 @@ def test_a_system_without_runs_on_a_benchmark_gets_no_row_there() -> None:
     assert "Confidence (MMLU in-domain) | MLP | 40.00" in to_markdown(table2(runs, "mmlu_qwen"))
 
 
+def test_table2_names_the_training_prompts_of_each_in_domain_system() -> None:
+    from reports.tables import table2
+
+    rows = [
+        # system, label source, label_params.path, label_params.responses
+        ("Confidence", "se", None, None),
+        ("Sampled accuracy (balanced)", "sampled_accuracy", None, None),
+        ("RouteLLM", "arena", None, None),
+        ("Confidence (MMLU in-domain)", "se", "mmlu_train", None),
+        ("TO-Router (MMLU in-domain)", "accuracy", None, "mmlu_train"),
+        ("TO-Router (mine)", "accuracy", None, "/data/my_set_labels_responses.parquet"),
+    ]
+    runs = pd.DataFrame(
+        [
+            {
+                "kind": "evaluation", "train_fraction": 1.0, "key": f"k{i}", "start_time": i,
+                "benchmark": "mmlu_qwen", "system": s, "router": "mlp", "label_source": src,
+                "param.label_params.path": path, "param.label_params.responses": responses,
+                "cpt_50": 40.0, "cpt_50_lo": 30.0, "cpt_50_hi": 50.0,
+                "cpt_80": 70.0, "cpt_80_lo": 60.0, "cpt_80_hi": 80.0,
+            }
+            for i, (s, src, path, responses) in enumerate(rows)
+        ]
+    )
+    assert (
+        "Training prompts of each system's labels: default (NQ-open/TriviaQA/MAWPS): "
+        "Sampled accuracy (balanced), Confidence; mmlu_train: TO-Router (MMLU in-domain), "
+        "Confidence (MMLU in-domain); my_set: TO-Router (mine)."
+    ) in table2(runs, "mmlu_qwen").notes
+    # all on the title's transfer set: no note
+    plain = runs[runs["param.label_params.path"].isna()
+                 & runs["param.label_params.responses"].isna()]
+    assert not [n for n in table2(plain, "mmlu_qwen").notes if n.startswith("Training prompts")]
+
+
 def test_a_baseline_family_variant_is_a_baseline() -> None:
     from reports.tables import best_baseline_runs
 
