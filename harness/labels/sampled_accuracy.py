@@ -33,7 +33,7 @@ from harness.labels.base import LabelSource
 from harness.labels.grading import GRADED_DATASETS, grade
 from harness.labels.se.entropy import cluster_log_probs
 from harness.labels.se.labelling import STRONG, WEAK, se_winner_by_share
-from harness.labels.se.store import COMMITTED_SETS, label_file
+from harness.labels.se.source import existing_label_file, joined_label_table, preference_records
 from harness.records import LabelSet
 from harness.search_space import Choice, FloatRange, ParamSpec
 
@@ -109,8 +109,6 @@ class SampledAccuracyLabels(LabelSource):
         return pd.concat(parts)["answers"]
 
     def load(self, data_dir: Path) -> LabelSet:
-        from harness.labels.se.source import joined_label_table
-
         if self.weighting not in WEIGHTINGS:
             raise ConfigError(
                 f"sampled_accuracy label source: weighting must be one of "
@@ -121,12 +119,7 @@ class SampledAccuracyLabels(LabelSource):
                 f"sampled_accuracy label source: strong_share must be in (0, 1), got "
                 f"{self.strong_share}"
             )
-        path = label_file(self.path)
-        if not path.is_file():
-            raise DataError(
-                f"SE label file {path} does not exist; run `routerlab labels se` (committed "
-                f"sets by name: {', '.join(COMMITTED_SETS)})"
-            )
+        path = existing_label_file(self.path)
         joined, meta = joined_label_table(path, Path(data_dir))
         if "samples_a" not in joined.columns or "sample_ll_a" not in joined.columns:
             raise DataError(
@@ -163,21 +156,8 @@ class SampledAccuracyLabels(LabelSource):
             )
         # se_winner_by_share ranks by "uncertainty" gap; 1 − P(correct) is that uncertainty.
         winner = se_winner_by_share(1 - p_correct["b"], 1 - p_correct["a"], self.strong_share)
-        records = pd.DataFrame(
-            {
-                "id": ids,
-                "model_a": joined["model_a"],
-                "model_b": joined["model_b"],
-                "prompt": joined["prompt"],
-                "response_a": joined["response_a"],
-                "response_b": joined["response_b"],
-                "winner_model_a": (winner == WEAK).astype(int),
-                "winner_model_b": (winner == STRONG).astype(int),
-                "winner_tie": 0,
-                "dataset": joined["dataset"],
-                "p_correct_a": p_correct["a"],
-                "p_correct_b": p_correct["b"],
-            }
+        records = preference_records(
+            joined, winner, {"p_correct_a": p_correct["a"], "p_correct_b": p_correct["b"]}
         )
         weak_models = frozenset(records["model_a"].unique())
         strong_models = frozenset(records["model_b"].unique())

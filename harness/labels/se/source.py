@@ -70,6 +70,39 @@ def joined_label_table(path: Path, data_dir: Path) -> tuple[pd.DataFrame, dict[s
     return joined, meta
 
 
+def existing_label_file(name_or_path: str | None) -> Path:
+    """A committed set's label file by name, or a path; DataError when it does not exist."""
+    path = label_file(name_or_path)
+    if not path.is_file():
+        raise DataError(
+            f"SE label file {path} does not exist; run `routerlab labels se` (committed "
+            f"sets by name: {', '.join(COMMITTED_SETS)})"
+        )
+    return path
+
+
+def preference_records(
+    joined: pd.DataFrame, winner: np.ndarray, extra: dict[str, Any]
+) -> pd.DataFrame:
+    """Records in the paper's schema from a joined label table and each prompt's winner
+    (``STRONG`` / ``WEAK`` / ``TIE``); ``extra`` columns follow ``dataset``."""
+    return pd.DataFrame(
+        {
+            "id": joined["dataset"] + ":" + joined["row_id"],
+            "model_a": joined["model_a"],
+            "model_b": joined["model_b"],
+            "prompt": joined["prompt"],
+            "response_a": joined["response_a"],
+            "response_b": joined["response_b"],
+            "winner_model_a": (winner == WEAK).astype(int),
+            "winner_model_b": (winner == STRONG).astype(int),
+            "winner_tie": (winner == TIE).astype(int),
+            "dataset": joined["dataset"],
+            **extra,
+        }
+    )
+
+
 def recommended_estimator(table: pd.DataFrame, meta: dict[str, Any]) -> str:
     """The estimator a label file's metadata recommends, else the only one old files hold."""
     if "cluster_ids_a" not in table.columns:
@@ -137,12 +170,7 @@ class SELabels(LabelSource):
                 f"se label source: strong_share must be in (0, 1) or None, got "
                 f"{self.strong_share}"
             )
-        path = label_file(self.path)
-        if not path.is_file():
-            raise DataError(
-                f"SE label file {path} does not exist; run `routerlab labels se` (committed "
-                f"sets by name: {', '.join(COMMITTED_SETS)})"
-            )
+        path = existing_label_file(self.path)
         joined, meta = joined_label_table(path, Path(data_dir))
         se_kind = self.se_kind or recommended_estimator(joined, meta)
         try:
@@ -153,22 +181,9 @@ class SELabels(LabelSource):
             winner = se_winner(se_strong, se_weak, self.tau)
         else:
             winner = se_winner_by_share(se_strong, se_weak, self.strong_share)
-        records = pd.DataFrame(
-            {
-                "id": joined["dataset"] + ":" + joined["row_id"],
-                "model_a": joined["model_a"],
-                "model_b": joined["model_b"],
-                "prompt": joined["prompt"],
-                "response_a": joined["response_a"],
-                "response_b": joined["response_b"],
-                "winner_model_a": (winner == WEAK).astype(int),
-                "winner_model_b": (winner == STRONG).astype(int),
-                "winner_tie": (winner == TIE).astype(int),
-                "dataset": joined["dataset"],
-                "se_a": se_weak,
-                "se_b": se_strong,
-                "delta_se": delta_se(se_strong, se_weak),
-            }
+        records = preference_records(
+            joined, winner,
+            {"se_a": se_weak, "se_b": se_strong, "delta_se": delta_se(se_strong, se_weak)},
         )
         weak_models = frozenset(records["model_a"].unique())
         strong_models = frozenset(records["model_b"].unique())
