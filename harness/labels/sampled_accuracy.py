@@ -72,7 +72,8 @@ class SampledAccuracyLabels(LabelSource):
             samples that are right).
         strong_share: the share of prompts labelled strong: those with the largest
             P_strong(correct) − P_weak(correct). Equal gaps at the cut all fall on the weak
-            side, so a set where both models are mostly never right labels fewer.
+            side, so on a set where both models are mostly wrong (gap 0) fewer prompts are
+            labelled strong than the share asks.
         qa_mode: "contains" or "exact" alias matching for NQ-open / TriviaQA answers.
     """
 

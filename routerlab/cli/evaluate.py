@@ -58,7 +58,8 @@ def register(subparsers: Any) -> None:
                    help="a named system (label source + router): "
                    + ", ".join(SYSTEMS) + "; repeatable (`routerlab plugins` describes them)")
     p.add_argument("--labels", "-l", help="label source for a trained router (se, accuracy, "
-                   "arena, outcomes, or a plugin; `routerlab plugins` lists them)")
+                   "sampled_accuracy, arena, outcomes, or a plugin; `routerlab plugins` lists "
+                   "them)")
     p.add_argument("--router-param", action="append", default=[], metavar="KEY=VALUE",
                    help="router hyper-parameter (repeatable)")
     p.add_argument("--label-param", action="append", default=[], metavar="KEY=VALUE",
