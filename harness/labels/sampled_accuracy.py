@@ -95,14 +95,14 @@ class SampledAccuracyLabels(LabelSource):
         self.strong_share = strong_share
         self.qa_mode = qa_mode
 
-    def _gold(self, datasets: list[str], data_dir: Path) -> pd.Series:
+    def _gold(self, path: Path, datasets: list[str], data_dir: Path) -> pd.Series:
         from harness.training_data import load_dataset
 
         parts = []
         for name in datasets:
             if name not in GRADED_DATASETS:
                 raise DataError(
-                    f"SE label file {self.path}: dataset {name!r} has no gold answers to grade "
+                    f"SE label file {path}: dataset {name!r} has no gold answers to grade "
                     f"samples against; sampled_accuracy needs one of {sorted(GRADED_DATASETS)}"
                 )
             table = load_dataset(name, data_dir)
@@ -128,7 +128,7 @@ class SampledAccuracyLabels(LabelSource):
                 "so its samples cannot be graded; rebuild it with `routerlab labels se`"
             )
         ids = joined["dataset"] + ":" + joined["row_id"]
-        gold = self._gold(sorted(joined["dataset"].unique()), Path(data_dir))
+        gold = self._gold(path, sorted(joined["dataset"].unique()), Path(data_dir))
         p_correct: dict[str, np.ndarray] = {}
         for side in ("a", "b"):
             values = []
