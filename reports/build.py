@@ -122,22 +122,22 @@ def build_report(
     fig1 = figures.figure1(runs)
     if fig1 is not None:
         report.figures["figure1"] = fig1
-    for name, protocol, selected, best in figure2_runs(by_protocol):
+    for name, protocol, best in figure2_runs(by_protocol):
         fig2 = figures.figure2(best, curves or {}, oracle_curves or {})
         if fig2 is not None:
             report.figures[name] = fig2
             which = " Benchmarks of Table 2." if name.startswith("figure2_table2") else ""
             report.captions[name] = (
                 f"{figures.CAPTIONS['figure2']}{which} Protocol: "
-                f"{tables.protocol_title(protocol, selected).removeprefix('protocol ')}."
+                f"{tables.protocol_title(protocol, best).removeprefix('protocol ')}."
             )
     return report
 
 
 def figure2_runs(
     by_protocol: dict[str, pd.DataFrame],
-) -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
-    """(figure name, protocol, the protocol's runs, the best run of each system) of every
+) -> list[tuple[str, str, pd.DataFrame]]:
+    """(figure name, protocol, the best run of each system) of every
     Figure 2: one per protocol for the paper's benchmarks (Table 1) and one per protocol for
     the others (Table 2's local pair, ``figure2_table2``)."""
     out = []
@@ -147,7 +147,7 @@ def figure2_runs(
         for name, part in ((f"figure2{suffix}", paper), (f"figure2_table2{suffix}", ~paper)):
             best = figures.best_runs(selected[part])
             if not best.empty:
-                out.append((name, protocol, selected, best))
+                out.append((name, protocol, best))
     return out
 
 
@@ -229,7 +229,7 @@ def write_report(study: str | None, out_dir: Path, *, judge_study: str | None = 
         judge_runs = load_runs(judge_study) if judge_study else load_runs(None)
     best_ids = [
         run_id
-        for _, _, _, best in figure2_runs(tables.protocol_runs(runs))
+        for _, _, best in figure2_runs(tables.protocol_runs(runs))
         for run_id in best["run_id"].tolist()
     ]
     curves, oracle = load_curves(best_ids)

@@ -42,12 +42,14 @@ PCTS = (50, 80)
 PROTOCOL_ORDER = (TRANSFER, CROSS_FIT, LEAVE_ONE_BENCHMARK_OUT)
 # Where each label source's labels come from, for the titles of per-protocol tables.
 LABEL_PROVENANCE = {
-    "se": "SE of local Qwen 0.5B/1.5B on NQ/TriviaQA/MAWPS",
-    "accuracy": "accuracy of local Qwen 0.5B/1.5B on NQ/TriviaQA/MAWPS",
+    "se": "SE of local Qwen 0.5B/1.5B",
+    "accuracy": "accuracy of local Qwen 0.5B/1.5B",
     "arena": "MT-Bench human votes",
     "outcomes": "the evaluated pair's own outcomes",
     "sampled_accuracy": "graded samples of the SE label file",
 }
+# The prompts of the committed label set ``default`` (the transfer set).
+DEFAULT_LABEL_SET = "NQ-open/TriviaQA/MAWPS"
 
 
 def protocol_runs(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -78,7 +80,8 @@ def protocol_title(protocol: str, runs: pd.DataFrame) -> str:
         {str(s) for s in runs["label_source"].dropna() if str(s) not in ("", "none")}
     )
     provenance = "; ".join(
-        f"{FAMILY_OF_LABELS.get(s, s)} = {LABEL_PROVENANCE.get(s, s)}" for s in sources
+        f"{FAMILY_OF_LABELS.get(s, s)} = {LABEL_PROVENANCE.get(s, s)}{_label_sets_of(s, runs)}"
+        for s in sources
     )
     text = f"protocol {protocol}"
     if protocol == "cross-fit":
@@ -306,7 +309,7 @@ def table1(
     table = cpt_table(
         runs,
         title="Table 1: CPT (%) of each routing system, GPT-4 vs Mixtral-8x7B — "
-        + protocol_title(protocol, runs),
+        + protocol_title(protocol, runs[runs["benchmark"].isin(present or list(benchmarks))]),
         benchmarks=present or list(benchmarks),
         # The paper's numbers are transfer results (SE/accuracy/arena labels).
         paper_section="table1" if protocol == TRANSFER else None,
@@ -343,6 +346,28 @@ def _note_training_benchmarks(table: Table, runs: pd.DataFrame) -> None:
 _LABEL_SET_SOURCES = ("se", "accuracy", "sampled_accuracy")
 
 
+def _label_set_name(run: pd.Series) -> str:
+    """The committed label set (or file stem) a run's labels were read from."""
+    name = "default"
+    for column in ("param.label_params.path", "param.label_params.responses"):
+        value = run.get(column)
+        if isinstance(value, str) and value not in ("", "None", "nan"):
+            name = Path(value).stem.removesuffix("_responses").removesuffix("_labels")
+    return name
+
+
+def _label_sets_of(source: str, runs: pd.DataFrame) -> str:
+    """" on <prompts>" for a title: the label sets ``source``'s runs read, so that a table
+    holding in-domain variants does not claim every label came from the transfer set."""
+    if source not in _LABEL_SET_SOURCES:
+        return ""
+    names = sorted(
+        {_label_set_name(run) for _, run in runs[runs["label_source"] == source].iterrows()},
+        key=lambda n: (n != "default", n),
+    )
+    return " on " + " or ".join(DEFAULT_LABEL_SET if n == "default" else n for n in names)
+
+
 def _note_label_sets(table: Table, sel: pd.DataFrame) -> None:
     """Name each system's training prompts when they are not all the title's transfer set
     (the in-domain variants train on ``mmlu_train`` / ``gsm8k_train``)."""
@@ -350,16 +375,11 @@ def _note_label_sets(table: Table, sel: pd.DataFrame) -> None:
         return
     sets: dict[str, set[str]] = {}
     for _, run in sel[sel["label_source"].isin(_LABEL_SET_SOURCES)].iterrows():
-        name = "default"
-        for column in ("param.label_params.path", "param.label_params.responses"):
-            value = run.get(column)
-            if isinstance(value, str) and value not in ("", "None", "nan"):
-                name = Path(value).stem.removesuffix("_responses").removesuffix("_labels")
-        sets.setdefault(name, set()).add(str(run["system"]))
+        sets.setdefault(_label_set_name(run), set()).add(str(run["system"]))
     if set(sets) <= {"default"}:
         return
     parts = [
-        f"{name}{' (NQ-open/TriviaQA/MAWPS)' if name == 'default' else ''}: "
+        f"{name}{f' ({DEFAULT_LABEL_SET})' if name == 'default' else ''}: "
         + ", ".join(sorted(systems, key=lambda s: _sort_key(s, "")))
         for name, systems in sorted(sets.items(), key=lambda kv: (kv[0] != "default", kv[0]))
     ]
@@ -388,7 +408,7 @@ def table2(
     table = cpt_table(
         runs,
         title=f"Table 2: CPT (%) on {benchmark_title(benchmark)}{pair} — "
-        + protocol_title(protocol, runs),
+        + protocol_title(protocol, sel),
         benchmarks=[benchmark],
         paper_section="table2" if paper_column else None,
         label=f"tab:second-pair-{benchmark}" + protocol_suffix(protocol).replace("_", "-"),

@@ -634,10 +634,18 @@ def test_table2_names_the_training_prompts_of_each_in_domain_system() -> None:
         "Sampled accuracy (balanced), Confidence; mmlu_train: TO-Router (MMLU in-domain), "
         "Confidence (MMLU in-domain); my_set: TO-Router (mine)."
     ) in table2(runs, "mmlu_qwen").notes
+    # the title names every set a label source's systems read, not only the transfer set
+    title = table2(runs, "mmlu_qwen").title
+    assert "Confidence = SE of local Qwen 0.5B/1.5B on NQ-open/TriviaQA/MAWPS or mmlu_train" in (
+        title
+    )
+    assert "TO-Router = accuracy of local Qwen 0.5B/1.5B on mmlu_train or my_set" in title
+    assert "RouteLLM = MT-Bench human votes;" in title
     # all on the title's transfer set: no note
     plain = runs[runs["param.label_params.path"].isna()
                  & runs["param.label_params.responses"].isna()]
     assert not [n for n in table2(plain, "mmlu_qwen").notes if n.startswith("Training prompts")]
+    assert "mmlu_train" not in table2(plain, "mmlu_qwen").title
 
 
 def test_a_baseline_family_variant_is_a_baseline() -> None:
