@@ -824,7 +824,11 @@ def se_validity_table(auroc: pd.DataFrame, picks: pd.DataFrame, meta: dict[str, 
 
     sel = auroc[auroc["part"] == "all"]
     estimators = [e for e in ESTIMATORS if e in set(sel["estimator"])]
+    # Logged before sample accuracy existed, a run's table has no such column.
+    sampled = "sample_accuracy" in sel.columns and bool(sel["sample_accuracy"].notna().any())
     columns = [Column("", "model"), Column("", "dataset"), Column("", "n"), Column("", "acc.")]
+    if sampled:
+        columns.append(Column("", "acc. (samples)"))
     columns += [Column("AUROC [95 % CI]", e) for e in estimators]
     rows: list[list[Cell]] = []
     for (role, dataset), group in sel.groupby(["role", "dataset"], sort=False):
@@ -836,6 +840,8 @@ def se_validity_table(auroc: pd.DataFrame, picks: pd.DataFrame, meta: dict[str, 
             Cell(text=str(int(first["n"]))),
             Cell(value=float(first["accuracy"]), digits=2),
         ]
+        if sampled:
+            row.append(Cell(value=float(first["sample_accuracy"]), digits=2))
         row += [
             Cell(
                 value=float(by_est["auroc"].to_dict()[e]),
@@ -859,6 +865,12 @@ def se_validity_table(auroc: pd.DataFrame, picks: pd.DataFrame, meta: dict[str, 
         "AUROC of −estimate for the model's own greedy answer being correct; 0.5 = no signal "
         "(the SE literature reports 0.75-0.85 on TriviaQA / NQ).",
     ]
+    if sampled:
+        notes.append(
+            "acc.: share of greedy answers right (what a benchmark scores); acc. (samples): "
+            "share of the samples SE reads that are right (letter sets: the probability of the "
+            "gold letter). Far apart, SE measures a different behaviour from the scored one."
+        )
     if len(pick_all):
         notes.append(
             "δ_SE label names the only correct model (prompts where exactly one is right, "

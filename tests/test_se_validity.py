@@ -123,6 +123,46 @@ def test_validate_command_on_committed_set(
     assert f"{cell['auroc']:.3f} [{cell['ci_low']:.2f}, {cell['ci_high']:.2f}]" in table
 
 
+def test_sample_accuracy_is_the_share_of_right_samples(data_dir: Path) -> None:
+    # The committed GSM8K set: each sample is the number a step-by-step answer ended on, so
+    # "right" is that number equal to gold, counted here without the harness's grader.
+    from harness.labels.se.store import read_label_file
+    from harness.labels.se.validity import validate_labels
+    from harness.training_data import load_gsm8k_train
+
+    path = Path("harness/labels/se/data/gsm8k_train_labels.parquet")
+    report = validate_labels(path, data_dir, n_boot=20)
+    table, _ = read_label_file(path)
+    gold = load_gsm8k_train(data_dir).set_index("row_id")["answers"].map(lambda a: float(a[0]))
+
+    def right(sample: str, row_id: str) -> bool:
+        try:
+            return float(sample.replace(",", "")) == gold[row_id]
+        except ValueError:  # "no answer"
+            return False
+
+    rows = report.auroc[(report.auroc["part"] == "all") & (report.auroc["dataset"] == "all")]
+    for role, side in (("weak", "a"), ("strong", "b")):
+        expected = np.mean([
+            np.mean([right(str(s), rid) for s in samples])
+            for rid, samples in zip(table["row_id"], table[f"samples_{side}"], strict=True)
+        ])
+        logged = rows[rows["role"] == role]
+        assert logged["sample_accuracy"].to_numpy() == pytest.approx(expected, abs=1e-9)
+        # greedy accuracy is graded from other answers, so the two columns are not one number
+        assert (logged["sample_accuracy"] != logged["accuracy"]).all()
+
+    from reports.render import to_markdown
+    from reports.tables import se_validity_table
+
+    markdown = to_markdown(se_validity_table(report.auroc, report.picks, report.meta))
+    assert "acc. (samples)" in markdown and "acc. (samples): share of the samples" in markdown
+    # a table logged before the column existed renders without it
+    old = se_validity_table(report.auroc.drop(columns="sample_accuracy"), report.picks,
+                            report.meta)
+    assert "acc. (samples)" not in to_markdown(old)
+
+
 @pytest.mark.parametrize(
     "flag, value", [("--samples", "0"), ("--top-k", "-1"), ("--top-p", "0.0"), ("--limit", "0")]
 )

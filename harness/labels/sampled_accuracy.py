@@ -61,6 +61,57 @@ def correct_probability(
     return float(np.exp(log_p[-1]))
 
 
+def gold_answers(path: Path, datasets: list[str], data_dir: Path) -> pd.Series:
+    """Gold answers indexed ``dataset:row_id`` for the datasets of SE label file ``path``."""
+    from harness.training_data import load_dataset
+
+    parts = []
+    for name in datasets:
+        if name not in GRADED_DATASETS:
+            raise DataError(
+                f"SE label file {path}: dataset {name!r} has no gold answers to grade "
+                f"samples against; grading samples needs one of {sorted(GRADED_DATASETS)}"
+            )
+        table = load_dataset(name, data_dir)
+        parts.append(table.set_index(table["dataset"] + ":" + table["row_id"].astype(str)))
+    return pd.concat(parts)["answers"]
+
+
+def sample_correct_probabilities(
+    joined: pd.DataFrame,
+    path: Path,
+    data_dir: Path,
+    *,
+    weighting: str | dict[str, str] = "likelihood",
+    qa_mode: str = "contains",
+) -> dict[str, np.ndarray]:
+    """Each model's P(correct | x) per row of a joined SE label table (weak ``"a"``, strong
+    ``"b"``): its samples graded against gold and weighted as :func:`correct_probability`.
+
+    ``weighting`` may map a dataset name to its weighting (others: ``"likelihood"``).
+    """
+    ids = joined["dataset"] + ":" + joined["row_id"]
+    gold = gold_answers(path, sorted(joined["dataset"].unique()), data_dir)
+    p_correct: dict[str, np.ndarray] = {}
+    for side in ("a", "b"):
+        values = []
+        for key, dataset, prompt, samples, lls in zip(
+            ids, joined["dataset"], joined["prompt"], joined[f"samples_{side}"],
+            joined[f"sample_ll_{side}"], strict=True,
+        ):
+            answers = list(gold[key])
+            correct = np.array(
+                [grade(dataset, str(s), answers, qa_mode, question=prompt) for s in samples],
+                dtype=bool,
+            )
+            how = weighting if isinstance(weighting, str) else weighting.get(dataset, "likelihood")
+            values.append(correct_probability(
+                correct, None if lls is None else np.asarray(lls, float), how
+            ))
+        p_correct[side] = np.asarray(values, dtype=float)
+    return p_correct
+
+
 class SampledAccuracyLabels(LabelSource):
     """Preference labels from each model's probability of a correct answer (module docstring).
 
@@ -95,20 +146,6 @@ class SampledAccuracyLabels(LabelSource):
         self.strong_share = strong_share
         self.qa_mode = qa_mode
 
-    def _gold(self, path: Path, datasets: list[str], data_dir: Path) -> pd.Series:
-        from harness.training_data import load_dataset
-
-        parts = []
-        for name in datasets:
-            if name not in GRADED_DATASETS:
-                raise DataError(
-                    f"SE label file {path}: dataset {name!r} has no gold answers to grade "
-                    f"samples against; sampled_accuracy needs one of {sorted(GRADED_DATASETS)}"
-                )
-            table = load_dataset(name, data_dir)
-            parts.append(table.set_index(table["dataset"] + ":" + table["row_id"].astype(str)))
-        return pd.concat(parts)["answers"]
-
     def load(self, data_dir: Path) -> LabelSet:
         if self.weighting not in WEIGHTINGS:
             raise ConfigError(
@@ -127,25 +164,9 @@ class SampledAccuracyLabels(LabelSource):
                 f"SE label file {path} has no per-sample columns (samples_a/b, sample_ll_a/b), "
                 "so its samples cannot be graded; rebuild it with `routerlab labels se`"
             )
-        ids = joined["dataset"] + ":" + joined["row_id"]
-        gold = self._gold(path, sorted(joined["dataset"].unique()), Path(data_dir))
-        p_correct: dict[str, np.ndarray] = {}
-        for side in ("a", "b"):
-            values = []
-            for key, dataset, prompt, samples, lls in zip(
-                ids, joined["dataset"], joined["prompt"], joined[f"samples_{side}"],
-                joined[f"sample_ll_{side}"], strict=True,
-            ):
-                answers = list(gold[key])
-                correct = np.array(
-                    [grade(dataset, str(s), answers, self.qa_mode, question=prompt)
-                     for s in samples],
-                    dtype=bool,
-                )
-                values.append(correct_probability(
-                    correct, None if lls is None else np.asarray(lls, float), self.weighting
-                ))
-            p_correct[side] = np.asarray(values, dtype=float)
+        p_correct = sample_correct_probabilities(
+            joined, path, Path(data_dir), weighting=self.weighting, qa_mode=self.qa_mode
+        )
         gap = p_correct["b"] - p_correct["a"]
         if len(gap) and np.ptp(gap) == 0:
             # e.g. weighting="uniform" on a letter set: every letter is "sampled" once, so

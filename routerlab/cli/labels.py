@@ -398,7 +398,8 @@ def _run_validate(args: argparse.Namespace) -> int:
             for a, lo, hi in zip(aurocs["auroc"], aurocs["ci_low"], aurocs["ci_high"], strict=True)
         ]
     ).pivot_table(
-        index=["role", "dataset", "n", "accuracy"],
+        index=["role", "dataset", "n", "accuracy"]
+        + (["sample_accuracy"] if aurocs["sample_accuracy"].notna().any() else []),
         columns="estimator",
         values="cell",
         aggfunc="first",
@@ -427,6 +428,13 @@ def _log_validity(report: Any, labels: Path, args: argparse.Namespace) -> None:
             for r in report.auroc.itertuples()
             if r.auroc == r.auroc
         }
+        metrics.update(
+            {
+                f"sample_accuracy.{r.role}.{r.dataset}": r.sample_accuracy
+                for r in report.auroc.itertuples()
+                if r.part == "all" and r.sample_accuracy == r.sample_accuracy
+            }
+        )
         metrics.update(
             {
                 f"picks_right.{r.part}.{r.estimator}": r.picks_right

@@ -80,9 +80,10 @@ def split_part(ids: pd.Series, dev_fraction: float = 1 / 3) -> np.ndarray:
 
 @dataclass
 class ValidityReport:
-    """``auroc``: one row per (part, role, model, dataset, estimator) with n, accuracy, AUROC
-    and CI. ``picks``: one row per (part, estimator) with how often δ_SE names the only
-    correct model. ``meta``: the label file's provenance."""
+    """``auroc``: one row per (part, role, model, dataset, estimator) with n, accuracy (of the
+    greedy answer), sample_accuracy (of the samples SE reads; NaN where they cannot be
+    graded), AUROC and CI. ``picks``: one row per (part, estimator) with how often δ_SE
+    names the only correct model. ``meta``: the label file's provenance."""
 
     auroc: pd.DataFrame
     picks: pd.DataFrame
@@ -114,7 +115,34 @@ def graded_label_table(
         how="inner",
         validate="one_to_one",
     )
-    return joined, meta
+    return _with_sample_accuracy(joined, Path(labels), data_dir), meta
+
+
+def _with_sample_accuracy(table: pd.DataFrame, labels: Path, data_dir: Path) -> pd.DataFrame:
+    """Add ``sample_accuracy_a/b``: how often each model's samples are right.
+
+    Why: AUROC grades the greedy answer, but SE reads the samples; when sampling (T, top-k,
+    long reasoning) makes a model much worse than its greedy answer, SE measures a different
+    behaviour from the one a benchmark scores. Sampled sets: the share of the K samples that
+    are right; letter sets: the probability of the gold letter (their "samples" are the four
+    letters, each once). Files without per-sample columns get none.
+    """
+    from harness.labels.grading import GRADED_DATASETS
+    from harness.labels.sampled_accuracy import sample_correct_probabilities
+    from harness.labels.se.sampling import MULTIPLE_CHOICE_DATASETS
+    from harness.labels.se.source import joined_label_table
+
+    datasets = set(table["dataset"])
+    if "samples_a" not in table.columns or not datasets <= GRADED_DATASETS:
+        return table
+    joined, _ = joined_label_table(labels, data_dir)
+    joined = joined.merge(table[["dataset", "row_id"]], on=["dataset", "row_id"], how="inner")
+    weighting = {d: "likelihood" if d in MULTIPLE_CHOICE_DATASETS else "uniform" for d in datasets}
+    p_correct = sample_correct_probabilities(joined, labels, data_dir, weighting=weighting)
+    rates = joined[["dataset", "row_id"]].assign(
+        sample_accuracy_a=p_correct["a"], sample_accuracy_b=p_correct["b"]
+    )
+    return table.merge(rates, on=["dataset", "row_id"], how="left", validate="one_to_one")
 
 
 def validate_label_table(
@@ -138,6 +166,11 @@ def validate_label_table(
         for role, side in (("weak", "a"), ("strong", "b")):
             model = str(table[f"model_{side}"].iloc[0])
             correct = table[f"correct_{side}"].to_numpy(bool)
+            sampled = (
+                table[f"sample_accuracy_{side}"].to_numpy(float)
+                if f"sample_accuracy_{side}" in table.columns
+                else np.full(len(table), np.nan)
+            )
             datasets = ["all", *sorted(table["dataset"].unique())]
             for dataset in datasets:
                 rows = in_part & (
@@ -158,6 +191,9 @@ def validate_label_table(
                             "estimator": est,
                             "n": int(rows.sum()),
                             "accuracy": float(y.mean()) if y.size else float("nan"),
+                            "sample_accuracy": (
+                                float(sampled[rows].mean()) if rows.any() else float("nan")
+                            ),
                             "auroc": auroc(score, y),
                             "ci_low": lo,
                             "ci_high": hi,
