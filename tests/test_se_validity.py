@@ -126,11 +126,12 @@ def test_validate_command_on_committed_set(
 def test_sample_accuracy_is_the_share_of_right_samples(data_dir: Path) -> None:
     # The committed GSM8K set: each sample is the number a step-by-step answer ended on, so
     # "right" is that number equal to gold, counted here without the harness's grader.
+    from harness.labels.se.source import existing_label_file
     from harness.labels.se.store import read_label_file
     from harness.labels.se.validity import validate_labels
     from harness.training_data import load_gsm8k_train
 
-    path = Path("harness/labels/se/data/gsm8k_train_labels.parquet")
+    path = existing_label_file("gsm8k_train")
     report = validate_labels(path, data_dir, n_boot=20)
     table, _ = read_label_file(path)
     gold = load_gsm8k_train(data_dir).set_index("row_id")["answers"].map(lambda a: float(a[0]))

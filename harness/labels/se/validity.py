@@ -135,8 +135,7 @@ def _with_sample_accuracy(table: pd.DataFrame, labels: Path, data_dir: Path) -> 
     datasets = set(table["dataset"])
     if "samples_a" not in table.columns or not datasets <= GRADED_DATASETS:
         return table
-    joined, _ = joined_label_table(labels, data_dir)
-    joined = joined.merge(table[["dataset", "row_id"]], on=["dataset", "row_id"], how="inner")
+    joined, _ = joined_label_table(labels, data_dir)  # cached: the prompts graders need
     weighting = {d: "likelihood" if d in MULTIPLE_CHOICE_DATASETS else "uniform" for d in datasets}
     p_correct = sample_correct_probabilities(joined, labels, data_dir, weighting=weighting)
     rates = joined[["dataset", "row_id"]].assign(
